@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/config"
+	"github.com/webhookd/webhookd/server"
+	"github.com/webhookd/webhookd/store"
+)
+
+// openStore opens and migrates the database.
+func openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	st, err := store.Open(ctx, store.Config{
+		DatabaseURL:         cfg.DatabaseURL,
+		SQLitePath:          cfg.SQLitePath(),
+		PublicURL:           cfg.PublicURL,
+		KheopsMaxAttempts:   len(cfg.KheopsRetryDelays) + 1,
+		FacilityMaxAttempts: len(cfg.FacilityRetryDelays) + 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("database migrated", "dialect", st.Dialect(), "schema_version", v)
+	return nil
+}
+
+// verifier builds the token verifier: the remote JWKS, or the development key.
+func verifier(ctx context.Context, cfg config.Config, log *slog.Logger) (*auth.Verifier, error) {
+	vc := auth.VerifierConfig{JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}
+	if cfg.JWKSURL == "" {
+		key, err := auth.LoadOrCreateDevKey(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		if vc.LocalKeys, err = auth.PublicKeySet(key); err != nil {
+			return nil, err
+		}
+		log.Warn("running on a DEVELOPMENT signing key: set WEBHOOKD_JWKS_URL in production",
+			"key_file", cfg.DataDir+"/"+auth.DevKeyFile)
+	}
+	return auth.NewVerifier(ctx, vc)
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := verifier(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log, PublicURL: cfg.PublicURL}).Handler()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.Addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("webhookd listening", "addr", ln.Addr().String(), "database", st.Dialect())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/gen"
+	"github.com/webhookd/webhookd/store"
+)
+
+// TokenVerifier verifies bearer tokens.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (auth.Principal, error)
+}
+
+type principalKey struct{}
+
+// principal returns the authenticated caller of a request.
+func principal(ctx context.Context) auth.Principal {
+	p, _ := ctx.Value(principalKey{}).(auth.Principal)
+	return p
+}
+
+// publicPath tells which paths need no token.
+func publicPath(path string) bool {
+	return path == "/healthz" || path == "/openapi.yaml" || path == "/openapi.json" ||
+		path == "/docs" || strings.HasPrefix(path, "/docs/")
+}
+
+// authenticate verifies the bearer token of every API request and provisions its user.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if publicPath(r.URL.Path) {
+			return next(c)
+		}
+		h := r.Header.Get(echo.HeaderAuthorization)
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return kheopsError(http.StatusUnauthorized, "Unauthorized", "a bearer token is required (Authorization: Bearer <JWT>)")
+		}
+		p, err := s.verifier.Verify(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			return kheopsError(http.StatusUnauthorized, "Unauthorized", "the bearer token is not valid")
+		}
+		if err := s.users.provision(r.Context(), s.store, p); err != nil {
+			return internalError(err)
+		}
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		return next(c)
+	}
+}
+
+// userCache remembers the users already provisioned with their current email and name, so a
+// token's user is written once, not on every request. It is bounded: when full it is cleared.
+type userCache struct {
+	mu   sync.Mutex
+	seen map[string]string
+}
+
+const userCacheSize = 10000
+
+func (u *userCache) provision(ctx context.Context, st *store.Store, p auth.Principal) error {
+	key := p.Email + "\x00" + p.Name
+	u.mu.Lock()
+	known := u.seen[p.Subject] == key
+	u.mu.Unlock()
+	if known {
+		return nil
+	}
+	if err := st.ProvisionUser(ctx, store.User{Sub: p.Subject, Email: p.Email, Name: p.Name}); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	if u.seen == nil || len(u.seen) >= userCacheSize {
+		u.seen = make(map[string]string)
+	}
+	u.seen[p.Subject] = key
+	u.mu.Unlock()
+	return nil
+}
+
+// kheopsNegotiation enforces Kheops' media types: an Accept header must allow JSON (406) and
+// POST and PATCH bodies must be form-encoded (415).
+func kheopsNegotiation(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if familyOf(r.URL.Path) != familyKheops || publicPath(r.URL.Path) {
+			return next(c)
+		}
+		if accept := r.Header.Get(echo.HeaderAccept); accept != "" && !acceptsJSON(accept) {
+			return kheopsError(http.StatusNotAcceptable, "Not Acceptable", "responses are application/json; the Accept header excludes it")
+		}
+		if r.Method == http.MethodPost || r.Method == http.MethodPatch {
+			mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+			if err != nil || mt != echo.MIMEApplicationForm {
+				return kheopsError(http.StatusUnsupportedMediaType, "Unsupported Media Type",
+					"the request body must be application/x-www-form-urlencoded")
+			}
+		}
+		return next(c)
+	}
+}
+
+// acceptsJSON tells whether an Accept header allows application/json.
+func acceptsJSON(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if q, ok := params["q"]; ok {
+			if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
+				continue
+			}
+		}
+		if mt == "application/json" || mt == "application/*" || mt == "*/*" {
+			return true
+		}
+	}
+	return false
+}
+
+// strictErrors turns every error a handler returns into an apiError: domain errors were already
+// mapped by the handler; anything else is unexpected and becomes a logged 500.
+func strictErrors(f gen.StrictHandlerFunc, operationID string) gen.StrictHandlerFunc {
+	return func(c echo.Context, request any) (any, error) {
+		resp, err := f(c, request)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				err = internalError(err)
+			}
+		}
+		return resp, err
+	}
+}
+
+// requestLog logs one line per request with log/slog. It never logs headers (tokens) or bodies.
+func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			log.InfoContext(c.Request().Context(), "request", "method", c.Request().Method,
+				"path", c.Request().URL.Path, "status", c.Response().Status,
+				"duration_ms", time.Since(start).Milliseconds())
+			return nil
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/webhookd/webhookd/payload"
+)
+
+// deliveryRefs are what a Kheops delivery concerns, kept for the trigger history.
+type deliveryRefs struct {
+	UserSub    *string
+	StudyUID   *string
+	SeriesUIDs []string
+}
+
+// kheopsBody starts the body of a Kheops request.
+func (s *Store) kheopsBody(albumID string, source payload.KheopsUser, manual bool) payload.Kheops {
+	return payload.Kheops{
+		Host:            s.cfg.PublicURL,
+		AlbumID:         albumID,
+		EventTime:       payload.EventTime(time.Now()),
+		Source:          source,
+		IsManualTrigger: manual,
+	}
+}
+
+// createKheopsDeliveries records one delivery of body per webhook and enqueues them, in tx.
+func (s *Store) createKheopsDeliveries(ctx context.Context, tx *gorm.DB, hooks []AlbumWebhook, event KheopsEvent, body payload.Kheops, refs deliveryRefs) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	text, err := payload.Marshal(body)
+	if err != nil {
+		return err
+	}
+	var series *string
+	if len(refs.SeriesUIDs) > 0 {
+		b, _ := json.Marshal(refs.SeriesUIDs)
+		str := string(b)
+		series = &str
+	}
+	now := time.Now().UTC()
+	rows := make([]Delivery, 0, len(hooks))
+	for _, h := range hooks {
+		secrets := "[]"
+		if h.Secret != nil {
+			b, _ := json.Marshal([]string{*h.Secret})
+			secrets = string(b)
+		}
+		rows = append(rows, Delivery{
+			ID: RandomString(DeliveryIDLength), Family: FamilyKheops, WebhookID: h.ID, Event: string(event),
+			IsManual: body.IsManualTrigger, URL: h.URL, Secrets: secrets, Payload: text,
+			UserSub: refs.UserSub, StudyUID: refs.StudyUID, SeriesUIDs: series,
+			Status: DeliveryPending, MaxAttempts: s.cfg.KheopsMaxAttempts, CreatedAt: now,
+		})
+	}
+	return s.insertDeliveries(ctx, tx, rows)
+}
+
+// insertDeliveries writes deliveries and hands them to the engine in the same transaction.
+func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delivery) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	sqlTx, err := SQLTx(tx)
+	if err != nil {
+		return err
+	}
+	if err := s.enq.EnqueueDeliveries(ctx, sqlTx, ids); err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
+	}
+	return nil
+}
+
+// GetDelivery loads a delivery with the number of its recorded attempts.
+func (s *Store) GetDelivery(ctx context.Context, id string) (Delivery, int, error) {
+	var d Delivery
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&d).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return d, 0, fmt.Errorf("delivery %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return d, 0, fmt.Errorf("read delivery: %w", err)
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&DeliveryAttempt{}).Where("delivery_id = ?", id).Count(&n).Error; err != nil {
+		return d, 0, fmt.Errorf("count attempts: %w", err)
+	}
+	return d, int(n), nil
+}
+
+// RecordAttempt stores an attempt and the delivery's resulting status, then runs next (the
+// engine scheduling the following attempt, or nil) in the same transaction. It reports false,
+// changing nothing, when that attempt was already recorded (a re-run after a crash) or the
+// delivery no longer exists (its webhook was deleted).
+func (s *Store) RecordAttempt(ctx context.Context, a DeliveryAttempt, status string, next func(tx *gorm.DB) error) (bool, error) {
+	recorded := false
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&Delivery{}).Where("id = ?", a.DeliveryID).Update("status", status)
+		if res.Error != nil {
+			return fmt.Errorf("update delivery: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		err := tx.Create(&a).Error
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return errAlreadyRecorded
+		}
+		if err != nil {
+			return fmt.Errorf("insert attempt: %w", err)
+		}
+		recorded = true
+		if next != nil {
+			return next(tx)
+		}
+		return nil
+	})
+	if errors.Is(err, errAlreadyRecorded) {
+		return false, nil
+	}
+	return recorded, err
+}
+
+var errAlreadyRecorded = errors.New("attempt already recorded")

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// User is a person known from the tokens they called with.
+type User struct {
+	Sub       string `gorm:"primaryKey"`
+	Email     string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Album groups studies and members; its admins manage its webhooks.
+type Album struct {
+	ID          string `gorm:"primaryKey"`
+	Name        string
+	Description string
+	CreatedAt   time.Time
+}
+
+// AlbumMember is a user's membership of an album.
+type AlbumMember struct {
+	AlbumID   string `gorm:"primaryKey"`
+	UserSub   string `gorm:"primaryKey"`
+	IsAdmin   bool
+	CreatedAt time.Time
+}
+
+// AlbumSeries is a series shared in an album.
+type AlbumSeries struct {
+	AlbumID   string `gorm:"primaryKey"`
+	StudyUID  string `gorm:"primaryKey"`
+	SeriesUID string `gorm:"primaryKey"`
+	CreatedAt time.Time
+}
+
+// TableName keeps the plural table name.
+func (AlbumSeries) TableName() string { return "album_series" }
+
+// AlbumWebhook is a Kheops album webhook.
+type AlbumWebhook struct {
+	ID        string `gorm:"primaryKey"`
+	AlbumID   string
+	URL       string `gorm:"column:url"`
+	Name      string
+	Secret    *string
+	Events    EventSet
+	Enabled   bool
+	CreatedAt time.Time
+}
+
+// Delivery families.
+const (
+	FamilyKheops   = "kheops"
+	FamilyFacility = "facility"
+	FamilyUser     = "user"
+)
+
+// Delivery statuses.
+const (
+	DeliveryPending = "pending"
+	DeliverySuccess = "success"
+	DeliveryFailure = "failure"
+)
+
+// Delivery is one event sent to one webhook, over one or more attempts. Its target (url and
+// secrets) is captured when it is created, so a delivery outlives its webhook (delete_album).
+type Delivery struct {
+	ID          string `gorm:"primaryKey"`
+	Family      string
+	WebhookID   string
+	Event       string
+	IsManual    bool
+	URL         string `gorm:"column:url"`
+	Secrets     string // JSON array of strings
+	Payload     string // JSON body sent
+	UserSub     *string
+	StudyUID    *string
+	SeriesUIDs  *string `gorm:"column:series_uids"` // JSON array of strings
+	FacilityID  *string
+	ClientID    *string
+	EventID     *string
+	Status      string
+	MaxAttempts int
+	CreatedAt   time.Time
+}
+
+// TableName keeps the plural table name.
+func (Delivery) TableName() string { return "deliveries" }
+
+// DeliveryAttempt is one HTTP request of a delivery.
+type DeliveryAttempt struct {
+	DeliveryID   string `gorm:"primaryKey"`
+	Attempt      int    `gorm:"primaryKey;autoIncrement:false"`
+	Status       int    // HTTP status, -1 when no response came
+	Error        string
+	DurationMS   int64 `gorm:"column:duration_ms"`
+	ResponseBody string
+	CreatedAt    time.Time
+}
+
+// Enqueuer is the delivery engine's hook: the store calls it inside the transaction that creates
+// deliveries or series, so that a job exists if and only if the change committed.
+type Enqueuer interface {
+	// EnqueueDeliveries schedules the first attempt of each delivery.
+	EnqueueDeliveries(ctx context.Context, tx *sql.Tx, deliveryIDs []string) error
+	// ScheduleSeriesFlush schedules the coalesced new_series notification of a study at `at`.
+	ScheduleSeriesFlush(ctx context.Context, tx *sql.Tx, albumID, studyUID string, at time.Time) error
+}
+
+type noEnqueuer struct{}
+
+func (noEnqueuer) EnqueueDeliveries(context.Context, *sql.Tx, []string) error { return nil }
+func (noEnqueuer) ScheduleSeriesFlush(context.Context, *sql.Tx, string, string, time.Time) error {
+	return nil
+}

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names the SQL database behind a Store.
+type Dialect string
+
+// The supported dialects.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// ErrNotFound is returned (wrapped) when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Config says which database to open.
+type Config struct {
+	// DatabaseURL is a postgres:// (or postgresql://) URL; empty selects SQLite.
+	DatabaseURL string
+	// SQLitePath is the SQLite database file used when DatabaseURL is empty.
+	SQLitePath string
+	// PublicURL is this service's public base URL, the `host` of Kheops requests.
+	PublicURL string
+	// KheopsMaxAttempts and FacilityMaxAttempts bound the attempts of each delivery of the
+	// two families (the retry schedules' length plus one).
+	KheopsMaxAttempts   int
+	FacilityMaxAttempts int
+}
+
+// Store is the handle on the database. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+	enq     Enqueuer
+	cfg     Config
+}
+
+// Open connects to the database described by cfg. It does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	gcfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		TranslateError:         true,
+	}
+	var (
+		db      *gorm.DB
+		err     error
+		dialect Dialect
+	)
+	switch {
+	case strings.HasPrefix(cfg.DatabaseURL, "postgres://"), strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
+		dialect = Postgres
+		db, err = gorm.Open(postgres.Open(cfg.DatabaseURL), gcfg)
+	case cfg.DatabaseURL == "":
+		dialect = SQLite
+		if dir := filepath.Dir(cfg.SQLitePath); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		db, err = gorm.Open(sqlite.Open(sqliteDSN(cfg.SQLitePath)), gcfg)
+	default:
+		return nil, fmt.Errorf("DATABASE_URL must be a postgres:// URL (or empty for SQLite)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database handle: %w", err)
+	}
+	if dialect == SQLite {
+		// One writer at a time is SQLite's model; a small pool keeps readers concurrent
+		// while busy_timeout and BEGIN IMMEDIATE serialise the writers without errors.
+		sqlDB.SetMaxOpenConns(4)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if cfg.KheopsMaxAttempts < 1 {
+		cfg.KheopsMaxAttempts = 5
+	}
+	if cfg.FacilityMaxAttempts < 1 {
+		cfg.FacilityMaxAttempts = 4
+	}
+	s := &Store{db: db, dialect: dialect, enq: noEnqueuer{}, cfg: cfg}
+	if err := s.Ping(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+}
+
+// Dialect tells which database the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB returns the GORM handle, for packages that share the database (the delivery engine).
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// SQLDB returns the database/sql pool under the GORM handle.
+func (s *Store) SQLDB() *sql.DB {
+	sqlDB, _ := s.db.DB() // cannot fail: Open checked it
+	return sqlDB
+}
+
+// SetEnqueuer installs the delivery engine's hook, called inside the transaction that creates
+// deliveries. Call it once, before serving.
+func (s *Store) SetEnqueuer(e Enqueuer) { s.enq = e }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.SQLDB().PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.SQLDB().Close() }
+
+// transaction runs fn in a transaction bound to ctx.
+func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// SQLTx returns the database/sql transaction under a GORM transaction, so that other libraries
+// (the job queue) can write in the same transaction.
+func SQLTx(tx *gorm.DB) (*sql.Tx, error) {
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return nil, fmt.Errorf("not in a transaction (%T)", tx.Statement.ConnPool)
+	}
+	return sqlTx, nil
+}
