@@ -148,9 +148,9 @@ func (s *Store) GetWebhook(ctx context.Context, albumID, id string, page Page) (
 	detail := WebhookDetail{AlbumWebhook: w, Triggers: []Trigger{}}
 	var rows []struct {
 		Delivery
-		Total     int
-		UEmail    *string `gorm:"column:u_email"`
-		UName     *string `gorm:"column:u_name"`
+		Total  int
+		UEmail *string `gorm:"column:u_email"`
+		UName  *string `gorm:"column:u_name"`
 	}
 	err = db.Raw(`SELECT d.*, COUNT(*) OVER () AS total, u.email AS u_email, u.name AS u_name
 		FROM deliveries d LEFT JOIN users u ON u.sub = d.user_sub
