@@ -1,0 +1,169 @@
+// Package apitest starts webhookd's HTTP server on a fresh database for a test and hands out
+// the generated client, with every response it receives validated against the contract.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/gen"
+	"github.com/webhookd/webhookd/internal/testdb"
+	"github.com/webhookd/webhookd/server"
+	"github.com/webhookd/webhookd/store"
+)
+
+// Env is a running server for one test.
+type Env struct {
+	Kind   testdb.Kind
+	Store  *store.Store
+	Server *httptest.Server
+	key    jwk.Key
+	router routers.Router
+	t      testing.TB
+}
+
+// Options tune an Env.
+type Options struct {
+	// Store configures the store (the database fields are filled in).
+	Store store.Config
+	// Setup runs after the store is opened and before the server starts (wire the engine here).
+	Setup func(t testing.TB, st *store.Store)
+}
+
+// New starts a server on a fresh database of the given kind.
+func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
+	t.Helper()
+	st := testdb.Open(t, kind, opts.Store)
+	if opts.Setup != nil {
+		opts.Setup(t, st)
+	}
+	key, err := auth.LoadOrCreateDevKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := auth.PublicKeySet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{LocalKeys: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log, PublicURL: "http://webhookd.test"}).Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	spec, err := gen.GetSwagger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Servers = openapi3.Servers{{URL: srv.URL}}
+	router, err := gorillamux.NewRouter(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Kind: kind, Store: st, Server: srv, key: key, router: router, t: t}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
+
+// Token returns a development token for req (TTL defaults to one hour).
+func (e *Env) Token(req auth.TokenRequest) string {
+	e.t.Helper()
+	if req.TTL == 0 {
+		req.TTL = time.Hour
+	}
+	tok, err := auth.IssueToken(e.key, req, time.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// Client returns the generated client calling the server with the given bearer token ("" for
+// none). Every response is validated against the contract; a violation fails the test.
+func (e *Env) Client(token string) *gen.ClientWithResponses {
+	e.t.Helper()
+	c, err := gen.NewClientWithResponses(e.Server.URL,
+		gen.WithHTTPClient(&http.Client{Transport: &validatingTransport{env: e}}),
+		gen.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+			if token != "" {
+				r.Header.Set("Authorization", "Bearer "+token)
+			}
+			return nil
+		}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// HTTPClient returns a plain client whose responses are validated against the contract, for
+// requests the generated client cannot make (malformed bodies, repeated form keys).
+func (e *Env) HTTPClient() *http.Client {
+	return &http.Client{Transport: &validatingTransport{env: e}}
+}
+
+// validatingTransport checks every response against the operation it answers.
+type validatingTransport struct{ env *Env }
+
+func (v *validatingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if r.Body != nil {
+		reqBody, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+
+	route, params, err := v.env.router.FindRoute(r)
+	if err != nil {
+		// Not an operation of the contract (or an unknown path): nothing to validate against.
+		return resp, nil
+	}
+	vr := r.Clone(r.Context())
+	vr.Body = io.NopCloser(bytes.NewReader(reqBody))
+	in := &openapi3filter.RequestValidationInput{Request: vr, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
+		Header: resp.Header, Body: io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
+	if err := openapi3filter.ValidateResponse(r.Context(), out); err != nil {
+		v.env.t.Errorf("%s %s answered %d, which the contract does not allow: %v\nbody: %s",
+			r.Method, r.URL.Path, resp.StatusCode, err, body)
+	}
+	return resp, nil
+}
