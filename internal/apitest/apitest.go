@@ -95,10 +95,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 // Token returns a development token for req (TTL defaults to one hour).
 func (e *Env) Token(req auth.TokenRequest) string {
 	e.t.Helper()
+	return e.TokenIssuedAt(req, time.Now())
+}
+
+// TokenIssuedAt returns a development token issued at the given time (to make expired ones).
+func (e *Env) TokenIssuedAt(req auth.TokenRequest, at time.Time) string {
+	e.t.Helper()
 	if req.TTL == 0 {
 		req.TTL = time.Hour
 	}
-	tok, err := auth.IssueToken(e.key, req, time.Now())
+	tok, err := auth.IssueToken(e.key, req, at)
 	if err != nil {
 		e.t.Fatal(err)
 	}
