@@ -98,6 +98,8 @@ CREATE TABLE delivery_attempts (
 	PRIMARY KEY (delivery_id, attempt)
 );
 `},
+	// Version 2 (facility and user webhooks) is added by that work.
+	{3, "delivery engine: pending series, events, purge index", deliverySchema},
 }
 
 // schemaMigration records an applied step.

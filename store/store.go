@@ -40,6 +40,8 @@ type Config struct {
 	// two families (the retry schedules' length plus one).
 	KheopsMaxAttempts   int
 	FacilityMaxAttempts int
+	// NewSeriesDelay is how long a study must be quiet in an album before new_series fires.
+	NewSeriesDelay time.Duration
 }
 
 // Store is the handle on the database. It is safe for concurrent use.
@@ -98,6 +100,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.FacilityMaxAttempts < 1 {
 		cfg.FacilityMaxAttempts = 4
+	}
+	if cfg.NewSeriesDelay <= 0 {
+		cfg.NewSeriesDelay = 30 * time.Second
 	}
 	s := &Store{db: db, dialect: dialect, enq: noEnqueuer{}, cfg: cfg}
 	if err := s.Ping(ctx); err != nil {
