@@ -1,8 +1,12 @@
-// Package delivery sends webhook requests: it signs request bodies for the
-// receivers' verification schemes (Kheops, Nursa and Standard Webhooks),
-// dials targets through a dialer that refuses private, loopback and other
-// non-public addresses (server-side request forgery protection), builds the
-// HTTP client used for deliveries (no redirects, no proxy, a whole-request
-// timeout, a capped response body) and decides when and whether a failed
-// delivery is tried again.
+// Package delivery sends webhook requests durably.
+//
+// The Engine runs on River (a job queue in the service's own database: PostgreSQL, or SQLite
+// for the embedded default). The store calls the engine inside the transaction that records an
+// event, so a job exists if and only if the change committed. Each job is one attempt of one
+// delivery: the worker builds and signs the request (Kheops, Nursa and Standard Webhooks
+// schemes), sends it through a client that refuses non-public addresses at connect time
+// (server-side request forgery protection), records the attempt, and in the same transaction
+// schedules the next attempt when the retry policy says so. A process killed mid-attempt leaves
+// the job running; River rescues it and the attempt is made again (at-least-once; the delivery
+// id, stable across attempts, lets receivers de-duplicate).
 package delivery

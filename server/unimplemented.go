@@ -23,9 +23,6 @@ func (s *Server) RemoveSeriesFromAlbum(ctx context.Context, req gen.RemoveSeries
 func (s *Server) RemoveStudyFromAlbum(ctx context.Context, req gen.RemoveStudyFromAlbumRequestObject) (gen.RemoveStudyFromAlbumResponseObject, error) {
 	return nil, errNotImplemented
 }
-func (s *Server) ListWebhookLogs(ctx context.Context, req gen.ListWebhookLogsRequestObject) (gen.ListWebhookLogsResponseObject, error) {
-	return nil, errNotImplemented
-}
 func (s *Server) PublishFacilityEvent(ctx context.Context, req gen.PublishFacilityEventRequestObject) (gen.PublishFacilityEventResponseObject, error) {
 	return nil, errNotImplemented
 }

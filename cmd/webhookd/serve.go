@@ -11,31 +11,55 @@ import (
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/config"
+	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 )
 
-// openStore opens and migrates the database.
-func openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+// userAgent is sent with every webhook request.
+const userAgent = "webhookd/" + version
+
+// version is webhookd's version, also in the User-Agent of its requests.
+const version = "0.1.0"
+
+// openStore opens the database and migrates it, the queue tables included, and builds the
+// delivery engine on it (not started).
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, *delivery.Engine, error) {
 	st, err := store.Open(ctx, store.Config{
 		DatabaseURL:         cfg.DatabaseURL,
 		SQLitePath:          cfg.SQLitePath(),
 		PublicURL:           cfg.PublicURL,
 		KheopsMaxAttempts:   len(cfg.KheopsRetryDelays) + 1,
 		FacilityMaxAttempts: len(cfg.FacilityRetryDelays) + 1,
+		NewSeriesDelay:      cfg.NewSeriesDelay,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := st.Migrate(ctx); err != nil {
+	engine, err := delivery.NewEngine(st, delivery.EngineConfig{
+		UserAgent: userAgent,
+		Timeout:   cfg.DeliveryTimeout,
+		Policy:    delivery.TargetPolicy{Allow: cfg.AllowTargetCIDRs},
+		Kheops:    delivery.RetryPolicy{Delays: cfg.KheopsRetryDelays, Jitter: 0.1},
+		Facility:  delivery.RetryPolicy{Delays: cfg.FacilityRetryDelays, Jitter: 0.1},
+		Logger:    log,
+	})
+	if err == nil {
+		err = st.Migrate(ctx)
+	}
+	if err == nil {
+		err = engine.Migrate(ctx)
+	}
+	if err != nil {
 		_ = st.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return st, nil
+	st.SetEnqueuer(engine)
+	return st, engine, nil
 }
 
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	st, err := openStore(ctx, cfg)
+	st, _, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -66,7 +90,7 @@ func verifier(ctx context.Context, cfg config.Config, log *slog.Logger) (*auth.V
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	st, err := openStore(ctx, cfg)
+	st, engine, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -84,6 +108,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// The engine runs until shutdown, not bound to the signal context: Stop drains it.
+	if err := engine.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
 	log.Info("webhookd listening", "addr", ln.Addr().String(), "database", st.Dialect())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -97,6 +125,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopping the delivery engine: finishing running attempts")
+	if err := engine.Stop(shutdownCtx); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

@@ -1,0 +1,139 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"gorm.io/gorm"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// attemptArgs is the job of one attempt of one delivery.
+type attemptArgs struct {
+	DeliveryID string `json:"delivery_id"`
+	Attempt    int    `json:"attempt"`
+}
+
+// Kind names the job type.
+func (attemptArgs) Kind() string { return "webhookd_attempt" }
+
+// InsertOpts puts the job in webhookd's queue. River's own retries of this job only happen
+// when an attempt could not even be recorded (the process died, the database failed).
+func (attemptArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueName, MaxAttempts: 25}
+}
+
+type attemptWorker struct {
+	river.WorkerDefaults[attemptArgs]
+	engine *Engine
+}
+
+// NextRetry re-runs an attempt that could not be recorded soon, without the exponential
+// backoff River uses by default.
+func (w *attemptWorker) NextRetry(job *river.Job[attemptArgs]) time.Time {
+	return time.Now().Add(time.Duration(min(job.Attempt, 12)) * 5 * time.Second)
+}
+
+func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) error {
+	return w.engine.attempt(ctx, job.Args.DeliveryID, job.Args.Attempt)
+}
+
+// attempt makes attempt n of a delivery, records it, and schedules the next one when the
+// retry policy says so, all recorded in one transaction.
+func (e *Engine) attempt(ctx context.Context, id string, n int) error {
+	d, recorded, err := e.store.GetDelivery(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the webhook was deleted with its deliveries
+	}
+	if err != nil {
+		return err
+	}
+	if recorded >= n || d.Status != store.DeliveryPending {
+		return nil // this attempt was already made and recorded (a re-run after a crash)
+	}
+	res := e.send(ctx, d, n)
+	if ctx.Err() != nil {
+		// Shutting down (or the job ran out of time): nothing is recorded, River runs the
+		// attempt again.
+		return ctx.Err()
+	}
+	status := store.DeliveryPending
+	var next time.Duration
+	switch Classify(res.attempt.Status, res.err) {
+	case Success:
+		status = store.DeliverySuccess
+	case Stop:
+		status = store.DeliveryFailure
+	default:
+		delay, ok := e.policy(d.Family).NextDelay(n, res.retryAfter, rand.Float64)
+		if !ok || n >= d.MaxAttempts {
+			status = store.DeliveryFailure
+		}
+		next = delay
+	}
+	var schedule func(tx *gorm.DB) error
+	if status == store.DeliveryPending {
+		schedule = func(tx *gorm.DB) error {
+			sqlTx, err := store.SQLTx(tx)
+			if err != nil {
+				return err
+			}
+			_, err = e.client.InsertTx(ctx, sqlTx, attemptArgs{DeliveryID: id, Attempt: n + 1},
+				&river.InsertOpts{ScheduledAt: time.Now().Add(next)})
+			return err
+		}
+	}
+	if _, err := e.store.RecordAttempt(ctx, res.attempt, status, schedule); err != nil {
+		return err
+	}
+	e.log.InfoContext(ctx, "webhook attempt", "delivery", id, "attempt", n, "status", res.attempt.Status,
+		"error", res.attempt.Error, "outcome", status, "next_in", next)
+	return nil
+}
+
+// seriesArgs is the job that sends the coalesced new_series notification of a study.
+type seriesArgs struct {
+	AlbumID  string `json:"album_id"`
+	StudyUID string `json:"study_uid"`
+}
+
+// Kind names the job type.
+func (seriesArgs) Kind() string { return "webhookd_new_series" }
+
+// InsertOpts puts the job in webhookd's queue.
+func (seriesArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueName} }
+
+type seriesWorker struct {
+	river.WorkerDefaults[seriesArgs]
+	engine *Engine
+}
+
+func (w *seriesWorker) Work(ctx context.Context, job *river.Job[seriesArgs]) error {
+	return flushNewSeries(ctx, w.engine.store, job.Args.AlbumID, job.Args.StudyUID) // TEMP
+}
+
+// purgeArgs is the periodic job that deletes facility and user deliveries past LogRetention.
+type purgeArgs struct{}
+
+// Kind names the job type.
+func (purgeArgs) Kind() string { return "webhookd_purge_logs" }
+
+// InsertOpts puts the job in webhookd's queue.
+func (purgeArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueName} }
+
+type purgeWorker struct {
+	river.WorkerDefaults[purgeArgs]
+	engine *Engine
+}
+
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error {
+	n, err := w.engine.store.PurgeLogs(ctx, time.Now().Add(-LogRetention))
+	if err == nil && n > 0 {
+		w.engine.log.InfoContext(ctx, "purged old webhook logs", "deliveries", n)
+	}
+	return err
+}
