@@ -98,7 +98,7 @@ CREATE TABLE delivery_attempts (
 	PRIMARY KEY (delivery_id, attempt)
 );
 `},
-	// Version 2 (facility and user webhooks) is added by that work.
+	{2, "facility and user webhooks", facilitySchema},
 	{3, "delivery engine: pending series, events, purge index", deliverySchema},
 }
 
