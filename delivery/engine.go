@@ -43,7 +43,8 @@ type EngineConfig struct {
 	// PollInterval is how often idle workers look for due jobs (default 1 s).
 	PollInterval time.Duration
 	// RescueAfter is how long an attempt may stay running before it is considered lost (its
-	// process died) and made again; default 4 × Timeout, at least 1 minute.
+	// process died) and made again; default Timeout + 25 s. River checks for lost jobs every
+	// 30 s, so a lost attempt is made again within about RescueAfter + 40 s.
 	RescueAfter time.Duration
 	// Logger receives the engine's logs.
 	Logger *slog.Logger
@@ -73,7 +74,7 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 		cfg.PollInterval = time.Second
 	}
 	if cfg.RescueAfter <= 0 {
-		cfg.RescueAfter = max(4*cfg.Timeout, time.Minute)
+		cfg.RescueAfter = cfg.Timeout + 25*time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -101,9 +102,10 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 		Workers:           workers,
 		FetchPollInterval: cfg.PollInterval,
 		FetchCooldown:     min(100*time.Millisecond, cfg.PollInterval),
-		// A job outlives its request by a margin for recording it.
-		JobTimeout:           cfg.Timeout + 30*time.Second,
-		RescueStuckJobsAfter: max(cfg.RescueAfter, cfg.Timeout+31*time.Second),
+		// A job outlives its request by a margin for recording it; it is considered lost only
+		// after that (River requires RescueStuckJobsAfter > JobTimeout).
+		JobTimeout:           cfg.Timeout + 10*time.Second,
+		RescueStuckJobsAfter: max(cfg.RescueAfter, cfg.Timeout+11*time.Second),
 		Logger:               cfg.Logger.With("component", "river"),
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
