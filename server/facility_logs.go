@@ -85,7 +85,7 @@ func knownEventType(t string) bool {
 
 func eventTypeList() string {
 	var s string
-	for _, v := range []string{} {
+	for _, v := range append(eventTypesFacility(), eventTypesUser()...) {
 		if s != "" {
 			s += ", "
 		}

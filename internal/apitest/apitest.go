@@ -19,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/gen"
 	"github.com/webhookd/webhookd/internal/testdb"
 	"github.com/webhookd/webhookd/server"
@@ -39,8 +40,11 @@ type Env struct {
 type Options struct {
 	// Store configures the store (the database fields are filled in).
 	Store store.Config
-	// Setup runs after the store is opened and before the server starts (wire the engine here).
+	// Setup runs after the store is opened and before the server starts.
 	Setup func(t testing.TB, st *store.Store)
+	// Engine, when set, runs a delivery engine with this configuration (retry policies default
+	// to one 1 s retry; the logger to the test's).
+	Engine *delivery.EngineConfig
 }
 
 // New starts a server on a fresh database of the given kind.
@@ -49,6 +53,9 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	st := testdb.Open(t, kind, opts.Store)
 	if opts.Setup != nil {
 		opts.Setup(t, st)
+	}
+	if opts.Engine != nil {
+		startEngine(t, st, *opts.Engine)
 	}
 	key, err := auth.LoadOrCreateDevKey(t.TempDir())
 	if err != nil {
@@ -172,4 +179,37 @@ func (v *validatingTransport) RoundTrip(r *http.Request) (*http.Response, error)
 			r.Method, r.URL.Path, resp.StatusCode, err, body)
 	}
 	return resp, nil
+}
+
+// startEngine runs a delivery engine on st until the test ends.
+func startEngine(t testing.TB, st *store.Store, cfg delivery.EngineConfig) {
+	t.Helper()
+	if len(cfg.Kheops.Delays) == 0 {
+		cfg.Kheops.Delays = []time.Duration{time.Second}
+	}
+	if len(cfg.Facility.Delays) == 0 {
+		cfg.Facility.Delays = []time.Duration{time.Second}
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e, err := delivery.NewEngine(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.SetEnqueuer(e)
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
 }
