@@ -347,4 +347,3 @@ func TestWebhookLogsValidation(t *testing.T) {
 		}
 	})
 }
-
