@@ -22,7 +22,9 @@ type statementCounter struct {
 	n atomic.Int64
 }
 
-func (c *statementCounter) Trace(context.Context, time.Time, func() (string, int64), error) { c.n.Add(1) }
+func (c *statementCounter) Trace(context.Context, time.Time, func() (string, int64), error) {
+	c.n.Add(1)
+}
 
 func TestMatchingFacilityWebhooks(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
