@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/config"
+)
+
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := config.Parse(func(k string) string {
+		return map[string]string{"WEBHOOKD_DATA_DIR": dir, "WEBHOOKD_ADDR": "127.0.0.1:0"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestTokenIsAcceptedByTheDevelopmentVerifier(t *testing.T) {
+	cfg := testConfig(t)
+	var out bytes.Buffer
+	if err := token(cfg, []string{"--sub", "alice", "--email", "a@example.org", "--client-id", "app",
+		"--facilities", "P-1, P-2", "--scope", "webhooks:publish", "--ttl", "5m"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "alice" || p.Email != "a@example.org" || p.ClientID != "app" || strings.Join(p.Facilities, ",") != "P-1,P-2" ||
+		!p.HasScope("webhooks:publish") {
+		t.Errorf("principal %+v", p)
+	}
+	if err := token(cfg, []string{"--email", "x"}, io.Discard); err == nil {
+		t.Error("token without --sub must fail")
+	}
+	if _, err := auth.LoadOrCreateDevKey(cfg.DataDir); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMigrateThenServeAndStop(t *testing.T) {
+	cfg := testConfig(t)
+	if err := migrate(context.Background(), cfg, quiet); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, quiet) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get("http://" + cfg.Addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthz never answered 200: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel() // what SIGTERM does
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after shutdown, want nil (exit 0)", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := http.Get("http://" + cfg.Addr + "/healthz"); err == nil {
+		t.Error("still accepting connections after shutdown")
+	}
+}
