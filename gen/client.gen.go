@@ -251,18 +251,32 @@ type ClientInterface interface {
 
 	// ListFacilityWebhooks List facility webhooks
 	//
-	// The calling application's facility webhooks, most recent first. The platform's documentation
-	// states 201 for every endpoint; for reads this service answers 200.
+	// The calling application's facility webhooks (the token's `client_id`, else `azp`, else
+	// `sub`), most recent first; other applications' webhooks are never listed. The platform's
+	// documentation states 201 for every endpoint; for reads this service answers 200.
 	//
 	// Corresponds with GET /api/v2/public/webhooks/facility (the `ListFacilityWebhooks` operationId).
 	ListFacilityWebhooks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateFacilityWebhookWithBody Create a facility webhook
 	//
-	// `url` (https) and `events` are required. `facilities` left out means every facility of
-	// the caller's token; naming a facility outside the token is a 403. `secrets` left out means
-	// one generated secret (32 characters `[A-Za-z0-9]`); at most 2 (rotation without downtime).
-	// Every failed rule of the body is listed in the 400 message.
+	// Registers a webhook for the calling application.
+	//
+	// * `url` (an `https` URL with a host) and `events` (at least one; `all` = every event)
+	//   are required.
+	// * `facilities` left out (or null) means every facility of the caller's token; naming a
+	//   facility outside the token is a **403** `Forbidden Resource`. An empty list is kept:
+	//   the webhook then receives no facility's events.
+	// * `secrets` left out (or null) means one generated secret (32 characters `[A-Za-z0-9]`,
+	//   cryptographic random); at most 2 (rotation without downtime). An empty list is kept:
+	//   the webhook then has no secret to sign its deliveries with.
+	// * Events and facilities sent twice are kept once, in the order first sent.
+	//
+	// The body is validated before anything else (after authentication): the 400 lists
+	// **every** failed rule, `property <name> should not exist` for unknown properties first,
+	// then the rules of `url`, `events`, `facilities`, `secrets` in that order (see the 400
+	// examples). A body that is not a JSON object sent as `application/json` is a 400 with one
+	// message; an empty body is `{}`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -271,10 +285,23 @@ type ClientInterface interface {
 
 	// CreateFacilityWebhook Create a facility webhook
 	//
-	// `url` (https) and `events` are required. `facilities` left out means every facility of
-	// the caller's token; naming a facility outside the token is a 403. `secrets` left out means
-	// one generated secret (32 characters `[A-Za-z0-9]`); at most 2 (rotation without downtime).
-	// Every failed rule of the body is listed in the 400 message.
+	// Registers a webhook for the calling application.
+	//
+	// * `url` (an `https` URL with a host) and `events` (at least one; `all` = every event)
+	//   are required.
+	// * `facilities` left out (or null) means every facility of the caller's token; naming a
+	//   facility outside the token is a **403** `Forbidden Resource`. An empty list is kept:
+	//   the webhook then receives no facility's events.
+	// * `secrets` left out (or null) means one generated secret (32 characters `[A-Za-z0-9]`,
+	//   cryptographic random); at most 2 (rotation without downtime). An empty list is kept:
+	//   the webhook then has no secret to sign its deliveries with.
+	// * Events and facilities sent twice are kept once, in the order first sent.
+	//
+	// The body is validated before anything else (after authentication): the 400 lists
+	// **every** failed rule, `property <name> should not exist` for unknown properties first,
+	// then the rules of `url`, `events`, `facilities`, `secrets` in that order (see the 400
+	// examples). A body that is not a JSON object sent as `application/json` is a 400 with one
+	// message; an empty body is `{}`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -283,12 +310,17 @@ type ClientInterface interface {
 
 	// DeleteFacilityWebhook Delete a facility webhook
 	//
-	// Answers 204 (the platform documents 201; this service has no body to send).
+	// Deletes one of the calling application's facility webhooks; it receives no new event.
+	// Answers 204 (the platform documents 201; this service has no body to send). Another
+	// application's webhook, or an id that is not a UUID, is a 404.
 	//
 	// Corresponds with DELETE /api/v2/public/webhooks/facility/{webhookId} (the `DeleteFacilityWebhook` operationId).
 	DeleteFacilityWebhook(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetFacilityWebhook Get a facility webhook
+	//
+	// One of the calling application's facility webhooks. Another application's webhook, a user
+	// webhook's id, or an id that is not a UUID is a 404 `Webhook not found`.
 	//
 	// Corresponds with GET /api/v2/public/webhooks/facility/{webhookId} (the `GetFacilityWebhook` operationId).
 	GetFacilityWebhook(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -296,8 +328,14 @@ type ClientInterface interface {
 	// UpdateFacilityWebhookWithBody Update Webhook
 	//
 	// Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
-	// value, a field left out is kept, an empty object changes nothing. Answers **201**, as the
-	// seed documents. A webhook of another application, or an id that is not a UUID, is a 404.
+	// value (an empty list included), a field left out or null is kept, an empty object (or an
+	// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
+	// whole or not at all.
+	//
+	// Checks, in this order: the token (401); the body, with every failed rule listed as on
+	// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
+	// `facilities` sent must all be in the caller's token, else 403 and nothing changes.
+	// Facilities left out are kept even if the token no longer holds them.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -307,8 +345,14 @@ type ClientInterface interface {
 	// UpdateFacilityWebhook Update Webhook
 	//
 	// Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
-	// value, a field left out is kept, an empty object changes nothing. Answers **201**, as the
-	// seed documents. A webhook of another application, or an id that is not a UUID, is a 404.
+	// value (an empty list included), a field left out or null is kept, an empty object (or an
+	// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
+	// whole or not at all.
+	//
+	// Checks, in this order: the token (401); the body, with every failed rule listed as on
+	// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
+	// `facilities` sent must all be in the caller's token, else 403 and nothing changes.
+	// Facilities left out are kept even if the token no longer holds them.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -333,7 +377,9 @@ type ClientInterface interface {
 
 	// CreateUserWebhookWithBody Create a user webhook
 	//
-	// Same rules as facility webhooks, without `facilities`, with the user event values.
+	// Same rules as facility webhooks, without `facilities` (sending it is
+	// `property facilities should not exist`), with the user event values. A user webhook
+	// receives the user events published for its application.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -342,7 +388,9 @@ type ClientInterface interface {
 
 	// CreateUserWebhook Create a user webhook
 	//
-	// Same rules as facility webhooks, without `facilities`, with the user event values.
+	// Same rules as facility webhooks, without `facilities` (sending it is
+	// `property facilities should not exist`), with the user event values. A user webhook
+	// receives the user events published for its application.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -351,17 +399,23 @@ type ClientInterface interface {
 
 	// DeleteUserWebhook Delete a user webhook
 	//
+	// Deletes one of the calling application's user webhooks; answers 204.
+	//
 	// Corresponds with DELETE /api/v2/public/webhooks/user/{webhookId} (the `DeleteUserWebhook` operationId).
 	DeleteUserWebhook(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUserWebhook Get a user webhook
+	//
+	// One of the calling application's user webhooks. Another application's webhook, a
+	// facility webhook's id, or an id that is not a UUID is a 404.
 	//
 	// Corresponds with GET /api/v2/public/webhooks/user/{webhookId} (the `GetUserWebhook` operationId).
 	GetUserWebhook(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateUserWebhookWithBody Update a user webhook
 	//
-	// Same merge rules as PATCH of a facility webhook; answers 201.
+	// Same merge rules as PATCH of a facility webhook (a field sent replaces, a field left out
+	// or null is kept, `{}` changes nothing); answers 201.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -370,7 +424,8 @@ type ClientInterface interface {
 
 	// UpdateUserWebhook Update a user webhook
 	//
-	// Same merge rules as PATCH of a facility webhook; answers 201.
+	// Same merge rules as PATCH of a facility webhook (a field sent replaces, a field left out
+	// or null is kept, `{}` changes nothing); answers 201.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -783,8 +838,9 @@ func (c *Client) TriggerWebhookWithFormdataBody(ctx context.Context, albumId Alb
 
 // ListFacilityWebhooks List facility webhooks
 //
-// The calling application's facility webhooks, most recent first. The platform's documentation
-// states 201 for every endpoint; for reads this service answers 200.
+// The calling application's facility webhooks (the token's `client_id`, else `azp`, else
+// `sub`), most recent first; other applications' webhooks are never listed. The platform's
+// documentation states 201 for every endpoint; for reads this service answers 200.
 //
 // Corresponds with GET /api/v2/public/webhooks/facility (the `ListFacilityWebhooks` operationId).
 func (c *Client) ListFacilityWebhooks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -801,10 +857,23 @@ func (c *Client) ListFacilityWebhooks(ctx context.Context, reqEditors ...Request
 
 // CreateFacilityWebhookWithBody Create a facility webhook
 //
-// `url` (https) and `events` are required. `facilities` left out means every facility of
-// the caller's token; naming a facility outside the token is a 403. `secrets` left out means
-// one generated secret (32 characters `[A-Za-z0-9]`); at most 2 (rotation without downtime).
-// Every failed rule of the body is listed in the 400 message.
+// Registers a webhook for the calling application.
+//
+//   - `url` (an `https` URL with a host) and `events` (at least one; `all` = every event)
+//     are required.
+//   - `facilities` left out (or null) means every facility of the caller's token; naming a
+//     facility outside the token is a **403** `Forbidden Resource`. An empty list is kept:
+//     the webhook then receives no facility's events.
+//   - `secrets` left out (or null) means one generated secret (32 characters `[A-Za-z0-9]`,
+//     cryptographic random); at most 2 (rotation without downtime). An empty list is kept:
+//     the webhook then has no secret to sign its deliveries with.
+//   - Events and facilities sent twice are kept once, in the order first sent.
+//
+// The body is validated before anything else (after authentication): the 400 lists
+// **every** failed rule, `property <name> should not exist` for unknown properties first,
+// then the rules of `url`, `events`, `facilities`, `secrets` in that order (see the 400
+// examples). A body that is not a JSON object sent as `application/json` is a 400 with one
+// message; an empty body is `{}`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -823,10 +892,23 @@ func (c *Client) CreateFacilityWebhookWithBody(ctx context.Context, contentType 
 
 // CreateFacilityWebhook Create a facility webhook
 //
-// `url` (https) and `events` are required. `facilities` left out means every facility of
-// the caller's token; naming a facility outside the token is a 403. `secrets` left out means
-// one generated secret (32 characters `[A-Za-z0-9]`); at most 2 (rotation without downtime).
-// Every failed rule of the body is listed in the 400 message.
+// Registers a webhook for the calling application.
+//
+//   - `url` (an `https` URL with a host) and `events` (at least one; `all` = every event)
+//     are required.
+//   - `facilities` left out (or null) means every facility of the caller's token; naming a
+//     facility outside the token is a **403** `Forbidden Resource`. An empty list is kept:
+//     the webhook then receives no facility's events.
+//   - `secrets` left out (or null) means one generated secret (32 characters `[A-Za-z0-9]`,
+//     cryptographic random); at most 2 (rotation without downtime). An empty list is kept:
+//     the webhook then has no secret to sign its deliveries with.
+//   - Events and facilities sent twice are kept once, in the order first sent.
+//
+// The body is validated before anything else (after authentication): the 400 lists
+// **every** failed rule, `property <name> should not exist` for unknown properties first,
+// then the rules of `url`, `events`, `facilities`, `secrets` in that order (see the 400
+// examples). A body that is not a JSON object sent as `application/json` is a 400 with one
+// message; an empty body is `{}`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -845,7 +927,9 @@ func (c *Client) CreateFacilityWebhook(ctx context.Context, body CreateFacilityW
 
 // DeleteFacilityWebhook Delete a facility webhook
 //
-// Answers 204 (the platform documents 201; this service has no body to send).
+// Deletes one of the calling application's facility webhooks; it receives no new event.
+// Answers 204 (the platform documents 201; this service has no body to send). Another
+// application's webhook, or an id that is not a UUID, is a 404.
 //
 // Corresponds with DELETE /api/v2/public/webhooks/facility/{webhookId} (the `DeleteFacilityWebhook` operationId).
 func (c *Client) DeleteFacilityWebhook(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -861,6 +945,9 @@ func (c *Client) DeleteFacilityWebhook(ctx context.Context, webhookId FacilityWe
 }
 
 // GetFacilityWebhook Get a facility webhook
+//
+// One of the calling application's facility webhooks. Another application's webhook, a user
+// webhook's id, or an id that is not a UUID is a 404 `Webhook not found`.
 //
 // Corresponds with GET /api/v2/public/webhooks/facility/{webhookId} (the `GetFacilityWebhook` operationId).
 func (c *Client) GetFacilityWebhook(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -878,8 +965,14 @@ func (c *Client) GetFacilityWebhook(ctx context.Context, webhookId FacilityWebho
 // UpdateFacilityWebhookWithBody Update Webhook
 //
 // Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
-// value, a field left out is kept, an empty object changes nothing. Answers **201**, as the
-// seed documents. A webhook of another application, or an id that is not a UUID, is a 404.
+// value (an empty list included), a field left out or null is kept, an empty object (or an
+// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
+// whole or not at all.
+//
+// Checks, in this order: the token (401); the body, with every failed rule listed as on
+// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
+// `facilities` sent must all be in the caller's token, else 403 and nothing changes.
+// Facilities left out are kept even if the token no longer holds them.
 //
 // Takes any type of body and a specified content type.
 //
@@ -899,8 +992,14 @@ func (c *Client) UpdateFacilityWebhookWithBody(ctx context.Context, webhookId Fa
 // UpdateFacilityWebhook Update Webhook
 //
 // Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
-// value, a field left out is kept, an empty object changes nothing. Answers **201**, as the
-// seed documents. A webhook of another application, or an id that is not a UUID, is a 404.
+// value (an empty list included), a field left out or null is kept, an empty object (or an
+// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
+// whole or not at all.
+//
+// Checks, in this order: the token (401); the body, with every failed rule listed as on
+// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
+// `facilities` sent must all be in the caller's token, else 403 and nothing changes.
+// Facilities left out are kept even if the token no longer holds them.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -955,7 +1054,9 @@ func (c *Client) ListUserWebhooks(ctx context.Context, reqEditors ...RequestEdit
 
 // CreateUserWebhookWithBody Create a user webhook
 //
-// Same rules as facility webhooks, without `facilities`, with the user event values.
+// Same rules as facility webhooks, without `facilities` (sending it is
+// `property facilities should not exist`), with the user event values. A user webhook
+// receives the user events published for its application.
 //
 // Takes any type of body and a specified content type.
 //
@@ -974,7 +1075,9 @@ func (c *Client) CreateUserWebhookWithBody(ctx context.Context, contentType stri
 
 // CreateUserWebhook Create a user webhook
 //
-// Same rules as facility webhooks, without `facilities`, with the user event values.
+// Same rules as facility webhooks, without `facilities` (sending it is
+// `property facilities should not exist`), with the user event values. A user webhook
+// receives the user events published for its application.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -993,6 +1096,8 @@ func (c *Client) CreateUserWebhook(ctx context.Context, body CreateUserWebhookJS
 
 // DeleteUserWebhook Delete a user webhook
 //
+// Deletes one of the calling application's user webhooks; answers 204.
+//
 // Corresponds with DELETE /api/v2/public/webhooks/user/{webhookId} (the `DeleteUserWebhook` operationId).
 func (c *Client) DeleteUserWebhook(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteUserWebhookRequest(c.Server, webhookId)
@@ -1007,6 +1112,9 @@ func (c *Client) DeleteUserWebhook(ctx context.Context, webhookId FacilityWebhoo
 }
 
 // GetUserWebhook Get a user webhook
+//
+// One of the calling application's user webhooks. Another application's webhook, a
+// facility webhook's id, or an id that is not a UUID is a 404.
 //
 // Corresponds with GET /api/v2/public/webhooks/user/{webhookId} (the `GetUserWebhook` operationId).
 func (c *Client) GetUserWebhook(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1023,7 +1131,8 @@ func (c *Client) GetUserWebhook(ctx context.Context, webhookId FacilityWebhookID
 
 // UpdateUserWebhookWithBody Update a user webhook
 //
-// Same merge rules as PATCH of a facility webhook; answers 201.
+// Same merge rules as PATCH of a facility webhook (a field sent replaces, a field left out
+// or null is kept, `{}` changes nothing); answers 201.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1042,7 +1151,8 @@ func (c *Client) UpdateUserWebhookWithBody(ctx context.Context, webhookId Facili
 
 // UpdateUserWebhook Update a user webhook
 //
-// Same merge rules as PATCH of a facility webhook; answers 201.
+// Same merge rules as PATCH of a facility webhook (a field sent replaces, a field left out
+// or null is kept, `{}` changes nothing); answers 201.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3043,8 +3153,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListFacilityWebhooksWithResponse List facility webhooks
 	//
-	// The calling application's facility webhooks, most recent first. The platform's documentation
-	// states 201 for every endpoint; for reads this service answers 200.
+	// The calling application's facility webhooks (the token's `client_id`, else `azp`, else
+	// `sub`), most recent first; other applications' webhooks are never listed. The platform's
+	// documentation states 201 for every endpoint; for reads this service answers 200.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3053,10 +3164,23 @@ type ClientWithResponsesInterface interface {
 
 	// CreateFacilityWebhookWithBodyWithResponse Create a facility webhook
 	//
-	// `url` (https) and `events` are required. `facilities` left out means every facility of
-	// the caller's token; naming a facility outside the token is a 403. `secrets` left out means
-	// one generated secret (32 characters `[A-Za-z0-9]`); at most 2 (rotation without downtime).
-	// Every failed rule of the body is listed in the 400 message.
+	// Registers a webhook for the calling application.
+	//
+	// * `url` (an `https` URL with a host) and `events` (at least one; `all` = every event)
+	//   are required.
+	// * `facilities` left out (or null) means every facility of the caller's token; naming a
+	//   facility outside the token is a **403** `Forbidden Resource`. An empty list is kept:
+	//   the webhook then receives no facility's events.
+	// * `secrets` left out (or null) means one generated secret (32 characters `[A-Za-z0-9]`,
+	//   cryptographic random); at most 2 (rotation without downtime). An empty list is kept:
+	//   the webhook then has no secret to sign its deliveries with.
+	// * Events and facilities sent twice are kept once, in the order first sent.
+	//
+	// The body is validated before anything else (after authentication): the 400 lists
+	// **every** failed rule, `property <name> should not exist` for unknown properties first,
+	// then the rules of `url`, `events`, `facilities`, `secrets` in that order (see the 400
+	// examples). A body that is not a JSON object sent as `application/json` is a 400 with one
+	// message; an empty body is `{}`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3065,10 +3189,23 @@ type ClientWithResponsesInterface interface {
 
 	// CreateFacilityWebhookWithResponse Create a facility webhook
 	//
-	// `url` (https) and `events` are required. `facilities` left out means every facility of
-	// the caller's token; naming a facility outside the token is a 403. `secrets` left out means
-	// one generated secret (32 characters `[A-Za-z0-9]`); at most 2 (rotation without downtime).
-	// Every failed rule of the body is listed in the 400 message.
+	// Registers a webhook for the calling application.
+	//
+	// * `url` (an `https` URL with a host) and `events` (at least one; `all` = every event)
+	//   are required.
+	// * `facilities` left out (or null) means every facility of the caller's token; naming a
+	//   facility outside the token is a **403** `Forbidden Resource`. An empty list is kept:
+	//   the webhook then receives no facility's events.
+	// * `secrets` left out (or null) means one generated secret (32 characters `[A-Za-z0-9]`,
+	//   cryptographic random); at most 2 (rotation without downtime). An empty list is kept:
+	//   the webhook then has no secret to sign its deliveries with.
+	// * Events and facilities sent twice are kept once, in the order first sent.
+	//
+	// The body is validated before anything else (after authentication): the 400 lists
+	// **every** failed rule, `property <name> should not exist` for unknown properties first,
+	// then the rules of `url`, `events`, `facilities`, `secrets` in that order (see the 400
+	// examples). A body that is not a JSON object sent as `application/json` is a 400 with one
+	// message; an empty body is `{}`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3077,7 +3214,9 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteFacilityWebhookWithResponse Delete a facility webhook
 	//
-	// Answers 204 (the platform documents 201; this service has no body to send).
+	// Deletes one of the calling application's facility webhooks; it receives no new event.
+	// Answers 204 (the platform documents 201; this service has no body to send). Another
+	// application's webhook, or an id that is not a UUID, is a 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3085,6 +3224,9 @@ type ClientWithResponsesInterface interface {
 	DeleteFacilityWebhookWithResponse(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*DeleteFacilityWebhookResponse, error)
 
 	// GetFacilityWebhookWithResponse Get a facility webhook
+	//
+	// One of the calling application's facility webhooks. Another application's webhook, a user
+	// webhook's id, or an id that is not a UUID is a 404 `Webhook not found`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3094,8 +3236,14 @@ type ClientWithResponsesInterface interface {
 	// UpdateFacilityWebhookWithBodyWithResponse Update Webhook
 	//
 	// Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
-	// value, a field left out is kept, an empty object changes nothing. Answers **201**, as the
-	// seed documents. A webhook of another application, or an id that is not a UUID, is a 404.
+	// value (an empty list included), a field left out or null is kept, an empty object (or an
+	// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
+	// whole or not at all.
+	//
+	// Checks, in this order: the token (401); the body, with every failed rule listed as on
+	// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
+	// `facilities` sent must all be in the caller's token, else 403 and nothing changes.
+	// Facilities left out are kept even if the token no longer holds them.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3105,8 +3253,14 @@ type ClientWithResponsesInterface interface {
 	// UpdateFacilityWebhookWithResponse Update Webhook
 	//
 	// Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
-	// value, a field left out is kept, an empty object changes nothing. Answers **201**, as the
-	// seed documents. A webhook of another application, or an id that is not a UUID, is a 404.
+	// value (an empty list included), a field left out or null is kept, an empty object (or an
+	// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
+	// whole or not at all.
+	//
+	// Checks, in this order: the token (401); the body, with every failed rule listed as on
+	// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
+	// `facilities` sent must all be in the caller's token, else 403 and nothing changes.
+	// Facilities left out are kept even if the token no longer holds them.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3135,7 +3289,9 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUserWebhookWithBodyWithResponse Create a user webhook
 	//
-	// Same rules as facility webhooks, without `facilities`, with the user event values.
+	// Same rules as facility webhooks, without `facilities` (sending it is
+	// `property facilities should not exist`), with the user event values. A user webhook
+	// receives the user events published for its application.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3144,7 +3300,9 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUserWebhookWithResponse Create a user webhook
 	//
-	// Same rules as facility webhooks, without `facilities`, with the user event values.
+	// Same rules as facility webhooks, without `facilities` (sending it is
+	// `property facilities should not exist`), with the user event values. A user webhook
+	// receives the user events published for its application.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3153,12 +3311,17 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteUserWebhookWithResponse Delete a user webhook
 	//
+	// Deletes one of the calling application's user webhooks; answers 204.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /api/v2/public/webhooks/user/{webhookId} (the `DeleteUserWebhook` operationId).
 	DeleteUserWebhookWithResponse(ctx context.Context, webhookId FacilityWebhookID, reqEditors ...RequestEditorFn) (*DeleteUserWebhookResponse, error)
 
 	// GetUserWebhookWithResponse Get a user webhook
+	//
+	// One of the calling application's user webhooks. Another application's webhook, a
+	// facility webhook's id, or an id that is not a UUID is a 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3167,7 +3330,8 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWebhookWithBodyWithResponse Update a user webhook
 	//
-	// Same merge rules as PATCH of a facility webhook; answers 201.
+	// Same merge rules as PATCH of a facility webhook (a field sent replaces, a field left out
+	// or null is kept, `{}` changes nothing); answers 201.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3176,7 +3340,8 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWebhookWithResponse Update a user webhook
 	//
-	// Same merge rules as PATCH of a facility webhook; answers 201.
+	// Same merge rules as PATCH of a facility webhook (a field sent replaces, a field left out
+	// or null is kept, `{}` changes nothing); answers 201.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4336,7 +4501,7 @@ type CreateFacilityWebhookResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *FacilityWebhookEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *NestBadRequest
+	JSON400 *FacilityWebhookBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *NestUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -4349,7 +4514,7 @@ func (r CreateFacilityWebhookResponse) GetJSON201() *FacilityWebhookEnvelope {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r CreateFacilityWebhookResponse) GetJSON400() *NestBadRequest {
+func (r CreateFacilityWebhookResponse) GetJSON400() *FacilityWebhookBadRequest {
 	return r.JSON400
 }
 
@@ -4501,7 +4666,7 @@ type UpdateFacilityWebhookResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *FacilityWebhookEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *NestBadRequest
+	JSON400 *FacilityWebhookBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *NestUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -4516,7 +4681,7 @@ func (r UpdateFacilityWebhookResponse) GetJSON201() *FacilityWebhookEnvelope {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r UpdateFacilityWebhookResponse) GetJSON400() *NestBadRequest {
+func (r UpdateFacilityWebhookResponse) GetJSON400() *FacilityWebhookBadRequest {
 	return r.JSON400
 }
 
@@ -4673,7 +4838,7 @@ type CreateUserWebhookResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *UserWebhookEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *NestBadRequest
+	JSON400 *FacilityWebhookBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *NestUnauthorized
 }
@@ -4684,7 +4849,7 @@ func (r CreateUserWebhookResponse) GetJSON201() *UserWebhookEnvelope {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r CreateUserWebhookResponse) GetJSON400() *NestBadRequest {
+func (r CreateUserWebhookResponse) GetJSON400() *FacilityWebhookBadRequest {
 	return r.JSON400
 }
 
@@ -4831,7 +4996,7 @@ type UpdateUserWebhookResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *UserWebhookEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *NestBadRequest
+	JSON400 *FacilityWebhookBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -4844,7 +5009,7 @@ func (r UpdateUserWebhookResponse) GetJSON201() *UserWebhookEnvelope {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r UpdateUserWebhookResponse) GetJSON400() *NestBadRequest {
+func (r UpdateUserWebhookResponse) GetJSON400() *FacilityWebhookBadRequest {
 	return r.JSON400
 }
 
@@ -5561,8 +5726,9 @@ func (c *ClientWithResponses) TriggerWebhookWithFormdataBodyWithResponse(ctx con
 
 // ListFacilityWebhooksWithResponse List facility webhooks
 //
-// The calling application's facility webhooks, most recent first. The platform's documentation
-// states 201 for every endpoint; for reads this service answers 200.
+// The calling application's facility webhooks (the token's `client_id`, else `azp`, else
+// `sub`), most recent first; other applications' webhooks are never listed. The platform's
+// documentation states 201 for every endpoint; for reads this service answers 200.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5577,10 +5743,23 @@ func (c *ClientWithResponses) ListFacilityWebhooksWithResponse(ctx context.Conte
 
 // CreateFacilityWebhookWithBodyWithResponse Create a facility webhook
 //
-// `url` (https) and `events` are required. `facilities` left out means every facility of
-// the caller's token; naming a facility outside the token is a 403. `secrets` left out means
-// one generated secret (32 characters `[A-Za-z0-9]`); at most 2 (rotation without downtime).
-// Every failed rule of the body is listed in the 400 message.
+// Registers a webhook for the calling application.
+//
+//   - `url` (an `https` URL with a host) and `events` (at least one; `all` = every event)
+//     are required.
+//   - `facilities` left out (or null) means every facility of the caller's token; naming a
+//     facility outside the token is a **403** `Forbidden Resource`. An empty list is kept:
+//     the webhook then receives no facility's events.
+//   - `secrets` left out (or null) means one generated secret (32 characters `[A-Za-z0-9]`,
+//     cryptographic random); at most 2 (rotation without downtime). An empty list is kept:
+//     the webhook then has no secret to sign its deliveries with.
+//   - Events and facilities sent twice are kept once, in the order first sent.
+//
+// The body is validated before anything else (after authentication): the 400 lists
+// **every** failed rule, `property <name> should not exist` for unknown properties first,
+// then the rules of `url`, `events`, `facilities`, `secrets` in that order (see the 400
+// examples). A body that is not a JSON object sent as `application/json` is a 400 with one
+// message; an empty body is `{}`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5595,10 +5774,23 @@ func (c *ClientWithResponses) CreateFacilityWebhookWithBodyWithResponse(ctx cont
 
 // CreateFacilityWebhookWithResponse Create a facility webhook
 //
-// `url` (https) and `events` are required. `facilities` left out means every facility of
-// the caller's token; naming a facility outside the token is a 403. `secrets` left out means
-// one generated secret (32 characters `[A-Za-z0-9]`); at most 2 (rotation without downtime).
-// Every failed rule of the body is listed in the 400 message.
+// Registers a webhook for the calling application.
+//
+//   - `url` (an `https` URL with a host) and `events` (at least one; `all` = every event)
+//     are required.
+//   - `facilities` left out (or null) means every facility of the caller's token; naming a
+//     facility outside the token is a **403** `Forbidden Resource`. An empty list is kept:
+//     the webhook then receives no facility's events.
+//   - `secrets` left out (or null) means one generated secret (32 characters `[A-Za-z0-9]`,
+//     cryptographic random); at most 2 (rotation without downtime). An empty list is kept:
+//     the webhook then has no secret to sign its deliveries with.
+//   - Events and facilities sent twice are kept once, in the order first sent.
+//
+// The body is validated before anything else (after authentication): the 400 lists
+// **every** failed rule, `property <name> should not exist` for unknown properties first,
+// then the rules of `url`, `events`, `facilities`, `secrets` in that order (see the 400
+// examples). A body that is not a JSON object sent as `application/json` is a 400 with one
+// message; an empty body is `{}`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5613,7 +5805,9 @@ func (c *ClientWithResponses) CreateFacilityWebhookWithResponse(ctx context.Cont
 
 // DeleteFacilityWebhookWithResponse Delete a facility webhook
 //
-// Answers 204 (the platform documents 201; this service has no body to send).
+// Deletes one of the calling application's facility webhooks; it receives no new event.
+// Answers 204 (the platform documents 201; this service has no body to send). Another
+// application's webhook, or an id that is not a UUID, is a 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5627,6 +5821,9 @@ func (c *ClientWithResponses) DeleteFacilityWebhookWithResponse(ctx context.Cont
 }
 
 // GetFacilityWebhookWithResponse Get a facility webhook
+//
+// One of the calling application's facility webhooks. Another application's webhook, a user
+// webhook's id, or an id that is not a UUID is a 404 `Webhook not found`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5642,8 +5839,14 @@ func (c *ClientWithResponses) GetFacilityWebhookWithResponse(ctx context.Context
 // UpdateFacilityWebhookWithBodyWithResponse Update Webhook
 //
 // Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
-// value, a field left out is kept, an empty object changes nothing. Answers **201**, as the
-// seed documents. A webhook of another application, or an id that is not a UUID, is a 404.
+// value (an empty list included), a field left out or null is kept, an empty object (or an
+// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
+// whole or not at all.
+//
+// Checks, in this order: the token (401); the body, with every failed rule listed as on
+// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
+// `facilities` sent must all be in the caller's token, else 403 and nothing changes.
+// Facilities left out are kept even if the token no longer holds them.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5659,8 +5862,14 @@ func (c *ClientWithResponses) UpdateFacilityWebhookWithBodyWithResponse(ctx cont
 // UpdateFacilityWebhookWithResponse Update Webhook
 //
 // Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
-// value, a field left out is kept, an empty object changes nothing. Answers **201**, as the
-// seed documents. A webhook of another application, or an id that is not a UUID, is a 404.
+// value (an empty list included), a field left out or null is kept, an empty object (or an
+// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
+// whole or not at all.
+//
+// Checks, in this order: the token (401); the body, with every failed rule listed as on
+// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
+// `facilities` sent must all be in the caller's token, else 403 and nothing changes.
+// Facilities left out are kept even if the token no longer holds them.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5707,7 +5916,9 @@ func (c *ClientWithResponses) ListUserWebhooksWithResponse(ctx context.Context, 
 
 // CreateUserWebhookWithBodyWithResponse Create a user webhook
 //
-// Same rules as facility webhooks, without `facilities`, with the user event values.
+// Same rules as facility webhooks, without `facilities` (sending it is
+// `property facilities should not exist`), with the user event values. A user webhook
+// receives the user events published for its application.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5722,7 +5933,9 @@ func (c *ClientWithResponses) CreateUserWebhookWithBodyWithResponse(ctx context.
 
 // CreateUserWebhookWithResponse Create a user webhook
 //
-// Same rules as facility webhooks, without `facilities`, with the user event values.
+// Same rules as facility webhooks, without `facilities` (sending it is
+// `property facilities should not exist`), with the user event values. A user webhook
+// receives the user events published for its application.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5737,6 +5950,8 @@ func (c *ClientWithResponses) CreateUserWebhookWithResponse(ctx context.Context,
 
 // DeleteUserWebhookWithResponse Delete a user webhook
 //
+// Deletes one of the calling application's user webhooks; answers 204.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /api/v2/public/webhooks/user/{webhookId} (the `DeleteUserWebhook` operationId).
@@ -5749,6 +5964,9 @@ func (c *ClientWithResponses) DeleteUserWebhookWithResponse(ctx context.Context,
 }
 
 // GetUserWebhookWithResponse Get a user webhook
+//
+// One of the calling application's user webhooks. Another application's webhook, a
+// facility webhook's id, or an id that is not a UUID is a 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5763,7 +5981,8 @@ func (c *ClientWithResponses) GetUserWebhookWithResponse(ctx context.Context, we
 
 // UpdateUserWebhookWithBodyWithResponse Update a user webhook
 //
-// Same merge rules as PATCH of a facility webhook; answers 201.
+// Same merge rules as PATCH of a facility webhook (a field sent replaces, a field left out
+// or null is kept, `{}` changes nothing); answers 201.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5778,7 +5997,8 @@ func (c *ClientWithResponses) UpdateUserWebhookWithBodyWithResponse(ctx context.
 
 // UpdateUserWebhookWithResponse Update a user webhook
 //
-// Same merge rules as PATCH of a facility webhook; answers 201.
+// Same merge rules as PATCH of a facility webhook (a field sent replaces, a field left out
+// or null is kept, `{}` changes nothing); answers 201.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6905,7 +7125,7 @@ func ParseCreateFacilityWebhookResponse(rsp *http.Response) (*CreateFacilityWebh
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest NestBadRequest
+		var dest FacilityWebhookBadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7028,7 +7248,7 @@ func ParseUpdateFacilityWebhookResponse(rsp *http.Response) (*UpdateFacilityWebh
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest NestBadRequest
+		var dest FacilityWebhookBadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7155,7 +7375,7 @@ func ParseCreateUserWebhookResponse(rsp *http.Response) (*CreateUserWebhookRespo
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest NestBadRequest
+		var dest FacilityWebhookBadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7271,7 +7491,7 @@ func ParseUpdateUserWebhookResponse(rsp *http.Response) (*UpdateUserWebhookRespo
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest NestBadRequest
+		var dest FacilityWebhookBadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

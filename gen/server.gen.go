@@ -281,16 +281,20 @@ type FacilityWebhook struct {
 
 // FacilityWebhookCreate defines model for FacilityWebhookCreate.
 type FacilityWebhookCreate struct {
-	// Events The events that this webhook will listen to.
+	// Events The events that this webhook will listen to; `all` is every facility event. A value sent twice is kept once.
 	Events []FacilityEvent `json:"events"`
 
-	// Facilities The IDs of the facilities that will receive events from this webhook. If no value is provided it will auto detect facilities that user has access
+	// Facilities The IDs of the facilities that will receive events from this webhook. If no value is
+	// provided (left out or null) it will auto detect facilities that user has access (the
+	// token's `facilities`). Each must be in the token (else 403). A value sent twice is kept once.
 	Facilities *[]string `json:"facilities,omitempty"`
 
-	// Secrets The secrets that will be used to verify the authenticity of the webhook. If no value is provided it will auto generate a secret.
+	// Secrets The secrets that will be used to verify the authenticity of the webhook. If no value is
+	// provided (left out or null) it will auto generate a secret (32 characters `[A-Za-z0-9]`).
+	// Two allow a rotation without downtime: each delivery is signed with both.
 	Secrets *[]string `json:"secrets,omitempty"`
 
-	// Url The URL that will be called when an event is triggered (https).
+	// Url The URL that will be called when an event is triggered: `https`, with a host.
 	Url string `json:"url"`
 }
 
@@ -304,12 +308,19 @@ type FacilityWebhookList struct {
 	Data []FacilityWebhook `json:"data"`
 }
 
-// FacilityWebhookUpdate defines model for FacilityWebhookUpdate.
+// FacilityWebhookUpdate Every field is optional; a field sent replaces the stored value, a field left out or null is kept.
 type FacilityWebhookUpdate struct {
-	Events     *[]FacilityEvent `json:"events,omitempty"`
-	Facilities *[]string        `json:"facilities,omitempty"`
-	Secrets    *[]string        `json:"secrets,omitempty"`
-	Url        *string          `json:"url,omitempty"`
+	// Events Replaces the events.
+	Events *[]FacilityEvent `json:"events,omitempty"`
+
+	// Facilities Replaces the facilities; each must be in the caller's token (else 403).
+	Facilities *[]string `json:"facilities,omitempty"`
+
+	// Secrets Replaces the secrets (send the old and the new one to rotate without downtime).
+	Secrets *[]string `json:"secrets,omitempty"`
+
+	// Url New URL: `https`, with a host.
+	Url *string `json:"url,omitempty"`
 }
 
 // Health defines model for Health.
@@ -438,18 +449,32 @@ type UserEventRequest struct {
 
 // UserWebhook defines model for UserWebhook.
 type UserWebhook struct {
-	ClientId string             `json:"clientId"`
-	Events   []UserEvent        `json:"events"`
-	Id       openapi_types.UUID `json:"id"`
-	Secrets  []string           `json:"secrets"`
-	Url      string             `json:"url"`
+	// ClientId The application that owns the webhook.
+	ClientId string `json:"clientId"`
+
+	// Events List of events that this webhook will listen to
+	Events []UserEvent `json:"events"`
+
+	// Id Id of the Webhook
+	Id openapi_types.UUID `json:"id"`
+
+	// Secrets List of webhook secrets
+	Secrets []string `json:"secrets"`
+
+	// Url Url of the Webhook
+	Url string `json:"url"`
 }
 
 // UserWebhookCreate defines model for UserWebhookCreate.
 type UserWebhookCreate struct {
-	Events  []UserEvent `json:"events"`
-	Secrets *[]string   `json:"secrets,omitempty"`
-	Url     string      `json:"url"`
+	// Events The events that this webhook will listen to; `all` is every user event.
+	Events []UserEvent `json:"events"`
+
+	// Secrets As for facility webhooks; left out or null, one is generated.
+	Secrets *[]string `json:"secrets,omitempty"`
+
+	// Url The URL that will be called when an event is triggered: `https`, with a host.
+	Url string `json:"url"`
 }
 
 // UserWebhookEnvelope defines model for UserWebhookEnvelope.
@@ -462,11 +487,16 @@ type UserWebhookList struct {
 	Data []UserWebhook `json:"data"`
 }
 
-// UserWebhookUpdate defines model for UserWebhookUpdate.
+// UserWebhookUpdate Every field is optional; a field sent replaces the stored value, a field left out or null is kept.
 type UserWebhookUpdate struct {
-	Events  *[]UserEvent `json:"events,omitempty"`
-	Secrets *[]string    `json:"secrets,omitempty"`
-	Url     *string      `json:"url,omitempty"`
+	// Events Replaces the events.
+	Events *[]UserEvent `json:"events,omitempty"`
+
+	// Secrets Replaces the secrets.
+	Secrets *[]string `json:"secrets,omitempty"`
+
+	// Url New URL: `https`, with a host.
+	Url *string `json:"url,omitempty"`
 }
 
 // Webhook A Kheops album webhook. The secret itself is never returned.
@@ -610,6 +640,9 @@ type UserRef = string
 
 // WebhookID defines model for WebhookID.
 type WebhookID = string
+
+// FacilityWebhookBadRequest defines model for FacilityWebhookBadRequest.
+type FacilityWebhookBadRequest = NestValidationError
 
 // KheopsAlbumNotFound Error body of the Kheops family.
 type KheopsAlbumNotFound = KheopsError
@@ -1920,6 +1953,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/internal/events/user", wrapper.PublishUserEvent, options.OperationMiddlewares["publishUserEvent"]...)
 
 }
+
+type FacilityWebhookBadRequestJSONResponse NestValidationError
 
 type KheopsAlbumNotFoundJSONResponse KheopsError
 
@@ -3254,7 +3289,9 @@ func (response CreateFacilityWebhook201JSONResponse) VisitCreateFacilityWebhookR
 	return err
 }
 
-type CreateFacilityWebhook400JSONResponse struct{ NestBadRequestJSONResponse }
+type CreateFacilityWebhook400JSONResponse struct {
+	FacilityWebhookBadRequestJSONResponse
+}
 
 func (response CreateFacilityWebhook400JSONResponse) VisitCreateFacilityWebhookResponse(w http.ResponseWriter) error {
 
@@ -3413,7 +3450,9 @@ func (response UpdateFacilityWebhook201JSONResponse) VisitUpdateFacilityWebhookR
 	return err
 }
 
-type UpdateFacilityWebhook400JSONResponse struct{ NestBadRequestJSONResponse }
+type UpdateFacilityWebhook400JSONResponse struct {
+	FacilityWebhookBadRequestJSONResponse
+}
 
 func (response UpdateFacilityWebhook400JSONResponse) VisitUpdateFacilityWebhookResponse(w http.ResponseWriter) error {
 
@@ -3576,7 +3615,9 @@ func (response CreateUserWebhook201JSONResponse) VisitCreateUserWebhookResponse(
 	return err
 }
 
-type CreateUserWebhook400JSONResponse struct{ NestBadRequestJSONResponse }
+type CreateUserWebhook400JSONResponse struct {
+	FacilityWebhookBadRequestJSONResponse
+}
 
 func (response CreateUserWebhook400JSONResponse) VisitCreateUserWebhookResponse(w http.ResponseWriter) error {
 
@@ -3721,7 +3762,9 @@ func (response UpdateUserWebhook201JSONResponse) VisitUpdateUserWebhookResponse(
 	return err
 }
 
-type UpdateUserWebhook400JSONResponse struct{ NestBadRequestJSONResponse }
+type UpdateUserWebhook400JSONResponse struct {
+	FacilityWebhookBadRequestJSONResponse
+}
 
 func (response UpdateUserWebhook400JSONResponse) VisitUpdateUserWebhookResponse(w http.ResponseWriter) error {
 
@@ -5260,150 +5303,173 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37c9s2s+i/guG9M7EzlCw/kqb2fDNXiZPWzfPE8ZdzGnlCSIQkfCEBlQAtqxn/73ewAEiQBGXKjyTt",
-	"6U+JRRJYLHYX+8bXYMLTBWeESREcfg0WOMMpkSSDv4aTCVlI9b+YiElGF5JyFhwGJ1O0yIggTIYozYVE",
-	"OEn4EkV4sUjoBKu3dv4jOIvQFkkEQQeDx9v9IAyo+nhOcEyyIAwYTklwaCcJAzGZkxSr2eRqoZ4ImVE2",
-	"C66uwmCYjPP05LgJCjxANA7R7gBN5jjDEwU9ij4Ne7/j3p+D3s/nUTH3Ast5OTNW336mcRAGGfkjpxmJ",
-	"g0OZ5WQ9LC/whCZUrj6S8ZzzLz6ozCNEY7R1dnZyvN1HQ7aSc8pmCDBCBcJMLElGYnQwOGgBcGlm2BTC",
-	"VzSlnm17h2cECfonCRFmiDJJZiRDo3ww2Cf/QoMjRC5IZqBczglDeKz2uADuj5xkqxK6BGbxQGJGBlDe",
-	"TqeC+EhIklQgyZH4Qhdt8Ay6gMH1DNfAcUoySsQJExKzCTnzkhI6Pnn29jU6Ozlu2Y/mIJvty6nM41VX",
-	"GNBWTGdUKkKJUcylCBGWKOVCoscHDqmHiHGUEByrbfuTZBxRhjAq+Hq7bTF1YDZby5kg2XsybS7hw5yg",
-	"SOTjCPEMyTlBJMU0QXyKMMoFydAXxpdMbb16KEh2QSekBUb1/oZwdeLKEO1tLC0MM24qL67Uy2LBmSAg",
-	"U1/OCV8IEFtvuHzBcxarnyecScKAUepSVP1GLnG6SIhek8Q0seILMS7RVI2i0K3+wCgl6RjwlhIh8IwU",
-	"YvINl0jPeOWC/H8ztY/B/9kpz4Id/VTsaHCfZxnP9GKam63hiDkRMD+5pELavZ/gJCGZEncuaIoYqERb",
-	"6jfJkxjhBc4UoV6FLn7eZorIboklxjXVLamcI5GPFWSaIh+M+fhBBUtquntF0hbPDArEXIk9QQiqbc22",
-	"RZ2GGotyhx38PMXxe/JHToS8IVoekAvC5AMQLg9wHH/Wf+88yEjKL4j5E00wU9OPAZwYST4jcl6jrac4",
-	"RhaYu0LZEBWaiCKeZcbZzFn+C56NaRwTdsPVr3iuFZcxUUcPjlPKFFFKu1OVBZaz3SVFlKzhskUBARrn",
-	"UjONgc9Z/hsutdaEx3phN0BBIZQQzghqfOWuX9GmM99dIiHS40ZIa4WlFGnTKKtYuI1gKHjMI5z8dHDf",
-	"4iFE5oxRgkFpGkoUrBUDWiG5A0SY+QwqKGvBgJ7vXkVkZamhFYYavh2hdBYHSiodZJwxnMs5z+if5Dao",
-	"kPwLYWiOBSKXCzjjKzTgTnKXqx8TnJHMzE4FSqkQSqMzp/oFTmjcR89wBjsQffz4sTfM5ZwwqRZGQGvR",
-	"TARqRv15UxuKnsKMkT4Z1cozggVn/bWm2JWDbpEvFjyTJH5NYoo/wJs3RvuYx6tSJjsfXvaWy2VvyrO0",
-	"l2cJYRMeN/akgAQBKAhgucvdyfT5pqE09BddC6UrrYzyeUteNQLC0fqAV9Uh0mBWq+5+e261UNZ0wgqo",
-	"gJo3RMibqjIEoKuqH87yPwVizvMkBnJCgkzyjKCz9680uf/64cO70yAM8iwpiQ4ZKg8D0H6EfqIgwsqk",
-	"ksrKEhLtIpKQFDwm1TeNMpFlWJmnBE/mim1zohZee48zYs+ZKVdHnWJ1eFkcIjGnU9k3JNefZARLEof1",
-	"n5XZliTuA8UC9dfVjsZ5QuLmB8Uj+0NjJhgQwwlN4h7OJU+xEidJsmp5qfZzRv5DJs7PDgw4SRpImmrP",
-	"ihJwnk0RZJKR+q4wjlKeESTnmKE9d2cqr7tbcx4GQmKZi2c8JsHhwWDQmS8Uvf5bSWKgyk4SwwgLkN9H",
-	"KDL0GaGECim0xwVNMU1IjLI8IQVb3FDFtVxRfu7VZNF7InieTUhQR8b+RshYo8CbzVwhnktBY+LYgw+E",
-	"PudAYODiqBMTvigRcDNJaddfCj2fSCxEVmP5B3ez/De8EIKGzdXK1SId+EHJAIlI42LZN9diWpSU+gp3",
-	"N1qhO9Tt9Rfw0JjhwcEMh9bh12CR8QXJFOfDQq1j1l1gsDe8/P3nl6/3x3kQ1vWSMDDC67OkKWBDHcVY",
-	"BodBjCXpwa+eryrr+Np8TsVnML48zqQ5WMI1L4fXmOyXM485TwgGQ1K7lTxzslyZIZ/59LPWen0ezcpb",
-	"Mo87vKYMCdHiHS3dWZ9crziAWEVSDdHNCXyQedbkoPa8wA4fq+MisP7+ZzDTC555SKS2cTXhY/yke4OD",
-	"J46br++jALsNNYrOaJqqY2q339979Gj9IDUEwoi+RT1XOsDQnJS+JSX0otjxJodpHCrKKt9EZjccqJzN",
-	"j3MtMLwLzIn2risypTFJF1wSNlmhL2SF5ljpTYQhQQg7UgwMQQFGlqDxNSd16Bo0nZO4woN5DvS0Hm/2",
-	"w9DFhLsIH05tMAZwC/KCKYmitD+PEqWEoV+Lcp64alTxs0ePaj4rfmlOt0aVanur/rtVpspZHEiUOnXu",
-	"Ie8Kfhw9G8cxVaSAk3cOEU5xIkhYp0sscfsn2v/d2BfYTGsStqoG8JbR/7gRp5ihCCdJ5OVW+6Wmr6a4",
-	"Lun4JVnBoYgvXxE2k/PgcO/Ro04kCFBXpgo1DtbRn9Esmlw9SWjBDx4rytEG5BxLxJdMuDaUFwvamGiO",
-	"+Ao871NrbMCAoF9YXWRJkwQ0T8X3XAlhSVJxnR5Q5bGrAiCtTpe74pVcFiZHt6exD7YxSTibiRpcjbXX",
-	"56YezJ7E9vy12xJeJ4sKe6F9BRZQ++ImUOZZ0hz4LEuacK4nUABdDVYQQVhSWGUjygV1IFt90m4oF9qo",
-	"UNF1Rwrs35gEU8pO9Ie7m9Gjgu7kWBTWd0mWACzAl5EJoRfFKqYZTyur6KOTqbI8jeEq0CLjFzQmMaJm",
-	"BCXgUUwkmcjGFODRVaq/EvRiMzpqJdIP4CTVFm+5kDJug9R5Ol1ppdT6BcE6m1bETbeVzQgjGZbGs5IR",
-	"2V+7ihRfms3a68gaajln719VlwJqdmxyAoxLRcEoMzqbQSrF1lzKhdi+XkersFAHBnnOLkjC9WnmPx27",
-	"UK/l8jo0XU8XJYnaIdiIkQpQ6htyQ9DOFvFtJMi9C4EbsdjtKLpJgQ0k/kpwolST+pZqi91VZ+FsyBm+",
-	"wDSBKNz5dSRuxvDtnevebbAe/Kwd3UY26NfRFKc0WSneqtst2jndtJAV72ITvdVHMMJonqeY9YNDlieJ",
-	"5xguvBg+kfDrhw/vTJhCsW9/1kdRLX4etQ1dQ4+dJ7Twr0GUtS1qeiwzTnAg4z56jaUyBNAEC9KjTBAm",
-	"qKQXJFkhyqw/EOxHu6mMLEt72ATei7/VQ5P/EpOESPJZu/h9Wn7pi2qQErE/r8N0UxlyXEbXegxKVOrJ",
-	"Kp/70Op3LDVAdwAsvUA139Y1kBffHQx2w+7r6AB/3Q3cjvgS9mqoYt2GbCCu2tY7CO983z7og9bjsJOS",
-	"pAufXvKCMioUV9hXQu2aUSoWk2hKMyGPTIYfypmkiVbL1O8QJZnqAURnVdEAOdTz+VBGLD93CIHZo4bG",
-	"bf7BFLMcJ59liZumTwTi1h0Bh7w8OEaEHq7DN2fCs71gKzQBtOtfs8EWd2373NzmXTQ1sT+9czJb+V1S",
-	"5cnW29WaHFO7PMEpKQR3dWiQ+fozeyDZ3BXvDJs4gP1HphkjLJa7BlV+76Q327Q7T/vyRP1OAE9YvzxU",
-	"IAMzsueI36FiiazuotG5MA9EJWWu382Htw5fp4WDs6bxwO+fcy+f1bepfHfdTJbnfBN11jmrYHvlbx6v",
-	"OsJdvBpaMNbBn6cpzjwr0FPtDypOaS/rKJXJ+FJXiK45Lj1ktMBCERCb6Mip5gQ0g0SpvcvLUOexR1NM",
-	"kwht4URwtJzTRDGnBM80zghaEBZTNtt2lR41MLgqaHK9EkvL+NU6XJ0J36kENOsPsbTFXkQ+7rCP+dgL",
-	"jIKi4YfWcW7rTOwrfutNOGNkojDtOntb33Ecv8U74GFuG6B4WHzpUxoLcG/mFnYdm8242p37jMFrsrG/",
-	"+C4dwo6frdUqVjjt5Ape49PtJJdKWmv1iW7i8dzYk3krN+U6z6SDwVt6JTfH41p/wj36BTbyTDkIup1X",
-	"yqXVzm4f56M78EZVQLipJ8oZ5Ft4oX4IimkgwRE6dclp3DcmYc/6eUuHMaJSkGQKmUrkgmTqBM8zpuO7",
-	"NVQxPE5I7Ddy2uIBJzrGzLOYZKjUTkNU8XiEyCqqIXL9HZ3tvprB5peJDfQnWEhrGrW41R9VLNYyNr3O",
-	"krWR9YyAHqRsnE0NWKv/edbSIXXEXVLTRvLTFVgDnzVR+La4XcibRBHnc0fwW6LxgnfeTsvr0j8cQozJ",
-	"FOeJrGkVdbpcH6biysxRD8cESX6EBGExEO0XstI68MJqH3dFj3eQd2IljMcc7/d3B3tuleAREnRmQsvW",
-	"FYm2/runoeyd0hnDMs/Itt9K9MVohlCZyZNcEjSXcqHMRIi/lGm2GM25kGXhYg2ornGa1owaQynHhQf6",
-	"RuLqHsXLrTnVfbqJ9Oiuun0PrnfWtWZbX/GZR4nWqTVD2T3Jr2JXXJNSosxoXVVVESeuReEXJY6dbcxh",
-	"OAiwQJE5c3s0jvzsZRjyHV4lHMcb203WHfaUa4eHZ3z9wmm7800xL5UQlmZcoixnaEVki1/htOKN0x4/",
-	"6yvzueSMS6AzDZf7v8aL2+q5EDnE1dc4LyruCO2iUFZJbuPxU0yTPCNeq7m7/VNJIHINydp2N/antqOW",
-	"3QrvZMkCJWrXs1GrQ/fH4KZbMoQnGZnHK5M7gAWy3QOuZZzmQJq2Hx+gl/Rp3fsMswRhYBzfMsNMLHgm",
-	"EURT2iOc67ixHLybR7yV3VbDrq56aOQRX+etL9Iq/6pMUiBkPafcgVHrnF43tmnNGO+wnMz9GnBRs31X",
-	"Gsz1ylKTlt6TRYInRKuV2jmXUGUGqWNFYXtlnHWThOBMICr7EKnXyqFdwY5bc97fKB+qVb9yh/TBrZ7G",
-	"ALLJJ1InthoNKuoK0O5K229T1IeQU62fHhmMadCFqXu12VXdeaxGTHr2PKNydaqA1eSjyzWGuc4+0X+9",
-	"sPL/t48fgmZBz28fP4ARQWI0XiGsbaMpij4+f/rr27cvjz//9vHl6eez968iqOsZ62SzmICPKlW08YWs",
-	"RmzL6kOxKRbp9UQ+RjihExKhRUaVRcYZ2e6jiFwuIkQFsjxzhCIqRLQT4TyOwLKezMnki00Km3A2pbM8",
-	"I3F/xGwZK1AyrK/EojJTdCELZVPe3JYCQqjOt7mLGZlRIbOV7shi9T3bwQS9VaoUZ1IZN2jOk1ggueQ6",
-	"bQaKuacjZocavjsRIYLqN0VMWNJxQqzNlBGcoEWCpTqQD0dsxB6ihw+Hrv8GlC9Ncw8foq1oB3wlYqff",
-	"70chinZM5QX8vX2IoC7VFKW6tayUiBFDaKtDKWuIMrIAkaq2UcAhAjVshygCVvlX6doZ5YPB3uPyVwg/",
-	"HqmZoNiAxeSSxACU+fbT4PxfClTAtwloIMn5doh+O337pjgVFc7U4QpQR19HNoVhFByifr8fopHJ5jE/",
-	"XEV9m1qLCIsXHIjLUJNbuiN5ayuIvka/TT6DzddF+WYrHj7UzW2ExNMpZbNi6x4ItMjHCZ2o7YZNWtCd",
-	"i70d/eOO/d5skloSLFbJHxYjnssQvSFC/nbaE3KVELP0lnXDQ+fvMpWjxIUipedAtGrZgGynRDzW9BcN",
-	"TX4NUMMh0mXiui3T5LePH3R/pkh7EHWjn0mCaQqZmKanwohtVZLGto/gUaRjAJ9pbL/R/cEi/OcishFF",
-	"NeK2HcxXNYdZPGIwXJniV4wHElfthxaIYrue5UslSvEKKR5VJLxV1CJYSM3YUIxoh4UaUsXShTEnDmEX",
-	"xTxStGP+b/1JW9GOUqIyhpMd/ZPe4/6InQmSmdhoxi+ooFzJU5NhbJsPbAESQhRBBFP9R51M0babYEFT",
-	"IGC9lbCzH8HdqE8NEqOYT/JUg2P2Ykm/ULTAMyLQKHgeU1nKtlGgaOYXon5KqvnuYhQAPco5GbECW4qi",
-	"1VBoFGinu+WzUbBtXy8YQTxASoigmAo8ywgJdTZ1ISx1CbTQU1SBP9JCUuSTOQJdAwm8EkhwLeEllYnT",
-	"nEnpiRckE1qKD/q7/YE6KvmCMLygwWGw3x/094MQWjvBOWgEJ+hXXHhOaO2F1JV96tUjV2yMyYSnQFTC",
-	"7IvpIaIwYLq2wPQZkK4yisyAQ1Ou7zbc++RXMcpXdkyvvKvzQj+2pktLmai/eUK9uUDF6lH4Viw3wULn",
-	"Ier2V8/m6sx49qF7E4F6Dd9VVftVtlu9OdbeYLdDzesG01/fvaCoZbsKg4PBoG3UAsydRgMm+HC364f1",
-	"BiIHg8ddP622/VHf7j7qPq2nWwfohjbNxBBmQeiKu/BMFCWhIjhX71tN46utE70ytYvEV2Y4VDyg1Llk",
-	"1UfH8JIoj9YQGMc0xNJ/mEY0in/Un1YGKYlBmOIxpbFEboAosq3kCtVIG/5KGBZefSiBoBJt4ak0Rbsw",
-	"hjpPQBKlKZWSxNtarFQ5VsNtObZGsActhV0FgWlYLYHdgk72u35a6Vd1oCHs8l21Kd2taLNCWBp/awkr",
-	"DGY+8+i1Jo1qYyxFTEcII8ZZz4jbGZECHQwOUEK/EDjXMUM5050GizBidVd/IbJlSwffUAbdniy++/aC",
-	"1rB2bzc85Eyv16uw+3noFUw7UJG+81X900VKKb1QG98IsxVn5KhsCuY8k3OSCpJMtQacYCGN1WCa5SUE",
-	"X5ARsyjR4khImiTgXtd5S0booa2DwcArdLSLAnBxZrtgdhE8ZUszlHA2I1mxhu94xH0b0VXrF3l3FP7e",
-	"EIUlBlDXvxPJ276rm3BHGCxyec3hHGk2iazltXELV7TFGUHLOR8xReamWE8ZGbZxEmcTst1Hwxha1Zqh",
-	"lnNedJEqEazOeTd12cMgwzhewx27a7hDTYfj2JzJ6zkJ3k0yguNVAV7ZEGEyx2z21znb741BhnFcbp7k",
-	"m+uQFVG947Rc6aBW1qSwolIresv2pTFJuSSxkbceFU89BiTB2BuLW6ysU8r+EbV3JGphKzM6m9v6a6et",
-	"8d9B3Ba0Y/rnawkzdg6ZLaXPjmpNR0eB1h+WVChRemwb7CmBWSv1qBL4u4zflsLdPrT/m0n0Nf7ibJNF",
-	"S3dRZ+1UBYvX6rGE4jqh0anubzleIZvdj2IsiScJEW2BC63mzitiD2IUbB+hqJL4GDVHCeupjEUYRCeJ",
-	"KoqLfefyKyrkR7vETTlT31zQgdnMvQLqzSry3rJkVXUHgFebXOKJhCdUoDxL0JbkaEq1n12tEbRypcFY",
-	"XoSelWK77doBE25ubZR6fiOzsnDLfXKy13SWg81Xq5UNF2XC5zqbIvivYTw9EfIyf3ux/DJJ93/++Pxt",
-	"0Eh0/aTriIIFweK1+PntyWz8lJ0Mdxk+GL5hx//ZGx+QsRNQP9R1Owrf8N1/9mdjQvOfnsxOfnryy8mT",
-	"n37Z+3hytvfTkxe/jMep+x0U+ih02Fs3kMkb86XA7e6awCaE6MThjuWWvqCS7Ozu7R88elzNOdNJ3Qqw",
-	"bgir1llbrH159vrd/q9n+79cTF69TZ5kb569+i/nphCmrbY1kA/WAo7Hk5hMa4CDB/TcJaJN8gs8yQXt",
-	"boYHpSut1ij4v3sfuMRJ7xnP27JkpXrBaT/mxiBLt0yKpXYc6yBFIkkWouUcSxAXEA7AM8iCvvbyhLJg",
-	"+epvrkfdlzumEcSpH0+94sG3cdCELeEV71n3XIfRTGa3MigYeGMiw+GRfQSp24qI2sIsZV+l28ZL1H+V",
-	"ZLcFI1paLxIovDd0LFcQjJrqaEdY6Uuqv1kjvI2oUWhgkJBZacwTdJGLnUMzzQz7OwvOuGu+0wPsWvxs",
-	"LpXXHSebYbJN+BZtr36ISNNfSabdV3TLIZhWgbheb9/5Wl4F1Cn4VZFtx2XvTu0TNgnIELWgUt/GMcYs",
-	"5qYCyxeLcsVaFxvOJcO/Tjyq3jL/7iNSXYgh3MBIG8axQFFhVYU20KgzxeZUSJ6tQp+xpXQjZd2NWAT3",
-	"qkU7kb7YDIrrl3glyiv3dJpg2SzF7i54Tbf7aFhOuZxzYVJGRszmwdsk/6ntzTIxt0owjiLbpyWC/D6T",
-	"OvIAnZ0gZRaJ8oVPg/PIG7n4hciSPu/Z/Du/x+BdtbjoOgGvjEwqi2Z0drNvr21baqp36vtHkb53MaFV",
-	"6U4y4t406PI+uw3VbWWOdRJbhb+onhK2DZp4tqrexcUXug7jCIw7e7+BkkwjRgX6Qhayb9I6I5SRZUZt",
-	"zsdyzhM3TRyyPEzyaKTDR07O+HaRCA2XJIwYvHiEoiI5O9IDuKneESJqEWo2NUOoE7Fsr8giv3vMFbcK",
-	"M0N8NGIWYHvDmcmFLOfaqc0DPv+DwaCPIq05qiUA+NtuBveImRRu8PjqeBF8q8QS5C0rnNir++Deqz4a",
-	"wtWgolhGj0qSooyYEwCE2YhtaRCrjrxtZXPTyRw5gnuRS6FWrfPnbBULXyp1Q6HL78fTaX33YkBVahfW",
-	"GlFh0PW9esL/BraZA86npnuoOvAnx17Z1EgoqzmumvdCbugf/Nu6Bzez73b3v7OBp/mnPJT/OWa/i3VX",
-	"PbruyLbbcXr6/Xjne3d32ilhMZTUFKUfjC9Dp/jJNSKogDRtJVrMsTRi1TTKotYrRCnOvpAYRY0ug1Ef",
-	"PTcRF3vV1ZJDxYc4tIftv9xOdfosqze+0ye8k0BCUNTorRfpDCuckRFzby6EKqSoVoViJtL/37JRvBCN",
-	"V5VOd/rCbpOrpRc7Yhil9NLitlhP7RKjiq4EGsKRm4xYu9jRvHPgO4BNJf+9nMDeBoWbuzPdJrW6k2AA",
-	"dVz/z7za59msu1fSbanYyR+5d00p/hIL9EdO8r+30+3HlMhmM53yOS0h4L6T9dLZXyVlS09aw+Yf/PVC",
-	"D0R530iZTt5wwWgF3SndsiUoRttWCgsRaG+g66f1xW22puwIftMOEogw25w4bDT5vcGgLVZea6Qu7jMf",
-	"2ddPfr1jQ3T3EzZuL6sSBFyj0dgJhxjss5ph7T3nojxLItvu37Ejha4KtYKjX60RS8hUQrw/JZiVl+/Z",
-	"e+qmuvSrekfdkdJGdb6i90a74sIzJcf3C2uwMdsIWm3YixNi23tra3+v9SL67aOicc4e2sq4JkU4wdSw",
-	"MV8ySVOy3bdVfc49gvaYsheWwpUbsb3Z92AwQKaE0EeWJi5Uuyqg6wHks1UK42TtJUv125rO68o9uSRw",
-	"rEx4agVD9+PFf+fJN65KartX4j7iR7XbVW/Oxx2Pseq1lS3hl7oEuEYAdDgQCp395JpwTCGLD9CWW57o",
-	"lEruDXaPqhJcO8tNRxFo6hNvt4VlfBxz7+EZ/3YddPuw1B388ZENd6uIlTQiAteiZvCdWez7Ilx7mjfG",
-	"9mZWaQ0xyuRsdxRr9x+kfUImnDoCLZ1ah3Gj8vdQLYKSJNbNrzK3PYiQPCPxiIFzNyxeLE5J4zsOYUZw",
-	"A+sOFsZpKmzSfekeffhwb7D78GGIsLd0uI+G7iWsNofLISxtujFEY21CUluGcHZ2chyuNc700n+II9K9",
-	"6OZT8K5XOL3Mf3+CG49tL9JPgTj+9y5++QeVz149S05299Kfzt69GA+HF79Pf/8j/20ZhEGarch09uu7",
-	"p//+9bdlfjng+0//5+NP83evB09/TybP8P2ezKaL632kpNhGPmUr5qB26fe97QD4RX+eDp4Mnjya9H6O",
-	"H+32Dn4mj3vjGA965Ml4f48Mpo8fDx4F32m3brpd1wnYHLbzBj7S76y/3F6qV+XjzTWdhM/EDcxe55rY",
-	"ss1Fo33Jdgh+NQgxLUhWeE8OtTVU6e5n7Qf1sk5uSLBUMtXkBKjnkWlJF/XRS7KQaPcAxXgl1hkpkFq9",
-	"sZXiJJq/UghqHIeexHAHJeU9mRoK4bYJgQ6BVXeYLwm8/OAkFp/OA28ub4crfCqhrA6Ag4aqY5pqsLYc",
-	"dbefWnum+rUTGkmnjFF1XpoKeip0E5Kt9y+eof39/Z9bU+WFxJk8ViLdBaPb/SybwTYmUw49ULoDR1h8",
-	"Y9B840H2TmW0okHx7gDafdM0T9UfA2gfrv/yXtbkn0CnBfln6DBkDZ3QlNstKlGrbd1InsljmulrKfwQ",
-	"BMfPT5857TWH8Bf86Lns4xuk79iefi2HU0lK3+FcavrHrL5auLATLdlueHDY2302PDgq54PPV+qVxU4f",
-	"/nt1YtavIPimDswKapyNgTtbOjguT3FK4OwTymrxOKatd891XOpfi+5a7jUooi3z3b1a4U7MEnPD+B2q",
-	"/c2rPr6xM853lcYP7Yjzu9RcmlxDktfIiXY3ms/VVSevv7abqyMG291ba9Ex+I4E+yO4tTpj9x7dWSB3",
-	"U5LNHOn7bvjh2a+6q0VdEB85kbvdfov35zYiduP9vmunyJ0T3I9h5t+Jwb6RSJ3DHc5/tldzlyHgMtsm",
-	"xhKPsSgCxCF6NNgvS/v76A13e3NSzrwNrMz90bdNJSyS8TY5vc3cLdRQBsB1I7dywZkiFaCOR9opcwM4",
-	"3Yuw7wjgAsDY9lTQW9OvdFAODj+duwSjx9RdiB06Mas3FFLvBepmMvi1xPeawU0nnmbLUWhO2ke2NyVn",
-	"TtJLmZ1QF2q6GsQkUgvTz7TwEejbQnGS6KQrUzlSNk7Vr5f92k0HWIFTMmJR9aK9yFx+McOUoS3TCVq9",
-	"aTulkmzbqFGFXx86Yet07SL7ecS0+0n34vb4gN7p4ao3w99C3bX+YfcaA9ehCy5g+PG0t1u7DcH4h0t/",
-	"cdsg9UsJ9Ye9095uz368sS+2cpFj9+SpOzkkYO6hvYeyLVEWbBZop2Te/GsGsg3FuToDMVRnud9e3udl",
-	"fmuS3yfju6cXpLW47ZMjG/uIDI9fJw766KQkWLBaeVZbvFjDm+V9ebfgSydegxeLILyWURUKtKrW5NPr",
-	"L2PdyIT9h/W+OeuVXpA2trMN8L/WU4qvbtbAtpJQ/UK3p6uUitjMYvMjTpLigb9Bge50BeC9yHi6WXtZ",
-	"uEoattSUMP2dE1x1svJ99nXUVVgaqW3NHW1F0MZ2auM29y6J/jfsgbqG7DX8O18bqd/fgSOgBKeVJeCl",
-	"G/CEjgj9wxR3xBQGnz8EPzTrFe6JiVp69/kaURdU79axbEU0XfBMfhY8zyYkQpEgLI629WV0shDdcyzQ",
-	"mBA2Yn/klJjAOrW39CoNq7xX583zj59Pn78/eX76+fj5q+H/RGjLtsbZHyCxfVip7VmQTM8xYraun9iL",
-	"aqC1ehyTGHKS4b7+ltaqGuEfeAsL7l7Lgh0arLpvm6Zrbv3Od+Te797ESTdUNQjyN1Qt+K/mn6je7fTp",
-	"HDqMkezCcqcO4OwArZux6pvj3hitW+8jE1Z2qsaLLmCM6EYltlea7n7YjDWbUc0RBaa+WaCY48xcvAUf",
-	"oy3NPcBvFfZyC77Nb9vO3AYnrXNXIe8jXzU89OesLaf0+TWHflGP4dnh1t8H1G9kkazWzXLmxh03nqHq",
-	"t2yODmYEomxGBNiIxQ2BrVlDaKvw5IgyOtlmsbp7ZNT0JhDGl2bXZq7VqmwuONWuzq/+fwAAAP//",
+	"7H37c9s2s+i/guG9M5EytCw/0qb2dOYqcdK6zevE9pdzGnlCSIQkfKFAlQAtq7n+38/sAiDBl0zZcpP2",
+	"60+JRRJYLHYX+8YXbxzPF7FgQknv6Iu3oAmdM8US/GswHrOFgv+FTI4TvlA8Ft6Rdzohi4RJJpRP5qlU",
+	"hEZRvCQBXSwiPqbw1u6/ZSwC0mGRZOSw/1235/keh49njIYs8XxP0DnzjuwkvifHMzanMJtaLeCJVAkX",
+	"U+/mxvcG0Sidn55UQcEHhIc+2euT8YwmdAzQk+DjYOc3uvNHf+eHyyCbe0HVLJ+ZwrefeOj5XsJ+T3nC",
+	"Qu9IJSlbD8tLOuYRV6sPbDSL4891UJlHhIekc3FxetLtkYFYqRkXU4IY4ZJQIZcsYSE57B82ALg0M2wK",
+	"4Ss+5zXb9o5OGZH8D+YTKggXik1ZQoZpv3/AfiT9Y8KuWGKgXM6YIHQEe5wB93vKklUOXYSz1EBiRkZQ",
+	"3k4mktWRkGJzSVRM5Ge+aIKn3waMWM9wCxxnLOFMngqpqBizi1pSIienz9++JhenJw37UR1ks305U2m4",
+	"agsD6YR8yhUQSkjCWEmfUEXmsVTku0OH1H0iYhIxGsK2/cGSmHBBKMn4utu0mDIwm63lQrLkPZtUl3A+",
+	"YySQ6SggcULUjBE2pzwi8YRQkkqWkM8iXgrYengoWXLFx6wBRnh/Q7hacaVP9jeWFoYZN5UXN/CyXMRC",
+	"MpSpJenxjIbv2e8pk8gj41goJvC/ZVkKv7FrOl9Eehw2X6jV84RRxeBPmc7nNFkBl789OydLrmbkyw3p",
+	"IMYndM6j1REiHH9gV0wockWjlMmu53v4Pxw1SeLEO/Ke0ZBYuHxvzqSkU+YdffTkLE6jkIwYoUSycZow",
+	"cvH+lZ7v5/Pzd2ee76VJpI8F/ZbGhO/hpFI/gYVSoFMFpCsV2SMsYnM8hopvwhiC0CShwPOMjmcabqDy",
+	"0nuxYEBmsMpJDCcScIRe5BEcUT6ZGOT3AAs741gINgYM9ygeQixc80rC/s3GxVfGgP6Gz7Nn9jvv0vek",
+	"oiqVz+OQeUeH/T4QB8rc92lU2sUX8DNJ0oiRCeURrCQWY0Y6mmlY+EgSQw7/IRsoZ3yieolek0YvILz0",
+	"MwizKHIfLOKk8jqwa5hGLKx+kD2yP1RmwgHtju/QVMVzqviYRtGq4aXSzzklmRlyGGgUVZBkSIozWbcp",
+	"ko0TVt4VEZN5nDCiZlSQfXdnCq+7W1NPnXMaTeJkzsJfzt6+KVLogIzicAVTKFBnRIwChYcEX92EJGG/",
+	"zQbqMSvDHZFUsOsFYo0wEQKVwO+Ei0WqSIcqMlopRp52G9YhYjUQb0eA9/IqcJzKUqggsX79XivJNwyn",
+	"MUM2wtiIZQAJlCBCJamcDFuBEKb29RwoC57ro2jnfLVgR9U565eQCjzc3yXxgiVAscXFXOjHZJE994HZ",
+	"BXJ8rGYsQYknN1qRGWxF4JwmRrwBvtg1x3fbSLyNuKhu7TeuDvB/E1CMvP+zmxtXu/qp3H3DpPoXEDYi",
+	"8wWuDj+valG4P6g32VMFVCo8wI0ykm2lyzE9Ehj0BCTiUkmt1w8FHCQsRBT7evmAd8WulbRidxFRBQz/",
+	"SJJxRKXcudKgxmZngBHLezgUE55IRTpBthWow49hQ7Q2X9mWoGt2PkiTKPBJoE8C+F8u7gJ/KAKzM0GP",
+	"DEg2fsQmisSpAnyINIrs+sczNv4McpRdg+TVo6MCbScgsRgKLdJ9spzx8UzDAbgB6Qt/cbNYmBIQWBYM",
+	"KDDxC0lAQQeTCiYZCv0EP/ZxWnhsBLm00CEPE8nFNGKWqHrkGVvFIixvAm7O0VAEdYeAgQTRVzgxLDU7",
+	"WB+BHr5Q8DJCWvpCb1g+yf83Q5jtwykRwYY13ly8cvRn3JyyCB0KLVIK0lT/WXUU6N8vzl/uPIU9ja9Y",
+	"QvbIa/6MzKhEvcCQ9FBIugK1QMa9ofBufO/XGYsXEv0Ab2L1Mk5F2F6V1kaCojyy/gAEZAKjIHEB8GTO",
+	"5iM0RDKxY/wOb2JF9Iyt+V+Du5bvNRxhzGTOMNaYAjWDJRkxGtCAfbkiHfhNxVFI6IImYPkV8fM2Aavt",
+	"nlgSsRFBIEBkOgLItIn3aBSPHhWwBNM9KJI6cWJQIGd8AecXI6Wt6VrUaaipzHfYwc9d7LACWh6hgHmE",
+	"XP+IhuEn/ffuo4TN4ytm/iRjKgw7ppKFRMVTBudeAWvuUbctlA1I5toD4lkmsZg6y38ZJyMehkzccfWr",
+	"OC3IpXDOhT1TcKcKC8xn2yZF5KzhskUGARmlKpPgAJ+z/Dex0m5IOtILuwMKMiuf0ITVKWn5+oE2nfm2",
+	"iYRAjxsQ7WbNpUiTi7aIhfsIhozHaoRTPR08tHjwrZ4EgiGBszPTnxrEgPbwbQERZj6DCi4aMKDne1AR",
+	"WViqb4Whhm9XqjS3t7ggXDnIuBA0VbM44X+w+6BCxZ+ZwHOcXS/QaVagAXeSba5+xGjCEjM7l2TOpUQ3",
+	"SuKqys9pgjsQfPjwYWeQgi4Itrxi6AbUTIRWTPl51b0YPMMZg1y1ThiVseitjW3cOOiW6WIRJ4qFr1nI",
+	"6Tm+eWe0F+1P58PrneVyuQMK5k6aREyM47CyJxkkBEEhCMs2d6fO3g9uhdKVVsaBek9etYZUrvUhr8Ih",
+	"UmFW6z/+87nVQlnSCQugImrAuryrKvOP6/Af1+G2XIcP4A2pc3Uc17s6iOPpyNjijiqu5Yr881pNlrxn",
+	"Mk6TMfPKyDjYCBlrFPjcCZQqyUPm2IOPpD7nUGDQ7KiT43iRI+BuktKuPxd6dSIxE1mV5R9uZ/lv4kwI",
+	"GjaHlcMiHfhRyUCJyMNs2XfXYhqUlPIK9zZaoTvU/fUXL3c86owNPLSOvniLggs2y3RwF+jtD65/++HX",
+	"1wej1PPLeonvGeH1SfE5YgOOYqq8Iy+kiu3grzVfFdbxpfqcy09ofNVEZ2doCZe8HLXGZC+feRTHEaNo",
+	"SOo4bc2cIgUz5FM8+aS13roUgcJbKg1bvAaGhGxIN8jjwx/dNBMEsYikEqKrE9RBVrMmB7WXGXZMvMEm",
+	"0Ohw8cs4qSGR0saVhI9JPNjvHz51/H69Ogqw21Ci6ITP53BM7fV6+0+erB+khEAcsW5RL0AHGJiTsm5J",
+	"Eb/KdrzKYRqHQFn5m8TshgOVs/lhqgVG7QJTptNVgEx5yOaLWDExXpHPbEVmFPQmJohkTBwDA2OWjWBL",
+	"1Piqkzp0jZrOaVjgwTRFelqPN/uh72LCXUQdTm1+AuIW5YUAiQLaX40SheGVWi3KeeKqUdnPNXpU9Vn2",
+	"S3W6NapU01vl37PIfDaLAwmoU5c15F3Aj6Nn0zDkQAo0cqNfExpJ5pfpkira/IlOKKnsC26mNQkbVQMn",
+	"scME1FCPC2gUBbXcar/U9FUV1zkd/8pWeCjS61dMTNXMO9p/8qQVCSLUhal8jYN19Gc0iypXjyOe8UON",
+	"FeVoAxiMiJdCujZULRa0MVEd8RV63ifW2MABUb+wusiSRxFqnsD3MQhhxebyNj2gyGM3GUBanc53pVZy",
+	"WZgc3Z6HdbCNWBSLqSzBVVl7eW5eg9nT0J6/dlv822RRZi80r8ACal/cBMo0iaoDXyRRFc71BIqgw2AZ",
+	"Efg5hRU2Il9QC7LNE7M2kAtNVAh03ZICjzWrg+ZkLSFXMvTIwAgHDPSrJR9jZPIzWyjML+rdmYTnXJzq",
+	"D/c2o2dY3elJFoF2yBoXi+tL2JjxqwwLkySeF7DQI6cTsFxtqHUoFkl8xUMWkk45Vtwl3IwKhwYJmWJj",
+	"VZkWvcRgTsDhISXmXQ0FKuOPZCFI3e2RF2B0W7PY+Hq13m7znw+6t6N+KDbigEb2Okf3rrbVcxTmEScC",
+	"msBkpdVp69FEu3JSEJR3x+mUCZZQZfxECVOkc7DfmG/Z7Q3F+TI2EQpKklhp+b3kagaThPFSgHJ8RNC7",
+	"YZQZdBtKPhUs1C6oUaxmJSTOubCH1V6NhJrTa0Oz+y0lDOD24v2rIl7RWglNrrLxTAFwKuHTKUtYeESC",
+	"mVILGZi0C0pmsVS3K74FudRC6rwQVyyKtYpQr3K0YWkrOsvQtD2yQbw3Q7CRdMlAKW/PHUG7WIRtxHJx",
+	"z3Uq5oSzKIRdjRf6u2NCzY/I0AlbRHTMtK4hVZywULOOn71Xl7UC7A+E0O4keO9Ool/6ChK7AEX+4rFm",
+	"z5IcLDqoXIG4HWlXAMaKvY5kJpcGkyHM/8HaigWIZi1jWEXCFIHauvR4w5YgPTYRBxWK/pnRCCAq85f2",
+	"SbkGG2o/qaBXlEcYZ768Td6YMeoYyQ1gVNaFP2fpaoBq/bpJPK/Stw2/VH1AIFapyU/QSiagJ51T0fOO",
+	"gGnqNsL66eqk9c/n5+9MIA5kaW/aI0EpQyRoGrqEHjuPb+FfgyhrPZcsNWHCPEYbe00VmLpkTCXb4UIy",
+	"IbniVyxaAfsYmxpZ3G6qYMvc42NSS7K/4aEpmQhZxBT7pINYdXZs7m2tkBKzP6/DdFXdd5yit/rEclTq",
+	"yQqf16G13nVaAd0BMPdzlry3t0CefXfY3/Pbr6MF/OVARzPic9iLwbh1G7KBLG1ab9/f+r6dax2oxiWt",
+	"FJsv6iT6Sy64BK6wr/ja+QhGgFAEk02PTVEYSYXikT6IMAkV5PtED9D+aDRADvR8dShjlp9bBHnt+crD",
+	"Jg/4nIqURp9Ujpuq1w8zM1oCjqVceOpIPVyLby5kzfaiNVwF0K5/zQZb3DXtc3Wb98jERLf1zqlkVe90",
+	"zU+2nT2tZAvY5TGds0xwF4dGma8/sweSzc6qnWGTEEf9kWnG8LPlrkFVvf+9tkCxPU/XlRbWu7lqElfy",
+	"QwWL9gJ7jtS7DC2RlZ2QOtvrkSwkhfbaeanX4essc+GXNB78/VNay2flbcrfXTeT5bm6iVobL0Wwa+Vv",
+	"Gq5awp296lsw1sFvKy3KK9BTHfQLYZda1gGVKTew1xyXNWS0oBIT7Mc6N0BzApliKuD+9bWvS5+DCeVR",
+	"QDo0kjFZzngEzKkw9kITRhZMhFxMu67SAwOjM45HtyuxPI/QrsPVhaw7lZBm64OITdFFmY5a7GM6qgUG",
+	"oKhEWnQmx621iuvecUIbzdWKtQ/dcsXKWjNw7xb4cF331cjx1qMi5VLXdhGRbYY8HE9yo4sCcPp3Dnbk",
+	"JP5PsGF9sGFdfMGhkm8mtpDzV+9OxLDWAdW4oQOJimMW2DDAyuOKf81Ha4DLzB8d9v6TnMMOydzPMexK",
+	"qNaeV+ejLTiECyDc1RnsDPKf7AjeAg/WOV2/fdepc8qWVQXjrzQ52DYAlkfSCFeSRRNMPgXhByprmggt",
+	"UUpbJugoYmG9Vd+0n6emBjoJWUJyc8wnBRefT6xl5hPXwdd660seivrTuLJbEZXK+gIajpAnBRdNnm60",
+	"znVjk6UShoo/GPWbemyswVOzlhbZgO6Sqk4BQ4Z15u8nTRR1W9x84pvcP+dzRwuwRFML3mUzLa/L6HMI",
+	"MWQTmkaqpEaX6XK9dhCDXQ8PRwyVgSzE8pmttNG32FgduIUet5BKaIVYjf+p19vr77udlI4xnCyJ0yNB",
+	"ks5/72god874VFCVJjpKVKWLOrE1wO5VcZQqRkBwgcRHAZZXTmgRljd3KgHVVhFoTJI0lHKShVzuJK4e",
+	"ULzcm1Pdp5tIjzWq/jfA9c661mzrq3haYzXqbMmBap+3XTCkb8kSBJVFF8oWxIlrQteLEsexZPw/tqdJ",
+	"YM7cHR4G9exlGPIdXUUxDTd2FFj/77NYe/hqxtcvnDV7m4F5ucKsIBErkqSCrJhqcKSdFdzP2sVtncN1",
+	"PmjjA2tNw/n+rwlbNLrqZIppTWu8dQX/m/bJgYmqvzPOuDRhtW6ieiaqY5JCTqjrOSltd2V/Sjtq2S1z",
+	"x+cskKN2PRs1RjC+DW66J0M0dJdRNuBuOyzeyjjVgTRtf3dIfuXPyuEWnMXzPRPpUQkVchEnimD4sDmk",
+	"v44b88HbhYAa2W01aBubwman4W3hqSxT/q/KJBlC1nPKFux55/S6szlvxnhH1XhWrwFnbTi2pcHcriy1",
+	"MdXRpXaMzinsyWO80+OI0UQSrnqYmqKVQ7uCXbeNyGapU436lTtkHdzwNESQjfsKTmwYDYukM9C2pe03",
+	"KeoDTNzST48NxjTorv9hnU5+q29Az54mXK3OAFhNProCb5DqdCv910sr/3/5cO5VazR/+XBuc1JHK0K1",
+	"bTQhwYcXz35++/bXk0+/fPj17NPF+1cBlmqOdBZuyNA9Nwfa+MxWQ9Gx+lBo0uZ2dmQ6IjTiYxaQRcLB",
+	"IosF6/ZIwK4X6JO1PHNMAi5lsBvQNAzQsrZ9p3ATx7GY8GmasFDnyuLmICXj+nIsgpmiaxO5mMTVbckg",
+	"xIYreUOyKZcqWemutVbfs11eyVtQpWKhwLghszgKJVHLWOeJYX+OyVDYoQbvTqWvcwqBmKjio4hZmylh",
+	"NMoaZR0NxVA8Jo8fD1z/DSpfmuYePyadYBd9JXK31+sFPgl2TTEd/t09IthqwPQZcNsTYIczQjotuhP4",
+	"JGELFKmwjdpPjWXJR6b/2I+5a2eY9vv73+W/Yrz9GGbC+jERsmsWIlDm24/9yx8BVMS3ieARFcddX/cW",
+	"zPrP+PpwRaiDL0ObszP0jkiv1/PJ0KSvmR9ugp4NYBAmwkWMxGWoya3GVHFjd5+eRr9NMcXNd/vUwQZg",
+	"Izup6GTCxdTtcbZIRxEfw3bjJi347tX+rv5x135vNgmWZPo+4hxxqnzyhkn1y9mOVKuImaU3rBsfOn/n",
+	"uUs5LoCUtKMXlo3Idrp+mFTzYGASypAajoju/GG6qP3y4Vy3TQu0B1E3Qx5HlM/R8W/a5AxFp5Al2T3G",
+	"R4EOCH3iof1Gp8wG9I9FYEPoMGLXDlZXCI093nA4p1LBjqe71MUT0wlAdsuFF1yROV0R4FEg4U4Wa7GQ",
+	"mrGxvtwOi3m/wNKZMSePcBflLADaMf+3/qROsAtKVCJotKt/0nvcG4oLyRKTDJDEV1zyGOSpKfrIKisQ",
+	"CT4JMGQP/4GTKei6GUV8jgSstxJ39gO6G20PXRLG43SuwTF7seSfOVnQKZNk6L0Iucpl29ADmvmJwU9R",
+	"Maooh57NMh6KDFtA0TAUGXo63mD5bOh1s6RkywjyEQEhQkIu6TRhzNehuExY6q4WUk9RBN4kXst0PCOo",
+	"axBJV9J0yPM9xVXkNLAGPfGKJVJL8X5vr9eHozJeMEEX3DvyDnr93oHnY/trPAeN4ET9KpY1J7T2Qupi",
+	"bXj12BUbIzaO50x3StT7YtpCAQZMIy6cPkHSBaPIDDgwHVjcSwk+1qsY+Su75j6Bm8tMP7amS0Plf30/",
+	"nHK/mILVA/gGlhtTqRNvdYvw5zM4M56ft+8LUy7Lvilqv2C7lRuI7/f3WrQx2GD62xvSZOXJN7532O83",
+	"jZqBuVvpqYcf7rX9sNwT6rD/XdtPi53c4Nu9J+2nrWnAhLph1sFWb1VG6MBddCqzKn/pXcL7VtP4Ykv/",
+	"b0w5OqurHB8AD4A6F6165ARfkvnR6iPjmB6H+g/TW8z2F7UyyHRUnfAENJbADRAFtt1+phppwx+EYebV",
+	"x9owrkiHTpTpw4BjwHmCkmg+50qxsKvFSpFjNdyWY0sEe9iQvpIRmIbVEtg96OSg7aeFFoSHGsI23xX7",
+	"jN6LNguEpfG3lrB8b1pnHr3WpFHsdQjEdEwoEbHYMeJ2ypQkh/1DEvHPDM91KrJuvlkYsbirPzHVsKX9",
+	"P1EG3Z8svvr2otawdm83POTMfTg3fvvzsFYw7WKTkd0v8E8bKQV6oTa+CRWrWLDjvM+j80zN2FyyaKI1",
+	"4IhKZawG0/80YvSKDYVFiRZHUvEo0g1/MVHPCD3SOez3a4WOdlEgLi7sTSFtBE/epZJEsZiyJFvDVzzi",
+	"/hzRVWoBvD0Kf2+IwhIDqutfieTt3TSbcIfvLVJ1y+EcaDYJrOW18TU3pBMLRpazeCiAzE1uGBgZthde",
+	"LMas2yODEK/zMUMtZ3HWGDBHMJzzbq5+DYMMwnANd+yt4Q6YjoahOZPXcxK+GyWMhqsMvLzHzXhGxfSv",
+	"c7Y/GIMMwjDfPBVvrkMWRPWu00WrhVpZksJApVb05h2pQzaPFQuNvK1R8eAxIgnH3ljcUrBOufhH1G5J",
+	"1OJWJnw6sy0xnE71fwdxm9GOuWNQS5iRc8h0QJ8dlvpIDz2tPyy5BFF6YnumgsAs1TYVCfxdEt+Xwt3W",
+	"4v/JJPqafna2yaKlvaizdirAUmv1WEJxndDkTLcsHq2ILWchIV70UUlCJB10oZXceVnsQQ697jEJComP",
+	"QXUUv5zKmIVBdJIoUFxYdy6/4lJ9sEvclDP17Y4tmM3cvQhvFpH3VkSrojsAvdrsmo4VPuGSpElEOiom",
+	"E6797LBG1MpBg7G8iG2IZbfpakYTbm7sfX15J7Myc8t9dLLXdJaDzVcr1clndfGXOpvC+69BODmV6jp9",
+	"e7X8PJ4f/PDhxVuvkuj6URfOeQtG5Wv5w9vT6eiZOB3sCXo4eCNO/r0/OmQjJ6B+pAvVAN/43b8PpiPG",
+	"0++fTk+/f/rT6dPvf9r/cHqx//3Tlz+NRnP3O6xsA3TYm0mJyRurS4Hb2zOBTQzRyaNdyy09yRXb3ds/",
+	"OHzyXTHnTOezA2DtEFZsLGCx9vn563cHP18c/HQ1fvU2epq8ef7qv5zbVIW22tZA3l8LOB2NQzYpAY4e",
+	"0EuXiDbJL6hJLmh2MzzKXWml3u//vXMeKxrtPI/TpixZBS84HSXdGGTulplTpR3HOkgRKZb4ZDmjCsUF",
+	"hgPoFLOgb71gMq/Qv/mb61EP5Y6pBHHKx9NO9uDPcdD4DeGV2rPuhQ6jmcxuMCgEemMCw+GBfYSp20BE",
+	"TWGWvHrtvvES+C9Idlu4oqX1IsJOE4aO1QqDURMd7fALrab1N2uEtxE12MwHEzILHcu8NnKxdWimmmG/",
+	"teCMu+atHmC34mdzqbzuONkMk03CN6s2/CYiTX8lmfZQ0S2HYBoF4nq9ffdLfl1yq+BXQbad5O2YtU/Y",
+	"JCBj1IIrfcHSiIowNhVYdbEoV6y1seFcMvzrxKPKt6BsPyLVhhj8DYy0QRhKEmRWlW8DjTpTbMalipOV",
+	"X2dsgW4E1t1QBHj3fLAb6MvfsZvEkq4kWWCmrvJNmmDeHcjuLnpNsRlnNuVyFkuTMjIUNg/eJvlPbDOi",
+	"sbkoSMQksI2JAszvM6kjj8jFKQGzSOYvfOzr9pZ1gbWcPh/Y/Lt8wOBdsbjoNgEPRiZXWe2z3ez7a9uW",
+	"msotTP9RpB9cTGhVupWMeDANOr/zf0N1G8yxVmIr8xeVU8K6qIknq+L1inlp+NK5OhYk01DYWm+T1hmQ",
+	"hC0TbnM+lrM4ctPEnctrfwx0+MjJGe9midDmil988ZgEWXK2uf3WTfUOCINFwGwwg76oNmtNkOV3j2Lg",
+	"VmlmCI+HwgJsL600uZD5XLuledDnf9jv94i5xheWgOB33QzuoTAp3Ojx1fEi/BbEEuYtA07sbax4lWGP",
+	"DIRcAsfbZexwxeYkYeYEQGE2FB0NYtGR17U3/zqCe5EqCavW+XO2iiVegroB6Kr34+m0vgcxoAq1C2uN",
+	"KN9r+1454X8D28wB52PVPVQc+KNjr2xqJOTVHDfG3Lq7f/Bv6x7czL7bO/jKBp7mn/xQ/ueY/SrWXfHo",
+	"2pJtt+s0sfz2zvf27rQzJkJ90bgt/RDx0neKn1wjgktM0wbRYo6loSimUWa1Xj6Z0+QzC0lQaasZ9MgL",
+	"E3GxtxcuY6z4wBvfywUj5l7RoNzpUZ/wTgIJI0GlmWSgM6xowobCvYwWq5CCUhWKmUj/v2OjeD4ZrQqt",
+	"HcGKEiuTq6UXOxSUzPm1xW22ntK9dAVdCTWEYzcZsXRXr3nnsO4ANpX8D3IC13bk3Nyd6XZl1q0zPazj",
+	"+n/m1V6cTNt7Jd0eoq38kfu3lOIvqSS/pyz9ezvdvk2JbDbTKZ/TEgKvsFovneurpGzpSWPY/Ly+XuiR",
+	"rPZTwytPSHbjSV6WZIuQ8oKkodAVSbXdfrR8cCaTj/I5sPEPBr+wzVyoTYC8OGwobJWLDueDSsQk2e/r",
+	"Cm3dh85WrR3jb9oFgzFsm3VHja2w3+83ReNLF0XIh8x4rrsvY73rRNamMIDNhrZgEFJFg7qGSt32LszK",
+	"XZlFWsU+ihUicejUPivZ/LVH8HusEsUqr9wzFydN5Ww9Xd8ZpAk2jhW2CVi5iU7XsZYlvOkcirZ74Y+W",
+	"aOCl7lAQxJWVoljIWKiZy3q1dbK7buaMisr9Ss6tpPl1F8egpuNiYKLaC1yz+z0pefz4sH/w+DEJqrfK",
+	"BnDWmt1Gt4DxIhzZglGLRSwBMdclobPSTvpI2j5xuETTtG3N+kCRyBontrnHxwdYxslqoeJpQhczPiYJ",
+	"FWE87x5nzY32Safxep/uRmvUDloLl4qx7Bq9i85ljjAFrtdES4E8nDpH5yYmIILsKibfXl6i+7FpdsMO",
+	"GUCIWfMMLvUtrIigEZvECSbF67RXlJGmlMapIOWx6B7h2If9vi4OHorHj5GYHj92Ly72SWC6GaxMYSmY",
+	"fLqylJiruLOrwANkH6tA5V0QjOsc6zX1kmBoVH6Rm/yMW/wC2fsOhXDbXBaR0ZGMWfiHwugw2qOedxTh",
+	"NlcZi3V1lX3e66csOXNHkWbmWLChMNW7qBhqmrA4D77c1CY7m0ht6eqgtiphnfcgcxesvcmyfCXmZdnc",
+	"ZtcMFb1xPLdHdXuFr/5iuYcIRdsGHnnPYfjC8++BB/cWoY/eu509z/fe7exnjpYfJv2n/adPxjs/hE/2",
+	"dg5/YN/tjELa32FPRwf7rD/57rv+E6cxLkBw8q89+uvvXD1/9Tw63duff3/x7uVoMLj6bfLb7+kvy5bY",
+	"vyv6s0aqDxHLLs11B/26eoa31K6LF6Q3RIXLp/8th38LPTVzJZyujxLbqkjnlv+WWuwx4apwHgq2NE0K",
+	"h2KQ6YWHWtu1iqdTGL7f3zsuapPm5NHSDluYhXh0oaI7FEWADBzaABaEhyUBeXFxeuKvNXH12uvE2oNH",
+	"tevJ6bDdh7nJVR9W3pCaGkLMbzemiGyrSMNOUdOewfzwSBIert2/bPtIULkPP2iI/t66nw9mbrQUYV+X",
+	"SnRUcWMS2cwDWULM6cm6oKAO9WCKP2pcQGmWuWxwsNLl4ejW1tBDoZs/5cacVn3FOEpDFnZvbxrt5xqS",
+	"UbQ6SKtDkatNXRNVk7YqK4+fPX683997/NgHzazaF0Pb4xgvzANyQ1EXkQPV+PmMjcFYRZWRS60yHrld",
+	"Ow77e6bRCcBlujhbUyrTfY03AGCKxVDok1TXJR27psARoXW83FLaHg9FwdTDPTK1JlHjFYbG/XHYP0Bz",
+	"oljmBtbVy9zAyPYsMy/QocwnDkryIlTTD2nG5s2xxm9Cva2odTaEZP77Pby0idLme/NkxSbTn989+9fP",
+	"vyzT63588Ox/Pnw/e/e6/+y3aPycPqxWbdrB/0latal/8B96Bx5Kxd7abj2UFp4utE2+ccTx29HA73+E",
+	"Fg+ju+vqUTyVd/AnO16YvH9UpS9Y19zRodgc24fbsMSR7jBVaJtrxTG8rLMGI4reFZNsB88D0+s16JFf",
+	"QdzuHZKQrkAqv6icMUZtxJolOBPMmWNmOez3ifFB3FLB9QoQVNE9aiquHJTk1+xoKKTbfwtb7xbjTHXV",
+	"VfkHp6H8eOnVFsm0uAyykCPSAnA82XWyEAzWVPzlNiptLgG7dUIj9Ag6oIhtTcOl7u7Vef/yOTk4OPih",
+	"sQZNKpqoE5DuLhjtbvrbDDbjAdwEOCbCO4NWNx6mxRZGyzr/7/Xx2g0+T+fwRx+v/tB/1V77WT+Bzret",
+	"n6HFkCV0okPRrdaE1TZuZJyoE57oC87qIfBOXpw9d/pWD/Av/LHm2rg/IS/WNsttOKdyUmp/RIHE38q5",
+	"VI3uWHMmiw1HWrLd8eCw90RueHAUzoeauFevVhY7d/s8aOyufK3R5nG77UbkCthy9govBGwRiTujcxsT",
+	"oDXOEj+L0hQsJbxfHbYO7cKhyCMVbnSlHKPoGnPPdsB07+aTPTIoLGYoMq9d8X1pO0nq9qgY8inGChsi",
+	"A+4dUlsxm2gUbdksqd7y9ic3BKy7M+yv4uqud1q7NLWGP26RY1t3VBf49tjJUDhsqmcqk+9f2/vbclvu",
+	"6vUtoPd2j6/TtHVzr2+Dh3ftfvW/Isd+C57d1tv/gB5dPPrmLJk6B+C7wfnzn3UTrzJFkE6tL7fqoB2K",
+	"ioc2+HITlF2wXZfr95o9fls/trZzsfDlXQ61bfvZts4i35znaCs+oI1OwRmjkZr90dx5J0+myzOjQ6ro",
+	"iMos1c4nT/oHeRumHnkTl7JgapuN/oxze/ct+8gKJzbRvczcDYSRpxLqprv5ghOgGiSUJ9rPdwc4U0Gv",
+	"KI9sluk2AM4ADG3/K701vcJtF97Rx0uXYPSY+sYIh07M6g2FlPu2u1mnTfl+yOuma2K1PTw2ku8R20cc",
+	"tKfMCM3zPCsSGSt3TdGbNL3nM7cTNmbUOX+waabKNzdP9Ov53TqmW7+kczYUQfEWcBMbolPKBemYWzvg",
+	"zcwWSbpGCc7kO2Ya6NK6rFJtKLRH0yYgVFuQ6eGsNNF3pdxD6tvog3vllBsuwAAD/ni2s1e6ucpEH/Jo",
+	"RNMg5RvT9Yc7Zzt7O/bjjT39hVvm2ye6b+W8wLkH9jBsKmpC2xVbX5o3v4IPZwvZPYbiXIWHGaqz3G/v",
+	"mK5lfuvleUjGd08vbNPmXnUR2MhaYHj8NnHQI6c5waLXw71OPEuSbeLN/Prke/BlJcfuNkYFFGilsMqn",
+	"tyt0G+lq/7Den856uXerie3sZUVfyuVfN3e7bKBQ/PZStxIulPXaKjDzI42i7EF9MyndlRTBe5nE882u",
+	"AoDl6VokU27+dy5G0oVlD9mDW+fnaKQ2NeK21dsbG9llCmxVlHnHfvVryF7Dv/ulUqb3FTgCy6UbWQJf",
+	"ugNPmBqGf5hiO0xh8PlN8EO1tvSBmKihz3LdpSEZ1bs1x52Azxdxoj6ZOiQSSCbCoKsvDlaZ6J5RSUaM",
+	"iaH4PeVMZRmAunsKaFj5HYhvXnz4dPbi/emLs08nL14N/icgHdvG8KBPZPeoUIe9YImeYyhsDyZmLxXE",
+	"a3DCkIVYs7Sc8Yg1tMHXCD+PG1hw71YWbNEM333bNMh1a62/Ivd+9Yabuvm9QVB98/uM/0r+ieI9nB8v",
+	"sRssS64sd+rw2y7SuhmrvDnmbjd9LOjUIZOp4HT4yWpSBdNN5WxfW92pupq+YEY1RxSa+maBckYTc0kq",
+	"fkw6mnt03ZXLXm5zHvNb15nb4KRx7iLkPVLXuQh7qZeWk/v8qkO/rBQCm+HW393YqyQmrdbNcuEGaDae",
+	"oei3rI6OZgThYsok2ojZbc6NiWikk3lyZB6lbrJY3T0yanoVCONLs2szV6AWNhedajeXN/8bAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
