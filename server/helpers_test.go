@@ -16,6 +16,7 @@ import (
 
 // kheops is a Kheops-family fixture: a server, an admin (alice), a plain member (bob) and an
 // outsider (carol), all known to the server, and an album administered by alice with bob in it.
+// Options, when given, tune the server (a fake engine installed by Setup, the store's config).
 type kheops struct {
 	env               *apitest.Env
 	alice, bob, carol *gen.ClientWithResponses
@@ -24,9 +25,13 @@ type kheops struct {
 	album             string
 }
 
-func newKheops(t *testing.T, kind testdb.Kind) *kheops {
+func newKheops(t *testing.T, kind testdb.Kind, opts ...apitest.Options) *kheops {
 	t.Helper()
-	env := apitest.New(t, kind, apitest.Options{})
+	var o apitest.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	env := apitest.New(t, kind, o)
 	k := &kheops{env: env}
 	k.aliceTok = env.Token(auth.TokenRequest{Subject: "alice", Email: "alice@example.org", Name: "Alice"})
 	k.bobTok = env.Token(auth.TokenRequest{Subject: "bob", Email: "bob@example.org", Name: "Bob"})
