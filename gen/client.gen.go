@@ -226,10 +226,18 @@ type ClientInterface interface {
 	// TriggerWebhookWithBody Trigger a webhook manually
 	//
 	// Admins of the album. Sends one request now, even when the webhook is disabled or not
-	// subscribed to the event, marked `is_manual_trigger`. Exactly one of two forms:
-	// `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` that are
-	// in the album, or `event=new_user` with `user` (a member, by sub or email). Any other event,
-	// a mix of the two forms, or a missing parameter is a 400; an unknown series or user is a 404.
+	// subscribed to the event, with `is_manual_trigger` true and `source` the caller. Exactly
+	// one of two forms, `event` matched case-insensitively:
+	//
+	// * `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` (repeat
+	//   the key), all in the album: `updated_study` lists those series (`import_source` `send`);
+	// * `event=new_user` with `user`, a member by sub or email: `new_user` describes them.
+	//
+	// 400 when `event` is missing, unknown, or another event (`remove_series`, `delete_album`);
+	// when the two forms are mixed or the chosen form lacks a parameter; when a UID is not a
+	// DICOM UID. 404 `Webhook Not Found` for a webhook of another album, `Series Not Found` when
+	// a series is not in the album under that study, `User Not Found` when the user is unknown
+	// or not a member.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -239,10 +247,18 @@ type ClientInterface interface {
 	// TriggerWebhookWithFormdataBody Trigger a webhook manually
 	//
 	// Admins of the album. Sends one request now, even when the webhook is disabled or not
-	// subscribed to the event, marked `is_manual_trigger`. Exactly one of two forms:
-	// `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` that are
-	// in the album, or `event=new_user` with `user` (a member, by sub or email). Any other event,
-	// a mix of the two forms, or a missing parameter is a 400; an unknown series or user is a 404.
+	// subscribed to the event, with `is_manual_trigger` true and `source` the caller. Exactly
+	// one of two forms, `event` matched case-insensitively:
+	//
+	// * `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` (repeat
+	//   the key), all in the album: `updated_study` lists those series (`import_source` `send`);
+	// * `event=new_user` with `user`, a member by sub or email: `new_user` describes them.
+	//
+	// 400 when `event` is missing, unknown, or another event (`remove_series`, `delete_album`);
+	// when the two forms are mixed or the chosen form lacks a parameter; when a UID is not a
+	// DICOM UID. 404 `Webhook Not Found` for a webhook of another album, `Series Not Found` when
+	// a series is not in the album under that study, `User Not Found` when the user is unknown
+	// or not a member.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -485,23 +501,37 @@ type ClientInterface interface {
 
 	// RemoveStudyFromAlbum Remove a whole study from an album
 	//
-	// Admins of the album. Fires `remove_series` with `remove_all_series` true.
+	// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). The UID
+	// must be a DICOM UID, else 400; a study with no series in the album: 404 `Series Not
+	// Found`. Removes every series of the study and fires `remove_series` with
+	// `remove_all_series` true and `removed_study` naming all of them (in UID order), to the
+	// album's enabled webhooks subscribed to it.
 	//
 	// Corresponds with DELETE /studies/{StudyInstanceUID}/albums/{album_id} (the `RemoveStudyFromAlbum` operationId).
 	RemoveStudyFromAlbum(ctx context.Context, studyInstanceUID StudyInstanceUID, albumId AlbumID, params *RemoveStudyFromAlbumParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveSeriesFromAlbum Remove a series from an album
 	//
-	// Admins of the album. Fires `remove_series` with `remove_all_series` false.
+	// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). Both UIDs
+	// must be DICOM UIDs, else 400; a series that is not in the album under that study: 404
+	// `Series Not Found`. Fires `remove_series` with `remove_all_series` false and
+	// `removed_study` naming the series, to the album's enabled webhooks subscribed to it. A
+	// series still waiting for its `new_series` notification is not announced any more.
 	//
 	// Corresponds with DELETE /studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/albums/{album_id} (the `RemoveSeriesFromAlbum` operationId).
 	RemoveSeriesFromAlbum(ctx context.Context, studyInstanceUID StudyInstanceUID, seriesInstanceUID SeriesInstanceUID, albumId AlbumID, params *RemoveSeriesFromAlbumParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddSeriesToAlbum Add a series to an album
 	//
-	// Members of the album. Fires `new_series` (`import_source` `send`) once the study has been
-	// quiet in this album for `WEBHOOKD_NEW_SERIES_DELAY` (default 30 s): one request per study
-	// carries every series added meanwhile.
+	// Members of the album (anyone else: 404 `Album Not Found`). Both UIDs must be DICOM UIDs,
+	// else 400.
+	//
+	// Fires `new_series` (`import_source` `send`) to the album's enabled webhooks subscribed to
+	// it, once the study has been quiet in this album for `WEBHOOKD_NEW_SERIES_DELAY` (default
+	// 30 s): one request per study and webhook carries every series added meanwhile, in UID
+	// order (component by component), with `source` the user who added the last of them. A
+	// series removed from the album before then is not announced. Adding a series that is
+	// already in the album changes nothing (204) and does not postpone the notification.
 	//
 	// Corresponds with PUT /studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/albums/{album_id} (the `AddSeriesToAlbum` operationId).
 	AddSeriesToAlbum(ctx context.Context, studyInstanceUID StudyInstanceUID, seriesInstanceUID SeriesInstanceUID, albumId AlbumID, params *AddSeriesToAlbumParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -793,10 +823,18 @@ func (c *Client) UpdateWebhookWithFormdataBody(ctx context.Context, albumId Albu
 // TriggerWebhookWithBody Trigger a webhook manually
 //
 // Admins of the album. Sends one request now, even when the webhook is disabled or not
-// subscribed to the event, marked `is_manual_trigger`. Exactly one of two forms:
-// `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` that are
-// in the album, or `event=new_user` with `user` (a member, by sub or email). Any other event,
-// a mix of the two forms, or a missing parameter is a 400; an unknown series or user is a 404.
+// subscribed to the event, with `is_manual_trigger` true and `source` the caller. Exactly
+// one of two forms, `event` matched case-insensitively:
+//
+//   - `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` (repeat
+//     the key), all in the album: `updated_study` lists those series (`import_source` `send`);
+//   - `event=new_user` with `user`, a member by sub or email: `new_user` describes them.
+//
+// 400 when `event` is missing, unknown, or another event (`remove_series`, `delete_album`);
+// when the two forms are mixed or the chosen form lacks a parameter; when a UID is not a
+// DICOM UID. 404 `Webhook Not Found` for a webhook of another album, `Series Not Found` when
+// a series is not in the album under that study, `User Not Found` when the user is unknown
+// or not a member.
 //
 // Takes any type of body and a specified content type.
 //
@@ -816,10 +854,18 @@ func (c *Client) TriggerWebhookWithBody(ctx context.Context, albumId AlbumID, we
 // TriggerWebhookWithFormdataBody Trigger a webhook manually
 //
 // Admins of the album. Sends one request now, even when the webhook is disabled or not
-// subscribed to the event, marked `is_manual_trigger`. Exactly one of two forms:
-// `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` that are
-// in the album, or `event=new_user` with `user` (a member, by sub or email). Any other event,
-// a mix of the two forms, or a missing parameter is a 400; an unknown series or user is a 404.
+// subscribed to the event, with `is_manual_trigger` true and `source` the caller. Exactly
+// one of two forms, `event` matched case-insensitively:
+//
+//   - `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` (repeat
+//     the key), all in the album: `updated_study` lists those series (`import_source` `send`);
+//   - `event=new_user` with `user`, a member by sub or email: `new_user` describes them.
+//
+// 400 when `event` is missing, unknown, or another event (`remove_series`, `delete_album`);
+// when the two forms are mixed or the chosen form lacks a parameter; when a UID is not a
+// DICOM UID. 404 `Webhook Not Found` for a webhook of another album, `Series Not Found` when
+// a series is not in the album under that study, `User Not Found` when the user is unknown
+// or not a member.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -1272,7 +1318,11 @@ func (c *Client) PublishUserEvent(ctx context.Context, body PublishUserEventJSON
 
 // RemoveStudyFromAlbum Remove a whole study from an album
 //
-// Admins of the album. Fires `remove_series` with `remove_all_series` true.
+// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). The UID
+// must be a DICOM UID, else 400; a study with no series in the album: 404 `Series Not
+// Found`. Removes every series of the study and fires `remove_series` with
+// `remove_all_series` true and `removed_study` naming all of them (in UID order), to the
+// album's enabled webhooks subscribed to it.
 //
 // Corresponds with DELETE /studies/{StudyInstanceUID}/albums/{album_id} (the `RemoveStudyFromAlbum` operationId).
 func (c *Client) RemoveStudyFromAlbum(ctx context.Context, studyInstanceUID StudyInstanceUID, albumId AlbumID, params *RemoveStudyFromAlbumParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1289,7 +1339,11 @@ func (c *Client) RemoveStudyFromAlbum(ctx context.Context, studyInstanceUID Stud
 
 // RemoveSeriesFromAlbum Remove a series from an album
 //
-// Admins of the album. Fires `remove_series` with `remove_all_series` false.
+// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). Both UIDs
+// must be DICOM UIDs, else 400; a series that is not in the album under that study: 404
+// `Series Not Found`. Fires `remove_series` with `remove_all_series` false and
+// `removed_study` naming the series, to the album's enabled webhooks subscribed to it. A
+// series still waiting for its `new_series` notification is not announced any more.
 //
 // Corresponds with DELETE /studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/albums/{album_id} (the `RemoveSeriesFromAlbum` operationId).
 func (c *Client) RemoveSeriesFromAlbum(ctx context.Context, studyInstanceUID StudyInstanceUID, seriesInstanceUID SeriesInstanceUID, albumId AlbumID, params *RemoveSeriesFromAlbumParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1306,9 +1360,15 @@ func (c *Client) RemoveSeriesFromAlbum(ctx context.Context, studyInstanceUID Stu
 
 // AddSeriesToAlbum Add a series to an album
 //
-// Members of the album. Fires `new_series` (`import_source` `send`) once the study has been
-// quiet in this album for `WEBHOOKD_NEW_SERIES_DELAY` (default 30 s): one request per study
-// carries every series added meanwhile.
+// Members of the album (anyone else: 404 `Album Not Found`). Both UIDs must be DICOM UIDs,
+// else 400.
+//
+// Fires `new_series` (`import_source` `send`) to the album's enabled webhooks subscribed to
+// it, once the study has been quiet in this album for `WEBHOOKD_NEW_SERIES_DELAY` (default
+// 30 s): one request per study and webhook carries every series added meanwhile, in UID
+// order (component by component), with `source` the user who added the last of them. A
+// series removed from the album before then is not announced. Adding a series that is
+// already in the album changes nothing (204) and does not postpone the notification.
 //
 // Corresponds with PUT /studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/albums/{album_id} (the `AddSeriesToAlbum` operationId).
 func (c *Client) AddSeriesToAlbum(ctx context.Context, studyInstanceUID StudyInstanceUID, seriesInstanceUID SeriesInstanceUID, albumId AlbumID, params *AddSeriesToAlbumParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3128,10 +3188,18 @@ type ClientWithResponsesInterface interface {
 	// TriggerWebhookWithBodyWithResponse Trigger a webhook manually
 	//
 	// Admins of the album. Sends one request now, even when the webhook is disabled or not
-	// subscribed to the event, marked `is_manual_trigger`. Exactly one of two forms:
-	// `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` that are
-	// in the album, or `event=new_user` with `user` (a member, by sub or email). Any other event,
-	// a mix of the two forms, or a missing parameter is a 400; an unknown series or user is a 404.
+	// subscribed to the event, with `is_manual_trigger` true and `source` the caller. Exactly
+	// one of two forms, `event` matched case-insensitively:
+	//
+	// * `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` (repeat
+	//   the key), all in the album: `updated_study` lists those series (`import_source` `send`);
+	// * `event=new_user` with `user`, a member by sub or email: `new_user` describes them.
+	//
+	// 400 when `event` is missing, unknown, or another event (`remove_series`, `delete_album`);
+	// when the two forms are mixed or the chosen form lacks a parameter; when a UID is not a
+	// DICOM UID. 404 `Webhook Not Found` for a webhook of another album, `Series Not Found` when
+	// a series is not in the album under that study, `User Not Found` when the user is unknown
+	// or not a member.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3141,10 +3209,18 @@ type ClientWithResponsesInterface interface {
 	// TriggerWebhookWithFormdataBodyWithResponse Trigger a webhook manually
 	//
 	// Admins of the album. Sends one request now, even when the webhook is disabled or not
-	// subscribed to the event, marked `is_manual_trigger`. Exactly one of two forms:
-	// `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` that are
-	// in the album, or `event=new_user` with `user` (a member, by sub or email). Any other event,
-	// a mix of the two forms, or a missing parameter is a 400; an unknown series or user is a 404.
+	// subscribed to the event, with `is_manual_trigger` true and `source` the caller. Exactly
+	// one of two forms, `event` matched case-insensitively:
+	//
+	// * `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` (repeat
+	//   the key), all in the album: `updated_study` lists those series (`import_source` `send`);
+	// * `event=new_user` with `user`, a member by sub or email: `new_user` describes them.
+	//
+	// 400 when `event` is missing, unknown, or another event (`remove_series`, `delete_album`);
+	// when the two forms are mixed or the chosen form lacks a parameter; when a UID is not a
+	// DICOM UID. 404 `Webhook Not Found` for a webhook of another album, `Series Not Found` when
+	// a series is not in the album under that study, `User Not Found` when the user is unknown
+	// or not a member.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3403,7 +3479,11 @@ type ClientWithResponsesInterface interface {
 
 	// RemoveStudyFromAlbumWithResponse Remove a whole study from an album
 	//
-	// Admins of the album. Fires `remove_series` with `remove_all_series` true.
+	// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). The UID
+	// must be a DICOM UID, else 400; a study with no series in the album: 404 `Series Not
+	// Found`. Removes every series of the study and fires `remove_series` with
+	// `remove_all_series` true and `removed_study` naming all of them (in UID order), to the
+	// album's enabled webhooks subscribed to it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3412,7 +3492,11 @@ type ClientWithResponsesInterface interface {
 
 	// RemoveSeriesFromAlbumWithResponse Remove a series from an album
 	//
-	// Admins of the album. Fires `remove_series` with `remove_all_series` false.
+	// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). Both UIDs
+	// must be DICOM UIDs, else 400; a series that is not in the album under that study: 404
+	// `Series Not Found`. Fires `remove_series` with `remove_all_series` false and
+	// `removed_study` naming the series, to the album's enabled webhooks subscribed to it. A
+	// series still waiting for its `new_series` notification is not announced any more.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3421,9 +3505,15 @@ type ClientWithResponsesInterface interface {
 
 	// AddSeriesToAlbumWithResponse Add a series to an album
 	//
-	// Members of the album. Fires `new_series` (`import_source` `send`) once the study has been
-	// quiet in this album for `WEBHOOKD_NEW_SERIES_DELAY` (default 30 s): one request per study
-	// carries every series added meanwhile.
+	// Members of the album (anyone else: 404 `Album Not Found`). Both UIDs must be DICOM UIDs,
+	// else 400.
+	//
+	// Fires `new_series` (`import_source` `send`) to the album's enabled webhooks subscribed to
+	// it, once the study has been quiet in this album for `WEBHOOKD_NEW_SERIES_DELAY` (default
+	// 30 s): one request per study and webhook carries every series added meanwhile, in UID
+	// order (component by component), with `source` the user who added the last of them. A
+	// series removed from the album before then is not announced. Adding a series that is
+	// already in the album changes nothing (204) and does not postpone the notification.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5689,10 +5779,18 @@ func (c *ClientWithResponses) UpdateWebhookWithFormdataBodyWithResponse(ctx cont
 // TriggerWebhookWithBodyWithResponse Trigger a webhook manually
 //
 // Admins of the album. Sends one request now, even when the webhook is disabled or not
-// subscribed to the event, marked `is_manual_trigger`. Exactly one of two forms:
-// `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` that are
-// in the album, or `event=new_user` with `user` (a member, by sub or email). Any other event,
-// a mix of the two forms, or a missing parameter is a 400; an unknown series or user is a 404.
+// subscribed to the event, with `is_manual_trigger` true and `source` the caller. Exactly
+// one of two forms, `event` matched case-insensitively:
+//
+//   - `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` (repeat
+//     the key), all in the album: `updated_study` lists those series (`import_source` `send`);
+//   - `event=new_user` with `user`, a member by sub or email: `new_user` describes them.
+//
+// 400 when `event` is missing, unknown, or another event (`remove_series`, `delete_album`);
+// when the two forms are mixed or the chosen form lacks a parameter; when a UID is not a
+// DICOM UID. 404 `Webhook Not Found` for a webhook of another album, `Series Not Found` when
+// a series is not in the album under that study, `User Not Found` when the user is unknown
+// or not a member.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5708,10 +5806,18 @@ func (c *ClientWithResponses) TriggerWebhookWithBodyWithResponse(ctx context.Con
 // TriggerWebhookWithFormdataBodyWithResponse Trigger a webhook manually
 //
 // Admins of the album. Sends one request now, even when the webhook is disabled or not
-// subscribed to the event, marked `is_manual_trigger`. Exactly one of two forms:
-// `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` that are
-// in the album, or `event=new_user` with `user` (a member, by sub or email). Any other event,
-// a mix of the two forms, or a missing parameter is a 400; an unknown series or user is a 404.
+// subscribed to the event, with `is_manual_trigger` true and `source` the caller. Exactly
+// one of two forms, `event` matched case-insensitively:
+//
+//   - `event=new_series` with `StudyInstanceUID` and at least one `SeriesInstanceUID` (repeat
+//     the key), all in the album: `updated_study` lists those series (`import_source` `send`);
+//   - `event=new_user` with `user`, a member by sub or email: `new_user` describes them.
+//
+// 400 when `event` is missing, unknown, or another event (`remove_series`, `delete_album`);
+// when the two forms are mixed or the chosen form lacks a parameter; when a UID is not a
+// DICOM UID. 404 `Webhook Not Found` for a webhook of another album, `Series Not Found` when
+// a series is not in the album under that study, `User Not Found` when the user is unknown
+// or not a member.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6096,7 +6202,11 @@ func (c *ClientWithResponses) PublishUserEventWithResponse(ctx context.Context, 
 
 // RemoveStudyFromAlbumWithResponse Remove a whole study from an album
 //
-// Admins of the album. Fires `remove_series` with `remove_all_series` true.
+// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). The UID
+// must be a DICOM UID, else 400; a study with no series in the album: 404 `Series Not
+// Found`. Removes every series of the study and fires `remove_series` with
+// `remove_all_series` true and `removed_study` naming all of them (in UID order), to the
+// album's enabled webhooks subscribed to it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6111,7 +6221,11 @@ func (c *ClientWithResponses) RemoveStudyFromAlbumWithResponse(ctx context.Conte
 
 // RemoveSeriesFromAlbumWithResponse Remove a series from an album
 //
-// Admins of the album. Fires `remove_series` with `remove_all_series` false.
+// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). Both UIDs
+// must be DICOM UIDs, else 400; a series that is not in the album under that study: 404
+// `Series Not Found`. Fires `remove_series` with `remove_all_series` false and
+// `removed_study` naming the series, to the album's enabled webhooks subscribed to it. A
+// series still waiting for its `new_series` notification is not announced any more.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6126,9 +6240,15 @@ func (c *ClientWithResponses) RemoveSeriesFromAlbumWithResponse(ctx context.Cont
 
 // AddSeriesToAlbumWithResponse Add a series to an album
 //
-// Members of the album. Fires `new_series` (`import_source` `send`) once the study has been
-// quiet in this album for `WEBHOOKD_NEW_SERIES_DELAY` (default 30 s): one request per study
-// carries every series added meanwhile.
+// Members of the album (anyone else: 404 `Album Not Found`). Both UIDs must be DICOM UIDs,
+// else 400.
+//
+// Fires `new_series` (`import_source` `send`) to the album's enabled webhooks subscribed to
+// it, once the study has been quiet in this album for `WEBHOOKD_NEW_SERIES_DELAY` (default
+// 30 s): one request per study and webhook carries every series added meanwhile, in UID
+// order (component by component), with `source` the user who added the last of them. A
+// series removed from the album before then is not announced. Adding a series that is
+// already in the album changes nothing (204) and does not postpone the notification.
 //
 // Returns a wrapper object for the known response body format(s).
 //
