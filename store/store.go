@@ -143,9 +143,27 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.SQLDB().Close() }
 
-// transaction runs fn in a transaction bound to ctx.
+// transaction runs fn in a transaction bound to ctx. On SQLite, a transaction refused because
+// another connection holds the database (SQLITE_BUSY, which SQLite sometimes returns without
+// waiting, e.g. while a checkpoint runs) is rolled back and run again, a few times.
 func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.db.WithContext(ctx).Transaction(fn)
+	for try := 0; ; try++ {
+		err := s.db.WithContext(ctx).Transaction(fn)
+		if err == nil || s.dialect != SQLite || try == 6 || !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(5<<try) * time.Millisecond):
+		}
+	}
+}
+
+// isBusy tells whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
 }
 
 // SQLTx returns the database/sql transaction under a GORM transaction, so that other libraries
