@@ -185,15 +185,21 @@ func (s *Store) UpdateFacilityWebhook(ctx context.Context, clientID, kind, id st
 // DeleteFacilityWebhook deletes clientID's webhook of kind with the given id and its lists;
 // ErrNotFound when there is no such webhook. Its deliveries are left to the delivery log.
 func (s *Store) DeleteFacilityWebhook(ctx context.Context, clientID, kind, id string) error {
-	res := s.db.WithContext(ctx).Where("id = ? AND client_id = ? AND kind = ?", id, clientID, kind).
-		Delete(&FacilityWebhook{})
-	if res.Error != nil {
-		return fmt.Errorf("delete facility webhook: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete facility webhook %q: %w", id, ErrNotFound)
-	}
-	return nil
+	return s.transaction(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("id = ? AND client_id = ? AND kind = ?", id, clientID, kind).Delete(&FacilityWebhook{})
+		if res.Error != nil {
+			return fmt.Errorf("delete facility webhook: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("delete facility webhook %q: %w", id, ErrNotFound)
+		}
+		// Its deliveries stay in the logs; those still being retried stop.
+		if err := tx.Model(&Delivery{}).Where("webhook_id = ? AND status = ?", id, DeliveryPending).
+			Update("status", DeliveryFailure).Error; err != nil {
+			return fmt.Errorf("abandon pending deliveries: %w", err)
+		}
+		return nil
+	})
 }
 
 // MatchingFacilityWebhooks returns, oldest first, the webhooks of kind facility that listen to
