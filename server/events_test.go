@@ -216,6 +216,13 @@ func TestPublishRules(t *testing.T) {
 				[]string{"eventType must be one of the following values: shift.request.created, shift.request.cancelled, shift.report.created, shift.scheduled.cancelled, shift.scheduled, shift.created, shift.report.accepted-automatically, shift.report.accepted, shift.report.rejected, shift.cancelled", "facilityId should not be empty"}},
 			{"user event without client", "/internal/events/user", withScope, `{"eventType":"facility.creation.accepted","clientId":"","data":{}}`, 400,
 				[]string{"clientId should not be empty"}},
+			{"every rule at once", "/internal/events/facility", withScope, `{"eventType":5,"facilityId":7,"data":[1],"idempotencyKey":"","extra":1}`, 400,
+				[]string{"property extra should not exist", "eventType must be a string",
+					"eventType must be one of the following values: shift.request.created, shift.request.cancelled, shift.report.created, shift.scheduled.cancelled, shift.scheduled, shift.created, shift.report.accepted-automatically, shift.report.accepted, shift.report.rejected, shift.cancelled",
+					"facilityId must be a string", "data must be an object", "idempotencyKey should not be empty"}},
+			{"malformed JSON", "/internal/events/facility", withScope, `{"eventType":`, 400, nil},
+			{"not an object", "/internal/events/user", withScope, `[1,2]`, 400, []string{"the request body must be a JSON object"}},
+			{"no scope with a bad body", "/internal/events/user", noScope, `nope`, 403, nil},
 			{"facility event on the user route", "/internal/events/user", withScope, `{"eventType":"shift.created","clientId":"app","data":{}}`, 400,
 				[]string{"eventType must be one of the following values: facility.user-connection.accepted, facility.user-connection.rejected, facility.creation.accepted, facility.creation.rejected"}},
 		}

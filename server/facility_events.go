@@ -1,10 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/google/uuid"
 
@@ -34,21 +40,80 @@ func withoutAll(values []string) []string {
 
 const maxIdempotencyKey = 255
 
-// publishErrors validates the fields common to both event kinds.
-func publishErrors(eventType string, allowed []string, data map[string]any, key *string) []string {
+// eventRoutes are the event ingestion routes, with the field naming the event's target and the
+// event types each accepts.
+var eventRoutes = map[string]struct {
+	target string
+	types  func() []string
+}{
+	"/internal/events/facility": {"facilityId", eventTypesFacility},
+	"/internal/events/user":     {"clientId", eventTypesUser},
+}
+
+// validateEventBodies checks the raw body of POST /internal/events/* and answers 400 with every
+// failed rule (NestJS style), before the generated binding would stop at the first one.
+func validateEventBodies(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		route, ok := eventRoutes[r.URL.Path]
+		if !ok || r.Method != http.MethodPost {
+			return next(c)
+		}
+		if !principal(r.Context()).HasScope(PublishScope) {
+			return nestError(http.StatusForbidden, "Forbidden Resource")
+		}
+		raw, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
+		_ = r.Body.Close()
+		if err != nil || len(raw) > maxWebhookBody {
+			return nestValidation([]string{fmt.Sprintf("the request body must be JSON of at most %d bytes", maxWebhookBody)})
+		}
+		keys, body, err := decodeWebhookBody(r.Header.Get(echo.HeaderContentType), raw)
+		if err != nil {
+			return nestValidation([]string{err.Error()})
+		}
+		if msgs := eventBodyErrors(keys, body, route.target, route.types()); len(msgs) > 0 {
+			return nestValidation(msgs)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		r.ContentLength = int64(len(raw))
+		r.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+		return next(c)
+	}
+}
+
+// eventBodyErrors lists every failed rule of an event body.
+func eventBodyErrors(keys []string, body map[string]any, target string, types []string) []string {
 	var msgs []string
-	ok := false
-	for _, v := range allowed {
-		ok = ok || v == eventType
+	for _, k := range keys {
+		if k != "eventType" && k != target && k != "data" && k != "idempotencyKey" {
+			msgs = append(msgs, "property "+k+" should not exist")
+		}
 	}
-	if !ok {
-		msgs = append(msgs, "eventType must be one of the following values: "+strings.Join(allowed, ", "))
+	eventType, isString := body["eventType"].(string)
+	if !isString {
+		msgs = append(msgs, "eventType must be a string")
 	}
-	if data == nil {
+	if !slices.Contains(types, eventType) {
+		msgs = append(msgs, "eventType must be one of the following values: "+strings.Join(types, ", "))
+	}
+	if v, isString := body[target].(string); !isString {
+		msgs = append(msgs, target+" must be a string")
+	} else if strings.TrimSpace(v) == "" {
+		msgs = append(msgs, target+" should not be empty")
+	}
+	if _, isObject := body["data"].(map[string]any); !isObject {
 		msgs = append(msgs, "data must be an object")
 	}
-	if key != nil && (*key == "" || len(*key) > maxIdempotencyKey) {
-		msgs = append(msgs, "idempotencyKey must be shorter than or equal to 255 characters and not empty")
+	if v, present := body["idempotencyKey"]; present && v != nil {
+		key, isString := v.(string)
+		switch {
+		case !isString:
+			msgs = append(msgs, "idempotencyKey must be a string")
+		case key == "":
+			msgs = append(msgs, "idempotencyKey should not be empty")
+		case len(key) > maxIdempotencyKey:
+			msgs = append(msgs, fmt.Sprintf("idempotencyKey must be shorter than or equal to %d characters", maxIdempotencyKey))
+		}
 	}
 	return msgs
 }
@@ -71,17 +136,7 @@ func (s *Server) PublishFacilityEvent(ctx context.Context, req gen.PublishFacili
 	if !principal(ctx).HasScope(PublishScope) {
 		return nil, nestError(http.StatusForbidden, "Forbidden Resource")
 	}
-	b := req.Body
-	if b == nil {
-		return nil, nestValidation([]string{"the body must be a JSON object"})
-	}
-	msgs := publishErrors(b.EventType, eventTypesFacility(), b.Data, b.IdempotencyKey)
-	if strings.TrimSpace(b.FacilityId) == "" {
-		msgs = append(msgs, "facilityId should not be empty")
-	}
-	if len(msgs) > 0 {
-		return nil, nestValidation(msgs)
-	}
+	b := req.Body // validated by validateEventBodies
 	out, err := s.publish(ctx, store.PublishInput{Kind: store.EventKindFacility, EventType: b.EventType,
 		FacilityID: b.FacilityId, IdempotencyKey: b.IdempotencyKey}, b.Data)
 	if err != nil {
@@ -95,17 +150,7 @@ func (s *Server) PublishUserEvent(ctx context.Context, req gen.PublishUserEventR
 	if !principal(ctx).HasScope(PublishScope) {
 		return nil, nestError(http.StatusForbidden, "Forbidden Resource")
 	}
-	b := req.Body
-	if b == nil {
-		return nil, nestValidation([]string{"the body must be a JSON object"})
-	}
-	msgs := publishErrors(b.EventType, eventTypesUser(), b.Data, b.IdempotencyKey)
-	if strings.TrimSpace(b.ClientId) == "" {
-		msgs = append(msgs, "clientId should not be empty")
-	}
-	if len(msgs) > 0 {
-		return nil, nestValidation(msgs)
-	}
+	b := req.Body // validated by validateEventBodies
 	out, err := s.publish(ctx, store.PublishInput{Kind: store.EventKindUser, EventType: b.EventType,
 		ClientID: b.ClientId, IdempotencyKey: b.IdempotencyKey}, b.Data)
 	if err != nil {

@@ -69,6 +69,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	e.Use(kheopsNegotiation)
 	e.Use(s.authenticate)
 	e.Use(validateLogsQuery)
+	e.Use(validateEventBodies)
 	e.Use(validateWebhookBodies)
 
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openapi.YAML) })
