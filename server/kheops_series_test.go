@@ -423,12 +423,18 @@ func TestNewSeriesCoalescing(t *testing.T) {
 			t.Errorf("%d pending series, want 4", n)
 		}
 
-		// Before the delay, and at the first addition's flush time (the study was not quiet
-		// since): nothing fires, nothing is consumed.
-		for _, now := range []time.Time{time.Now(), calls[0].at} {
+		// Before the delay, 3 s before the due time, and at the first addition's flush time (the
+		// study was not quiet since): nothing fires, nothing is consumed.
+		for _, now := range []time.Time{time.Now(), calls[4].at.Add(-3 * time.Second), calls[0].at} {
 			if k.flush(t, st1, now) {
 				t.Errorf("flush at %v fired before the study was quiet", now)
 			}
+		}
+		// The one within 2 s of the due time (it could have been the last addition's flush, come
+		// early) scheduled one more flush at the due time, lest the study be forgotten.
+		if again := eng.flushCalls()[len(calls):]; len(again) != 1 || again[0].study != st1 ||
+			again[0].at.After(calls[4].at) || calls[4].at.Sub(again[0].at) > time.Millisecond {
+			t.Errorf("flushes scheduled by early flushes: %+v, want one at %v", again, calls[4].at)
 		}
 		if n := pending(); n != 4 || len(k.deliveriesOf(t, "new_series")) != 0 {
 			t.Fatalf("early flushes changed something: %d pending, %d deliveries", n, len(k.deliveriesOf(t, "new_series")))

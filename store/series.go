@@ -23,6 +23,10 @@ var ErrSeriesNotFound = errors.New("series not found")
 // added to albums by sharing ("send"), never uploaded here.
 const ImportSourceSend = "send"
 
+// flushGrace is how early a flush may come without the study being forgotten: a flush this close
+// to the study's due time schedules another at that time.
+const flushGrace = 2 * time.Second
+
 // pendingSeries is a series added to an album whose new_series notification has not been sent:
 // it waits until its study has been quiet in the album for Config.NewSeriesDelay.
 type pendingSeries struct {
@@ -82,9 +86,10 @@ func (s *Store) AddSeries(ctx context.Context, albumID, studyUID, seriesUID stri
 }
 
 // FlushNewSeries sends the coalesced new_series notification of a study of an album, when the
-// study has been quiet (no series added) for Config.NewSeriesDelay at now; otherwise it does
-// nothing, a later flush being scheduled by the latest addition. The engine calls it when a
-// scheduled flush comes due.
+// study has been quiet (no series added) for Config.NewSeriesDelay at now; otherwise it sends
+// nothing, a later flush being scheduled by the latest addition (and, when now is within
+// flushGrace of the study's due time, by this call too, in case it was that flush come early).
+// The engine calls it when a scheduled flush comes due.
 //
 // The pending series are deleted and their notification recorded in one transaction; only the
 // rows this call deleted are announced, so concurrent flushes of a study send one notification.
@@ -111,8 +116,22 @@ func (s *Store) FlushNewSeries(ctx context.Context, albumID, studyUID string, no
 				newest = p.AddedAt
 			}
 		}
-		if now.Sub(newest) < s.cfg.NewSeriesDelay {
-			return nil // not quiet yet: the flush scheduled by the latest addition will send
+		if due := newest.Add(s.cfg.NewSeriesDelay); now.Before(due) {
+			// Not quiet yet: the flush scheduled by the latest addition sends. Unless this is
+			// that flush, run a little early (clocks of two instances that disagree, the queue's
+			// millisecond timestamps): then the series would wait forever. A flush that comes
+			// within flushGrace of the due time therefore schedules one more, at that time.
+			if due.Sub(now) > flushGrace {
+				return nil
+			}
+			sqlTx, err := SQLTx(tx)
+			if err != nil {
+				return err
+			}
+			if err := s.enq.ScheduleSeriesFlush(ctx, sqlTx, albumID, studyUID, due); err != nil {
+				return fmt.Errorf("schedule new_series: %w", err)
+			}
+			return nil
 		}
 		var flushed []string
 		if err := tx.Raw(`DELETE FROM pending_new_series WHERE album_id = ? AND study_uid = ? AND series_uid IN ?
