@@ -98,7 +98,7 @@ func (s *Store) AddSeries(ctx context.Context, albumID, studyUID, seriesUID stri
 // flushed series (true even when no webhook was subscribed).
 func (s *Store) FlushNewSeries(ctx context.Context, albumID, studyUID string, now time.Time) (bool, error) {
 	fired := false
-	err := s.writeTransaction(ctx, func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		var pending []pendingSeries
 		if err := tx.Where("album_id = ? AND study_uid = ?", albumID, studyUID).Find(&pending).Error; err != nil {
 			return fmt.Errorf("read pending series: %w", err)
@@ -225,22 +225,6 @@ func (s *Store) removeSeries(ctx context.Context, albumID, studyUID string, seri
 		body.RemovedStudy = payload.RemovedStudy(studyUID, removed)
 		return s.createKheopsDeliveries(ctx, tx, hooks, EventRemoveSeries, body,
 			deliveryRefs{StudyUID: &studyUID, SeriesUIDs: removed})
-	})
-}
-
-// writeTransaction is s.transaction for a transaction that reads before it writes. On SQLite it
-// first takes the database's write lock, with a write that changes nothing: once another
-// connection has written, a transaction that has only read cannot take the lock any more and
-// fails at once with SQLITE_BUSY instead of waiting. (The DSN asks for BEGIN IMMEDIATE with
-// _txlock, but the driver ignores _txlock when _time_format is also given.)
-func (s *Store) writeTransaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.transaction(ctx, func(tx *gorm.DB) error {
-		if s.dialect == SQLite {
-			if err := tx.Exec("UPDATE pending_new_series SET added_at = added_at WHERE 1 = 0").Error; err != nil {
-				return fmt.Errorf("take the write lock: %w", err)
-			}
-		}
-		return fn(tx)
 	})
 }
 

@@ -28,7 +28,7 @@ type ManualTrigger struct {
 // ErrWebhookNotFound; for new_user, a user who is unknown or not a member is ErrUserNotFound;
 // for new_series, a series that is not in the album is ErrSeriesNotFound.
 func (s *Store) TriggerWebhook(ctx context.Context, albumID, webhookID string, req ManualTrigger, source payload.KheopsUser) error {
-	err := s.writeTransaction(ctx, func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		hook, err := getWebhook(tx, albumID, webhookID)
 		if err != nil {
 			return err
