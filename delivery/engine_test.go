@@ -376,3 +376,54 @@ func TestSurvivesRestartMidRetry(t *testing.T) {
 		}
 	})
 }
+
+func TestNewSeriesCoalescedEndToEnd(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		t.Parallel()
+		const delay = 2 * time.Second
+		st := testdb.Open(t, kind, store.Config{NewSeriesDelay: delay})
+		newEngine(t, st, engineOptions{allow: loopback})
+		rcv := newReceiver(t, false, nil)
+		album, hook := albumWithWebhook(t, st, rcv.URL, nil)
+		if _, err := st.UpdateWebhook(context.Background(), album, hook.ID, store.WebhookPatch{Add: store.EventSet(0).With(store.EventNewSeries)}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		start := time.Now()
+		for _, series := range []string{"1.2.3.10", "1.2.3.9", "1.2.3.11"} {
+			if _, err := st.AddSeries(ctx, album, "1.2.3", series, alice); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond) // the study stays busy: the notification waits
+		}
+		got := rcv.wait(t, 20*time.Second)
+		if quiet := got.at.Sub(start); quiet < 600*time.Millisecond+delay {
+			t.Errorf("sent %s after the first series, before the study was quiet for %s", quiet, delay)
+		}
+		var body struct {
+			ImportSource string `json:"import_source"`
+			Study        struct {
+				StudyUID string `json:"study_uid"`
+				Series   []struct {
+					SeriesUID string `json:"series_uid"`
+				} `json:"series"`
+			} `json:"updated_study"`
+		}
+		if err := json.Unmarshal(got.body, &body); err != nil {
+			t.Fatal(err)
+		}
+		var uids []string
+		for _, s := range body.Study.Series {
+			uids = append(uids, s.SeriesUID)
+		}
+		if got.header.Get("X-Kheops-Event") != "new_series" || body.ImportSource != "send" || body.Study.StudyUID != "1.2.3" ||
+			strings.Join(uids, ",") != "1.2.3.9,1.2.3.10,1.2.3.11" {
+			t.Errorf("new_series request: %s %s", got.header.Get("X-Kheops-Event"), got.body)
+		}
+		select {
+		case extra := <-rcv.ch:
+			t.Errorf("a second new_series request: %s", extra.body)
+		case <-time.After(2 * delay):
+		}
+	})
+}

@@ -113,7 +113,8 @@ type seriesWorker struct {
 }
 
 func (w *seriesWorker) Work(ctx context.Context, job *river.Job[seriesArgs]) error {
-	return flushNewSeries(ctx, w.engine.store, job.Args.AlbumID, job.Args.StudyUID) // TEMP
+	_, err := w.engine.store.FlushNewSeries(ctx, job.Args.AlbumID, job.Args.StudyUID, time.Now())
+	return err
 }
 
 // purgeArgs is the periodic job that deletes facility and user deliveries past LogRetention.
