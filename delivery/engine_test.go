@@ -427,3 +427,30 @@ func TestNewSeriesCoalescedEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+func TestRetryAfterIsCapped(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		t.Parallel()
+		const base = 500 * time.Millisecond
+		st := testdb.Open(t, kind, store.Config{KheopsMaxAttempts: 2})
+		newEngine(t, st, engineOptions{allow: loopback, kheopsDelays: []time.Duration{base}})
+		rcv := newReceiver(t, false, func(n int, w http.ResponseWriter) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "3600") // an hour: clamped to twice the scheduled delay
+				w.WriteHeader(http.StatusTooManyRequests)
+			}
+		})
+		album, hook := albumWithWebhook(t, st, rcv.URL, nil)
+		addBob(t, st, album)
+		first := rcv.wait(t, 10*time.Second)
+		second := rcv.wait(t, 20*time.Second)
+		gap := second.at.Sub(first.at) // the lower bound is TestDecide's: the queue's timing blurs it here
+		if gap > 10*time.Second {
+			t.Errorf("retried %s after Retry-After: 3600, want it clamped to about %s", gap, 2*base)
+		}
+		t.Logf("Retry-After: 3600 with a %s delay: retried after %s", base, gap.Round(10*time.Millisecond))
+		if d := waitDelivery(t, st, hook.ID, 10*time.Second); d.Status != store.DeliverySuccess {
+			t.Errorf("status %s", d.Status)
+		}
+	})
+}

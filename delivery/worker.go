@@ -61,20 +61,7 @@ func (e *Engine) attempt(ctx context.Context, id string, n int) error {
 		// attempt again.
 		return ctx.Err()
 	}
-	status := store.DeliveryPending
-	var next time.Duration
-	switch Classify(res.attempt.Status, res.err) {
-	case Success:
-		status = store.DeliverySuccess
-	case Stop:
-		status = store.DeliveryFailure
-	default:
-		delay, ok := e.policy(d.Family).NextDelay(n, res.retryAfter, rand.Float64)
-		if !ok || n >= d.MaxAttempts {
-			status = store.DeliveryFailure
-		}
-		next = delay
-	}
+	status, next := decide(e.policy(d.Family), n, d.MaxAttempts, res, rand.Float64)
 	var schedule func(tx *gorm.DB) error
 	if status == store.DeliveryPending {
 		schedule = func(tx *gorm.DB) error {
@@ -93,6 +80,22 @@ func (e *Engine) attempt(ctx context.Context, id string, n int) error {
 	e.log.InfoContext(ctx, "webhook attempt", "delivery", id, "attempt", n, "status", res.attempt.Status,
 		"error", res.attempt.Error, "outcome", status, "next_in", next)
 	return nil
+}
+
+// decide turns the result of attempt n into the delivery's status and, while it stays pending,
+// the delay before attempt n+1.
+func decide(p RetryPolicy, n, maxAttempts int, res result, rnd func() float64) (string, time.Duration) {
+	switch Classify(res.attempt.Status, res.err) {
+	case Success:
+		return store.DeliverySuccess, 0
+	case Stop:
+		return store.DeliveryFailure, 0
+	}
+	delay, ok := p.NextDelay(n, res.retryAfter, rnd)
+	if !ok || n >= maxAttempts {
+		return store.DeliveryFailure, 0
+	}
+	return store.DeliveryPending, delay
 }
 
 // seriesArgs is the job that sends the coalesced new_series notification of a study.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm/logger"
+
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/gen"
@@ -351,6 +353,48 @@ func TestWebhookLogsValidation(t *testing.T) {
 		}
 		if status, body := f.raw(t, "GET", "/api/v2/public/webhooks/logs?limit=100&offset=0&sortDirection=ASC", f.appTok, "", ""); status != 200 {
 			t.Errorf("valid query: %d %s", status, body)
+		}
+	})
+}
+
+func TestWebhookLogsStatementCount(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		f := newFacilityFixture(t, kind) // no engine: deliveries are recorded, attempts added below
+		ctx := context.Background()
+		st := f.env.Store
+		w, err := st.CreateFacilityWebhook(ctx, store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
+			URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}, Secrets: []string{"s"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100; i++ {
+			if _, err := st.PublishEvent(ctx, store.PublishInput{Kind: store.EventKindFacility, EventType: "shift.created",
+				FacilityID: "P-1", Data: []byte(`{"i":1}`), Publisher: "p"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var ids []string
+		st.DB().Model(&store.Delivery{}).Where("webhook_id = ?", w.ID).Pluck("id", &ids)
+		for _, id := range ids {
+			for a := 1; a <= 2; a++ {
+				if err := st.DB().Create(&store.DeliveryAttempt{DeliveryID: id, Attempt: a, Status: 500, CreatedAt: time.Now()}).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		counter := &countingLogger{Interface: logger.Discard}
+		st.DB().Config.Logger = counter
+		count := func(limit int) int64 {
+			f.app.ListWebhookLogsWithResponse(ctx, &gen.ListWebhookLogsParams{Limit: &limit}) // warm the user cache
+			counter.n.Store(0)
+			res, err := f.app.ListWebhookLogsWithResponse(ctx, &gen.ListWebhookLogsParams{Limit: &limit})
+			if err != nil || res.JSON200 == nil || len(res.JSON200.Data) != limit || len(res.JSON200.Data[0].Retries) != 1 {
+				t.Fatalf("logs %d: %v %.300s", limit, err, res.Body)
+			}
+			return counter.n.Load()
+		}
+		if one, hundred := count(1), count(100); one != hundred {
+			t.Errorf("statements: %d for a page of 1, %d for a page of 100", one, hundred)
 		}
 	})
 }
