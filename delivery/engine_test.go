@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/delivery/deliverytest"
 	"github.com/webhookd/webhookd/internal/testdb"
 	"github.com/webhookd/webhookd/payload"
 	"github.com/webhookd/webhookd/store"
@@ -76,43 +76,15 @@ func (r *receiver) wait(t *testing.T, timeout time.Duration) received {
 type engineOptions struct {
 	kheopsDelays []time.Duration
 	allow        []netip.Prefix
-	tls          *httptest.Server
 }
 
 func newEngine(t *testing.T, st *store.Store, o engineOptions) *delivery.Engine {
 	t.Helper()
-	if o.kheopsDelays == nil {
-		o.kheopsDelays = []time.Duration{time.Second}
-	}
-	cfg := delivery.EngineConfig{
-		UserAgent:    "webhookd/test",
-		Timeout:      2 * time.Second,
-		Policy:       delivery.TargetPolicy{Allow: o.allow},
-		Kheops:       delivery.RetryPolicy{Delays: o.kheopsDelays},
-		Facility:     delivery.RetryPolicy{Delays: []time.Duration{time.Second}},
-		PollInterval: 50 * time.Millisecond,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	if o.tls != nil {
-		cfg.TLSConfig = o.tls.Client().Transport.(*http.Transport).TLSClientConfig
-	}
-	e, err := delivery.NewEngine(st, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	st.SetEnqueuer(e)
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
+	return deliverytest.Start(t, st, delivery.EngineConfig{
+		UserAgent: "webhookd/test",
+		Policy:    delivery.TargetPolicy{Allow: o.allow},
+		Kheops:    delivery.RetryPolicy{Delays: o.kheopsDelays},
 	})
-	return e
 }
 
 // albumWithWebhook makes alice's album with a webhook on url subscribed to new_user, and bob.

@@ -3,10 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/webhookd/webhookd/auth"
@@ -49,22 +46,7 @@ func newFacilityFixture(t *testing.T, kind testdb.Kind) *facilityFixture {
 // raw sends any request through the contract-validating client and returns the status and body.
 func (f *facilityFixture) raw(t *testing.T, method, path, token, contentType, body string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, f.env.Server.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := f.env.HTTPClient().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	res, b := f.env.Do(method, path, token, contentType, body)
 	return res.StatusCode, b
 }
 

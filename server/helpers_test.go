@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -70,23 +69,7 @@ func (k *kheops) form(t *testing.T, method, path, token string, values url.Value
 // raw sends any request through the contract-validating client.
 func (k *kheops) raw(t *testing.T, method, path, token, contentType, body string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, k.env.Server.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := k.env.HTTPClient().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, b
+	return k.env.Do(method, path, token, contentType, body)
 }
 
 // createWebhook creates a webhook in k.album with form values (url and name defaulted).

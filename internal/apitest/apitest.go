@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/delivery/deliverytest"
 	"github.com/webhookd/webhookd/gen"
 	"github.com/webhookd/webhookd/internal/testdb"
 	"github.com/webhookd/webhookd/server"
@@ -42,8 +44,8 @@ type Options struct {
 	Store store.Config
 	// Setup runs after the store is opened and before the server starts.
 	Setup func(t testing.TB, st *store.Store)
-	// Engine, when set, runs a delivery engine with this configuration (retry policies default
-	// to one 1 s retry; the logger to the test's).
+	// Engine, when set, runs a delivery engine with this configuration (zero fields get the
+	// defaults of deliverytest.Start).
 	Engine *delivery.EngineConfig
 }
 
@@ -55,7 +57,7 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 		opts.Setup(t, st)
 	}
 	if opts.Engine != nil {
-		startEngine(t, st, *opts.Engine)
+		deliverytest.Start(t, st, *opts.Engine)
 	}
 	key, err := auth.LoadOrCreateDevKey(t.TempDir())
 	if err != nil {
@@ -142,6 +144,32 @@ func (e *Env) HTTPClient() *http.Client {
 	return &http.Client{Transport: &validatingTransport{env: e}}
 }
 
+// Do sends a request through the contract-validating client, with a bearer token and a
+// Content-Type when not empty, and returns the response with its whole body read.
+func (e *Env) Do(method, path, token, contentType, body string) (*http.Response, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.Server.URL+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := e.HTTPClient().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res, b
+}
+
 // validatingTransport checks every response against the operation it answers.
 type validatingTransport struct{ env *Env }
 
@@ -179,37 +207,4 @@ func (v *validatingTransport) RoundTrip(r *http.Request) (*http.Response, error)
 			r.Method, r.URL.Path, resp.StatusCode, err, body)
 	}
 	return resp, nil
-}
-
-// startEngine runs a delivery engine on st until the test ends.
-func startEngine(t testing.TB, st *store.Store, cfg delivery.EngineConfig) {
-	t.Helper()
-	if len(cfg.Kheops.Delays) == 0 {
-		cfg.Kheops.Delays = []time.Duration{time.Second}
-	}
-	if len(cfg.Facility.Delays) == 0 {
-		cfg.Facility.Delays = []time.Duration{time.Second}
-	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = 50 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	e, err := delivery.NewEngine(st, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	st.SetEnqueuer(e)
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
-	})
 }
