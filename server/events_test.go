@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm/logger"
-
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/gen"
@@ -382,16 +380,15 @@ func TestWebhookLogsStatementCount(t *testing.T) {
 				}
 			}
 		}
-		counter := &countingLogger{Interface: logger.Discard}
-		st.DB().Config.Logger = counter
+		counter := testdb.CountStatements(st)
 		count := func(limit int) int64 {
 			f.app.ListWebhookLogsWithResponse(ctx, &gen.ListWebhookLogsParams{Limit: &limit}) // warm the user cache
-			counter.n.Store(0)
+			counter.Reset()
 			res, err := f.app.ListWebhookLogsWithResponse(ctx, &gen.ListWebhookLogsParams{Limit: &limit})
 			if err != nil || res.JSON200 == nil || len(res.JSON200.Data) != limit || len(res.JSON200.Data[0].Retries) != 1 {
 				t.Fatalf("logs %d: %v %.300s", limit, err, res.Body)
 			}
-			return counter.n.Load()
+			return counter.N()
 		}
 		if one, hundred := count(1), count(100); one != hundred {
 			t.Errorf("statements: %d for a page of 1, %d for a page of 100", one, hundred)

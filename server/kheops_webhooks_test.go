@@ -7,11 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"gorm.io/gorm/logger"
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/gen"
@@ -392,16 +389,6 @@ func TestGetWebhookTriggers(t *testing.T) {
 	})
 }
 
-// countingLogger counts the SQL statements GORM runs.
-type countingLogger struct {
-	logger.Interface
-	n atomic.Int64
-}
-
-func (c *countingLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	c.n.Add(1)
-}
-
 func TestListWebhooksStatementCount(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		k := newKheops(t, kind)
@@ -415,17 +402,16 @@ func TestListWebhooksStatementCount(t *testing.T) {
 			}
 			addDeliveries(t, k.env.Store, v.ID, 1+i%7)
 		}
-		counter := &countingLogger{Interface: logger.Discard}
-		k.env.Store.DB().Config.Logger = counter
+		counter := testdb.CountStatements(k.env.Store)
 		count := func(limit int) int64 {
 			// Warm the token's user cache so only the request's own statements are counted.
 			k.alice.ListWebhooksWithResponse(ctx, k.album, &gen.ListWebhooksParams{Limit: &limit})
-			counter.n.Store(0)
+			counter.Reset()
 			res, err := k.alice.ListWebhooksWithResponse(ctx, k.album, &gen.ListWebhooksParams{Limit: &limit})
 			if err != nil || res.JSON200 == nil || len(*res.JSON200) != limit {
 				t.Fatalf("list %d: %v", limit, err)
 			}
-			return counter.n.Load()
+			return counter.N()
 		}
 		one, hundred := count(1), count(100)
 		if one != hundred {

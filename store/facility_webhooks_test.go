@@ -5,26 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/webhookd/webhookd/internal/testdb"
 	"github.com/webhookd/webhookd/store"
 )
-
-// statementCounter counts the SQL statements GORM runs.
-type statementCounter struct {
-	logger.Interface
-	n atomic.Int64
-}
-
-func (c *statementCounter) Trace(context.Context, time.Time, func() (string, int64), error) {
-	c.n.Add(1)
-}
 
 func TestMatchingFacilityWebhooks(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
@@ -76,10 +64,10 @@ func TestMatchingFacilityWebhooks(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				counter := &statementCounter{Interface: logger.Discard}
+				counter := testdb.NewStatementCounter()
 				var got []store.FacilityWebhook
 				err := st.DB().Session(&gorm.Session{Logger: counter}).Transaction(func(tx *gorm.DB) error {
-					counter.n.Store(0)
+					counter.Reset()
 					var err error
 					if tc.user {
 						got, err = store.MatchingUserWebhooks(tx, tc.key, tc.eventType)
@@ -102,7 +90,7 @@ func TestMatchingFacilityWebhooks(t *testing.T) {
 						t.Errorf("webhook %s loaded as %+v", h.ID, h)
 					}
 				}
-				if n := counter.n.Load(); n > 2 {
+				if n := counter.N(); n > 2 {
 					t.Errorf("%d statements, want at most 2", n)
 				}
 			})

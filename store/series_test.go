@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,16 +13,6 @@ import (
 	"github.com/webhookd/webhookd/payload"
 	"github.com/webhookd/webhookd/store"
 )
-
-// seriesStatements counts the SQL statements GORM runs.
-type seriesStatements struct {
-	logger.Interface
-	n atomic.Int64
-}
-
-func (c *seriesStatements) Trace(context.Context, time.Time, func() (string, int64), error) {
-	c.n.Add(1)
-}
 
 // TestSeriesStatementCount: flushing, removing and triggering run as many statements for one
 // series and one webhook as for many of each.
@@ -35,7 +24,7 @@ func TestSeriesStatementCount(t *testing.T) {
 		if err := st.ProvisionUser(ctx, store.User{Sub: "alice"}); err != nil {
 			t.Fatal(err)
 		}
-		counter := &seriesStatements{Interface: logger.Discard}
+		counter := testdb.NewStatementCounter()
 		// scenario builds an album with n webhooks (subscribed to everything) and a study of n
 		// series, then counts the statements of each operation.
 		scenario := func(n int) map[string]int64 {
@@ -62,13 +51,13 @@ func TestSeriesStatementCount(t *testing.T) {
 			counts := map[string]int64{}
 			measure := func(name string, fn func() error) {
 				st.DB().Config.Logger = counter
-				counter.n.Store(0)
+				counter.Reset()
 				err := fn()
 				st.DB().Config.Logger = logger.Discard
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
-				counts[name] = counter.n.Load()
+				counts[name] = counter.N()
 			}
 			measure("flush", func() error {
 				fired, err := st.FlushNewSeries(ctx, album.ID, "1.2.3", time.Now().Add(time.Minute))
