@@ -3605,6 +3605,8 @@ type DeleteAlbumResponse401Headers struct {
 type DeleteAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KheopsBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -3615,6 +3617,11 @@ type DeleteAlbumResponse struct {
 	JSON406 *KheopsNotAcceptable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteAlbumResponse401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteAlbumResponse) GetJSON400() *KheopsBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -3676,6 +3683,8 @@ type GetAlbumResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Album
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KheopsBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -3689,6 +3698,11 @@ type GetAlbumResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetAlbumResponse) GetJSON200() *Album {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAlbumResponse) GetJSON400() *KheopsBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -3819,6 +3833,8 @@ type AddAlbumUserResponse401Headers struct {
 type AddAlbumUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KheopsBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -3829,6 +3845,11 @@ type AddAlbumUserResponse struct {
 	JSON406 *KheopsNotAcceptable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AddAlbumUserResponse401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddAlbumUserResponse) GetJSON400() *KheopsBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -3964,6 +3985,8 @@ type PromoteAlbumAdminResponse401Headers struct {
 type PromoteAlbumAdminResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KheopsBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -3974,6 +3997,11 @@ type PromoteAlbumAdminResponse struct {
 	JSON406 *KheopsNotAcceptable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PromoteAlbumAdminResponse401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PromoteAlbumAdminResponse) GetJSON400() *KheopsBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -4213,6 +4241,8 @@ type DeleteWebhookResponse401Headers struct {
 type DeleteWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KheopsBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -4223,6 +4253,11 @@ type DeleteWebhookResponse struct {
 	JSON406 *KheopsNotAcceptable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteWebhookResponse401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteWebhookResponse) GetJSON400() *KheopsBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -6345,6 +6380,13 @@ func ParseDeleteAlbumResponse(rsp *http.Response) (*DeleteAlbumResponse, error) 
 	case rsp.StatusCode == 204:
 		break // No content-type
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest KheopsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest KheopsUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6411,6 +6453,13 @@ func ParseGetAlbumResponse(rsp *http.Response) (*GetAlbumResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest KheopsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest KheopsUnauthorized
@@ -6540,6 +6589,13 @@ func ParseAddAlbumUserResponse(rsp *http.Response) (*AddAlbumUserResponse, error
 
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest KheopsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest KheopsUnauthorized
@@ -6673,6 +6729,13 @@ func ParsePromoteAlbumAdminResponse(rsp *http.Response) (*PromoteAlbumAdminRespo
 	switch {
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest KheopsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest KheopsUnauthorized
@@ -6901,6 +6964,13 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 	switch {
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest KheopsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest KheopsUnauthorized

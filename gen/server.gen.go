@@ -2097,6 +2097,20 @@ func (response DeleteAlbum204Response) VisitDeleteAlbumResponse(w http.ResponseW
 	return nil
 }
 
+type DeleteAlbum400JSONResponse struct{ KheopsBadRequestJSONResponse }
+
+func (response DeleteAlbum400JSONResponse) VisitDeleteAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAlbum401JSONResponse struct{ KheopsUnauthorizedJSONResponse }
 
 func (response DeleteAlbum401JSONResponse) VisitDeleteAlbumResponse(w http.ResponseWriter) error {
@@ -2179,6 +2193,20 @@ func (response GetAlbum200JSONResponse) VisitGetAlbumResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAlbum400JSONResponse struct{ KheopsBadRequestJSONResponse }
+
+func (response GetAlbum400JSONResponse) VisitGetAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2351,6 +2379,20 @@ type AddAlbumUser204Response struct {
 func (response AddAlbumUser204Response) VisitAddAlbumUserResponse(w http.ResponseWriter) error {
 	w.WriteHeader(204)
 	return nil
+}
+
+type AddAlbumUser400JSONResponse struct{ KheopsBadRequestJSONResponse }
+
+func (response AddAlbumUser400JSONResponse) VisitAddAlbumUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type AddAlbumUser401JSONResponse struct{ KheopsUnauthorizedJSONResponse }
@@ -2527,6 +2569,20 @@ type PromoteAlbumAdmin204Response struct {
 func (response PromoteAlbumAdmin204Response) VisitPromoteAlbumAdminResponse(w http.ResponseWriter) error {
 	w.WriteHeader(204)
 	return nil
+}
+
+type PromoteAlbumAdmin400JSONResponse struct{ KheopsBadRequestJSONResponse }
+
+func (response PromoteAlbumAdmin400JSONResponse) VisitPromoteAlbumAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type PromoteAlbumAdmin401JSONResponse struct{ KheopsUnauthorizedJSONResponse }
@@ -2833,6 +2889,20 @@ type DeleteWebhook204Response struct {
 func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
 	w.WriteHeader(204)
 	return nil
+}
+
+type DeleteWebhook400JSONResponse struct{ KheopsBadRequestJSONResponse }
+
+func (response DeleteWebhook400JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type DeleteWebhook401JSONResponse struct{ KheopsUnauthorizedJSONResponse }
@@ -5306,201 +5376,202 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchs5siD8Kgie7wuTPkWKlGS3m4qJWFqW2+r27VjS+MyYDhfIAkmMiwC7gBLF9uo59jn2FXZfbAOJ",
-	"S6FuVFGW2u6e/mWLVQUkEolE3vNLa8qXK84Ik6I1/NJa4QQviSQJ/DWaTslKqv9FREwTupKUs9awdTpD",
-	"q4QIwmSAlqmQCMcxX6MQr1YxnWL11t6/BGchapNYEHTYf9zptYIWVR8vCI5I0gpaDC9Ja2gnCVpiuiBL",
-	"rGaTm5V6ImRC2bx1fR20RvEkXZ4+K4MCDxCNAjToo+kCJ3iqoEfhh1H3n7j7W7/748fQzb3CcpHNjNW3",
-	"n2jUCloJ+TWlCYlaQ5mkZDssz/GUxlRu3pPJgvPPVVCZR4hGqH1xcfqs00MjtpELyuYIMEIFwkysSUIi",
-	"dNg/rAFwbWbYFcKXdEkrtu0tnhMk6G8kQJghyiSZkwSN037/gPwN9Y8QuSSJgXK9IAzhidpjB9yvKUk2",
-	"GXQxzFIBiRkZQHkzmwlSRUKSLAWSHInPdFUHT78JGFzPcAMcZyShRJwyITGbkouqTTtfECTgtQBh9Oz0",
-	"+M0rdHH6DLUFIehMptHG+xzomVzh5SpWUw16+70nh/3eYHDwePBjb7/36FHvoDeo3tYyLLttbxGWmqWo",
-	"t3IrGaLssCM+QxGdUymQIOrUSxKhyQZFXIoADdTOPD70DlSAGB+zmOBIUcdvJOGIMoSzEVE77IeISkHi",
-	"mSJvzkgl1aPDfr83ZjdjrwZ3xbXvhroLQZJ3ZFaNsVCkkxDxBMkFQWSJaaywhFEqSII+M75mCi1Sk8kl",
-	"nZKaY6ve3xGuRrwkQPs78zjDQnblctfqZbHiTBC4CQo87ymO3pFfUyLgZE85k4TBf4s3gPrN7DOMQ5Yr",
-	"uTlOCJZE/SnS5RInG8Wb3pydozWVC/TlGrUB4zO8pPFmCAiHH8ilorNLHKdEdFpBC/4HoyYJT1rD1lMc",
-	"IQtX0FoSIfCctIYfWmLB0zhCE4IwEmSaJgRdvHup53txfv72rBW00iTWl5l+S2MiaMGkQj9RC8WK7CWK",
-	"CRYSDRCJyRIuz/ybagyGcJJgxakIni403OrQFN7jjCgyU6uccXWPquOiFzlUF2uAZgb5PYWF7pQzRqYK",
-	"wz0MVyeJtrySkH+Raf6VqUJ/zefumf2u9TFoCYllKo55RFrDw35fEQfcFO/SuLCLJ+pnlKQxQTNMY7US",
-	"zqYEtfWhIdEDgQw5/JtsoFjQmewlek0avQrhhZ8VM4tj/8GKJ6XX1XGN0phE5Q/cI/tDaSYY0O54F6eS",
-	"L7GkUxzHm5qXCj9nlGRmyGDAcVxCkiEpSkTVpggyTUhxVxhHS54QJBeYoX1/Z3Kv+1tTTZ1LHM94siTR",
-	"z2dvXucpdIQmPNqoKaS6jhgHhkIjBK/uQpJqv80G6jFLww1RysjVCrCGCIsUlajfEWWrVKI2lmiykQQ9",
-	"6dSsg3E5Ym8mCu/FVcA4paVghrh+/atWkm0YTGOGrIWxFssKJCW6ISxQ6Wa4EwjV1IGeA3jBsb6Kuueb",
-	"FRmW56xeQsrgcn+b8BVJFMXmF3OhH6OVex6ow87gxHO5IAlwPLHTisxgG6TuaWTYm8IXuaLwbhOOt9Mp",
-	"qlr7tS8D/H+JEoxa/7GXSYl7+qnYe02E/LsibEDmCawOPi9LUbA/IDfZW0WJVHCBG2HEbaV/YnooNOgJ",
-	"UUyFFFobGTN1kZAIUBzo5Su8S3KlhVj1xyrGUh34BwJNYyxE91KDys3OqINY3MMxm9FEKLHVbQVoHlO1",
-	"IVoHKW1L2DE7H6ZJHAYo1DeB+l/G7sJgzEKzM2EPjZAbPyYziXgqFT5YGsd2/dMFmX5WfJRcKc6rR0eY",
-	"RW4CxNmYaZYeoPWCThcaDoUbxX3VX9QsVk2pEFhkDMAw4QuBQOynvylGGo2ZfgIfBzCtemwYubDQwRlG",
-	"grJ5TCxR9dBTsuEsKm4CbM5wzMKqS8BAAujL3RiWmj2sT5QcvpLqZYC08IXesGyS/2mGMNsHUwKCzdF4",
-	"ffHSk59hc4osdMw0S8lxU/1n2byhf784f959ovaUX5IEDdAr+hQtMGhAyJD0mAm8UWKB4Er3uQ5avywI",
-	"XwmwXrzm8jlPWdRclNZKgsQ0tlYMAGSmRgHiUsCjJVlOQBFxbMdYS15zifSMjc+/BnfruddwRJyI7MBY",
-	"ZUqJGSRxxGhAU8eXStRWv0keRwivcCI7vQJ+3iRKa/tKLDFuWJBiICKdKMi0ivdgwicPclhS090rkto8",
-	"MSgQC7pS9xdBha3pWNRpqLHIdtjDz230sBxaHgCDeQCn/gGOok/6770HCVnyS2L+RFPMzHFMBYmQ5HOi",
-	"7r0c1vyr7q5QNkLOIKmIZ51wNveW/5wnExpFhN1y9Rue5vhStKTM3imwU7kFZrPdJUVkR8M/Fg4CNEml",
-	"4+AKPm/5r7nUxlM80Qu7BQqclo9wQqqEtGz9ija9+e4SCaEeN0TaOJxxkTrDch4LX8MY3BmrYE7VdHDf",
-	"7CGwclJgzJGZ/FTDBrRB8Q4QYeYzqKCsBgN6vntlkbmlBpYZavj2wLTpQUmlh4wLhlO54An9jXwNKiT/",
-	"TBjc4+RqBUazHA34k9zl6icEJyQxs1OBllQIMKMkvqh8jBPYgfD9+/fdUapkQaXLSwJmQH2IQIspPi+b",
-	"F8OnMGOYidYJwYKz3laPzLWHbpGuVjyRJHpFIorP4c1boz2vf3ofXnXX63VXCZjdNIkJm/KotCcOEgSg",
-	"IIDlLnenSt8Pb4TS51bGgPqVZ9UqUpnUB2dVXSKlw2rtx7//abVQFmTCHKiAGqVd3laU+ct0+Jfp8K5M",
-	"h/dgDakydRxVmzqQZ+lwx+KWIq49FdnnlZIsekcET5MpaRWRcbATMrYI8JkRKJWCRsTTBx8Ifc8Bw8Du",
-	"qhNTvsoQcDtOadefMb0qluhYVmn5h3ez/NfcMUFzzNXK1SI9+EHIAI5II7fs20sxNUJKcYWDnVboD/X1",
-	"8ksrMzzqOBO4tIZfWqucCdbFZ/gLbO2Prv754y+vDiZpKyjKJUHLMK9Pki4BG+oqxrI1bEVYki78WvFV",
-	"bh1fys+p+ATKV4V3dgGacMHKUalM9rKZJ5zHBIMiqf20FXOyVKkhn/jsk5Z6qwIbcm/JNGrwmlIkRE2Q",
-	"ROYf/uAHxwCIeSQVEF2eoAqyijV5qP3osGP8DTbsR7uLn/OkgkQKG1dgPhItuZBov3/4xLP79aoowG5D",
-	"gaITulyqa2rQ6+0/erR9kAICYcSqRZ0oGWBkbsqqJcX00u14+YRpHEL8hnsTmd3woPI2P0o1w6hcYEp0",
-	"kI0iUxqR5YpLwqYb9Jls0AIruYkwJAhhR+oAQywHI2uQ+MqTenQNks5plDuDaQr0tB1v9sPAx4S/iCqc",
-	"2vgEwC3wC6Y4ipL+KoQocK9USlHeE1+Mcj9XyFHlZ+6X8nRbRKm6t4q/O8+8m8WDRIlTHyvIO4cfT87G",
-	"UUQVKeDY937NcCxIUKRLLHH9JzqgpLQvsJlWJawVDbzADuNQAzkuxHEcVp5W+6WmrzK7zuj4F7KBSxFf",
-	"vSRsLhet4f6jR41IEKDOTRVoHGyjPyNZlE/1NKbuPFRoUZ40AM4IvmbC16EqsaCVifKIL8HyPrPKBgwI",
-	"8oWVRdY0jkHyVOeeKyYsyVLcJAfkz9i1A0iL09muVHIuC5Mn29OoCrYJiTmbiwJcpbUX56YVmD2N7P1r",
-	"tyW4iRc5faF+BRZQ++IuUKZJXB74IonLcG4nUABdDeaIIMgoLLcR2YIakG0WmLUDX6ijQkXXDSnwSB91",
-	"JTlZTcjnDD00MswBHP1yTafgmfxMVhLii3q3JuElZaf6w8Fu9KxWd/rMeaA9sobFwvoSMiX00mFhlvBl",
-	"Dgs9dDpTmqt1tY7ZKuGXNCIRahd9xR1Ezajq0kARkWQqS9OClVipE+ryEALirsYMhPEHIuek7vTQiVK6",
-	"rVpsbL1abrdR2wedm1EPoZzNT0Dt8dLRt1pXz1CYeZyQkgRmGy1OW4sm6JWzHKO8PU7nhJEES2MnSohE",
-	"7YP92njLTm/MztfceCgwSrjU/HtN5UJNEvE1U8LxEIF1wwgzYDYUdM5IpE1QEy4XBSQuKbOX1aCCQy3x",
-	"laHZ/YYcRuH24t3LPF5BW4lMhLWxTCngZELnc5KQaIjChZQrEZqwC4wWXMibBd8cX2rAdU7YJYm5FhGq",
-	"RY4mR9qyziI0Ta9sxd7rIdiJuzhQittzS9AuVlETtpzfcx2KOaMkjiAce6W/O0LY/AgHOiGrGE+JljWE",
-	"5AmJ9NEJ3HtVUSvq+CtCaHYTvPMn0S99A46dgyJ78UgfzwIfzBuofIZ4N9wuB4xle21BTCwNBEOY/ytt",
-	"izPFmjWPISUOkwfqzrnHa7JW3GMXdlCi6BcExwqi4vnSNilfYQPpJ2X4EtMY/Mwfb+I3Zoyqg+Q7MErr",
-	"gp9duJpCtX7dBJ6X6du6X8o2IMVWsYlP0EKmQk+6xKzXGqpDU7UR1k5Xxa1fnJ+/NY44xUt78x4KCxEi",
-	"Yd3QBfTYeQIL/xZEWe25oKkx4+Yx0tgrLJWqi6ZYkC5lgjBBJb0k8UYdH6NTwxG3m8rIOrP4mNAS97d6",
-	"aFImIhITST5pJ1aVHptZW0ukROzP2zBdFvc9o+iNNrEMlXqy3OdVaK02nZZA9wDM7JwF6+0NkLvvDvuD",
-	"oPk6GsBfdHTUIz6DPe+M27YhO/DSuvX2gzvft3MtA1WYpKUky1UVR39OGRXqVNhXAm18VEoAkwiCTY9M",
-	"KhtKmaSxvoggCFXx95keoPnVaIAc6fmqUEbseW7g5LX3K43qLOBLzFIcf5IZbspWP4jMaAg4pHLBrSP0",
-	"cA2+uRAV2wvacBlAu/4tG2xxV7fP5W0eoJnxbuudk8mm2uia3WzdgRaymdrlKV4Sx7jzQwPP15/ZC8lG",
-	"Z1XOsIuLo/rKNGMEbrlbUFVtf2+QVvleCQthdgOEQxfWNNMaiQnn8aKNgixpURxlLnfOyG7y182ZkhXQ",
-	"ycrkyXoLXEVMjTeeEptDe8WFAWRNsg3cnZVD2sNQByYMM3Rhag9ELpq118y8vm2jz5zvoSCqwe+f0koG",
-	"UaSv7N1tM1lmUTVRY60rD3blxZFGm4Zwu1cDC8Y2+G2KSHEFeqqDfs5fVHnmlayXWQa23PMVRLbCAjID",
-	"pjqoQR9hNIcYxv2rq0Dn3IYzTOMQtXEsOFovaKy4ioTzhxOCVoRFlM07vrSmBgYrIo1vlr5p5lrehqsL",
-	"UXWdAs1Wez/r3KIinTTYx3RSCYyCouQi0iEoNyZZbnvH88nUp1lWPvTzLEtrdeDezmPj+xzKLu87d+cU",
-	"c3SbuXLu0lfjmcBrbSsKp39mL01G4n95SbZ7SbY5Rjwq+W6cItn56t2KGLZazmo3dCRA4nUeGQOsOCoZ",
-	"BgNQY6hwhvSo9+9k1fZI5uss2j6Hamwy9j66A0t2DoTbWrG9Qf6dLdh3cAarrMXfv83Xu2WLooIxtJrg",
-	"ceu5y1yAXh0ZppifElnThGmOUtgyhicxiarNEXX7eWqSt5OIJChT1gKUs00GyCpcAfItk423vmBaqb6N",
-	"S7sVYyGtEaPmCnmUsy1lcVLbbE42yishIPizojLdRMcyCk/FWhqEMfpLKlszDBlW6cOfNFFUbXH9jW+C",
-	"Fr3PPSnAEk0leB/raXlbKKJHiBGZ4TSWBTG6SJfbpQOu9Hr1cEJAGHC+oc9ko5W+1c7iwA30eAcxkJaJ",
-	"VRjOer1Bf98vKXUEfnCBvOIOArX/u6uh7J7ROcMyTbR7q0wXVWxrBMXCeJxKghTjUhwfGFiW8qFZWICw",
-	"CQ4tANVUEKiN7jSU8sz5im7Fru6RvXz1SfWf7sI9toj638Gp99a1ZVtf8nmF1qjDPEeyecB5TpG+IbxR",
-	"iSw6wzfHTnwVupqVeIYlY/+xxVhCc+d2aRRWHy9zIN/iTcxxtLOhwBqun3Jt4asYX79wVm8mV4eXSghn",
-	"YlyiJGVoQ2SNIe0sZzfXtnlr1a4ynhsbWGMazvZ/i7+l1lQnUojH2mKty9nftE1Oqaj6O2OMSxNSaSaq",
-	"PkRVhyQXzOpbTgrbXdqfwo7a4+b8CNkRyFC7/RjVul6+j9P0lQeipiyOtJECtqDljQenPJCm7ceH6Bf6",
-	"tOgngllaQcu4qGSCmVjxRCLwe9bHImw7jdngzXxXtcdtM2rqVIPastFNfjUX4v9HPSQOIdtPyh3o897t",
-	"dWt13ozxFsvpoloCdvVD7kqCuVlYaqKqg0ntCIxTUEzIWKenMcGJQFT2IKZGC4d2BXt+/ZPdfI618pU/",
-	"ZBXc6mkEIBvzlbqx1WiQ3e1Auytpv05QH0HEmX56ZDCmQfftD9tk8httA3r2NKFyc6aA1eSjUwdHqY4T",
-	"0389t/z/5/fnrXJy6c/vz20w7WSDsNaNZih8f/L0xZs3vzz79PP7X84+Xbx7GUKO6USHD0cEzHNLRRuf",
-	"yWbM2lYeiky8X7cr0gnCMZ2SEK0SCgVzoaBtSK5WYJO1Z+YIhVSIcC/EaRSCZm0LZsEmTjmb0XmakEgH",
-	"+cLmACXD+jIsKjVFJ1VSNuPlbXEQQqWYrJLanAqZbCBa0Ml7tjwteqNEKc6kUm7QgseRQHLNdYCb9sCP",
-	"mR1q9PZUBDoYUhETlnQSE6szJQTHrsLXcMzG7CF6+HDk229A+NI09/Ahaod7YCsRe71eLwxQuGeyAOHv",
-	"zhBBjQRTIMGvqwCl2RBqNyirEKCErIClqm3UdmrIpx6awml/y0w747Tf33+c/Qpu9CM1EyS+sYhckQiA",
-	"Mt9+6H/8mwIV8G08eEhy3gl0UURXOCfQlytAHX4Z22CjcWuIer1egMYm7s78cB32rAMDERatOBCXoSY/",
-	"jVTy2rJEPY1+GxsLm+8X2FMbABX4hMSzGWVzvzjbKp3EdKq2GzZpRfcu9/f0j3v2e7NJakmmYCXMwVMZ",
-	"oNdEyJ/PukJuYmKWXrNueOj9nQVdZbhQpKQNvWrZgGyvXImJkQ9HJhIOqGGIdMkSU/7t5/fnut5bqC2I",
-	"uorzNMZ0CYZ/U99nzNq58M7OETwKtUPoE43sNzrWN8S/rULrQlcjduxgVRncUJwOhvNSLOx4urwen5kS",
-	"BqJTzBihEi3xBqkzqki47XwtFlIzNiTG22EhYFkdaafMiSHsoliEinbM/609qR3uKSEqYTje0z/pPe6N",
-	"2YUgiQkGSPglFZQrfmqyVVxKCCAhQCG47NV/1M0UdvxQKLoEAtZbCTv7HsyNtvgvivg0XWpwzF6s6WeK",
-	"VnhOBBq3TiIqM942bima+Ymon+K8V1GMWzY8eswcthRFq6HQuKX9DfacjVsdF01tD4J4gBQTQREVeJ4Q",
-	"EmhXnGOWuhyH0FPkgTcR4yKdLhDIGkjgjdCl/cbsP/4DPXP2WPXDyHqhtPin6wI6Vr0iCVoqkQqK7tu6",
-	"TyYWSigtWAlkEyyMNI+nmuAMZNMFZnOi9YophlQZXVEv83zFYO5ixjcHFgAdn+x/m3Bwm03w9HOnh0Zj",
-	"5qerYBS+fXN2Hmqe4lWe5b7z+4FAaRIHaIkjgvAcU2bCHKlEIKKTSJibw5SJ1kx/iMLtVVsVsSka7Y7m",
-	"hMmhnS/a0+f/kiSKZA0PCDLCQOhMYhbhJLKEIEx9sbwBRFen9owlAcqF7gTZXnBmq5Iiq8IPbZpXIlBE",
-	"ui5NWXMuKjtBNpk6IULi5SpE7ZTRKyVLcRYJIM/AWejV6PZWXoCyCB4fbyBhbaPhEIWXg0BjQlHJ40P0",
-	"4tXouHv2YrT/6HHbuFMmG0lEoMYdt/S72fo14nr5nx2kuadq1/UP41bHIVxRliJjPVeAxApPSdd1FYDL",
-	"qiApmOPfGaLQ2XtBUFV77X4ZWQybwqx6RrPtS3xlIYCb131lTt+mvK8WzVqkseCGZYtzOEQxX5Nkqo7d",
-	"glypCfisHrFwHDo9pNS+IQoXXMBCbAkFVykWiiWov3TRFQN5KXI1tFVmvbDBkC6VIv/JfIn+E4UpMLkI",
-	"yitsQMCF4YyagePYhSD+p/3Vvgx7Ui8+DPX5Vre64j7+lW7VYXeD67sPofB1mgic4XCI5N/0TilK11sV",
-	"oMuB+XFBrirwGTj6lA0JL7wchIr6FAg2a2/C5QLUAhSlCVzVLjsPEhpdbAq+dBKGOWND9OFj6PhkyrRy",
-	"oUkY7V9dma4tmisaw0Ohy0WAMFyFPJWonWkiz05env795N0/Pp2fvjp5c3EeBsi4iRTog0dIdAIQtGfA",
-	"xbPgMl0cJyERTchU8XZwiOr7iUQdDYqxfARIJpREhv3imdSIyaD45cXJm7dnn96dnL/7hwJp9I+zELUN",
-	"IOiRCA76IthfBoP+cogeuVj2jiUuN9Dz0fHpy9Pzf9QOtQwO+svgsRrnMBsnQP/nfw/66P9H/6JSkuQI",
-	"YRj2HZHJpjtS8LoakFSgBWdcqU6wR5ShDxGJ8SZA++j//i8E//94hMLDQR/9xBkJkZBKptAGMbBBwsad",
-	"42ROpKjUzQDHbD7UcnaUECFydZONsNyOOV+pyzFQ2uAllgSObkzZ527MpziGMzSNeRqhJZFYnZoAHf/0",
-	"enQeoIuXo0CdlY5WG/X+pixWc1EmaETyqB29fPnm/afz0bufTs4/HZ8+e3cWHplFzVKBYz3MlCeRrcps",
-	"CkdZo3LbBJF3Bx2NgAVBCyok19c5ZVqAyXnfHwgUWgeIrj1NGQp/OjlHdSpCzOciBFVtVmIkvkcaUoUH",
-	"hyjCG9HRSrCkMvaak0StoGVu8daw1e8Nev3WddDiK8LwiraGrYNeH/rBrLBcgKnA6JZgguKiwohxbGQt",
-	"bFKXjnzNakKmfEl0FWwtupqSnwp+U2QVpk+AZ5xGbsCRqa7nt8n6UG2FyV7ZMx2urj86E6K17tZUdaqu",
-	"dVisBZgzDKsdVRxIXVkia/9yvFBq9fF585p/xZI713kDoUxSUmwOs98fNChRtcP0NxcbdKVnroPWYb9f",
-	"N6oDc69ULxk+HDT9sFjv87D/uOmn+Sq96tvBo+bTVhTXBPOZ606gt8oRujpdeC5cBSfR+qjet8aYL1Ym",
-	"uTalhkhVVaCROgNKUYk3PaXNEGlsfyY5Qx0cU79a/2ESOmzteMsjjBwzo4lShUI/hiYsaA826V/piy7w",
-	"AfL+lT4DN5mx3cUEbkVQ1pZLdY1Ehq3kT6yG257YAsEe1kT4OgLTsFoC+wo6OWj6aa689KGGsMl3+Rry",
-	"X0WbOcLS+NtKWEFrXmVBfqVJI1/HWhHTEcJKEe0adgu38mH/EMX0M9FKKXOdGlykVX5XfyKyZkv7vyMP",
-	"+nqy+ObbC4aVrXu74yVnOjReB83vw0rGtAcF5Pa+qH+acKkltv4JhNmGM3KU1fD2nskFWQoSz7SRMMZC",
-	"GsOqqW0fE3xJxsyixGam0TjWzRwgl8EwPdQ+7PcrmY724gAuLmwXuCaMJ6tAjmLO5iRxa/iGV9zvw7oK",
-	"7R3ujsLfGaKwxAAWzW9E8rbv4C6nI2itUnnD5RzqYxJa4/TOLQxRW2nR6wUfM0XmJnyeSj/pcgqdHKNI",
-	"q9LaUrDgruhzhmB1z3tWi6oDMoqiLadjsOV0qOlwFJk7eftJgnfjhOBo48DL6hdqw+cf5m6/twMyiqJs",
-	"8yTfXYbMseo9r0JqA7GywIUVlVrWm3UbiciSSxIZflsh4qnHgCQYe2d2i9EqxpT9xWrviNXCViZ0vrDl",
-	"zrwuRH8Gdutox3S91hxm4l0ybSXPjgs9QsYtLT+sqVCs9Jmth68Yps8vSwT+NuFfS+F+25h/ZxJ9hT97",
-	"22TR0pzVWT1VwVKp9VhC8f306Ey3o5hskM34RRE0cSvlaUCb6ajo8XThGWLc6hyhMJcbEpZHCYrZHs7Y",
-	"bczG1EWi5CntJRXSesl2NnDpfuMNDpvpBq7ezCPvDYs3eXMAmOXJFZ5KeELBu4jakqMZ1aEIao0glSsJ",
-	"xp5FaDEhOnXNwk1EXm1fk4+3UiudWe6DF+CvA0FtSH+hBpKrefRRB5y2/msUzU6FvErfXK4/T5cHP74/",
-	"edMq5QJ90LUFWiuCxSvx45vT+eQpOx0NGD4cvWbP/rU/OSQTL+ZwqHP5Fb7hu38dzCeEpj88mZ/+8OSn",
-	"0yc//LT//vRi/4cnz3+aTJb+d5D8r9Bhe+UjE1pflSUwGJjYL4hiEsM9e1p6gkqyN9g/OHz0OB+Wr1P+",
-	"FGDNEJYvGmWx9vn41duDFxcHP11OX76JnySvj1/+l9ffn2mtbQvk/a2A48k0IrMC4GAB/egT0S4hmBXx",
-	"l/VmhgeZKa3Q1+e/u+dc4rh7zNO6RCKpXvCqhfthWplZxsUe6DiOWJIkQOsFlsAuIGICzyFR7Mbm4Vn1",
-	"pes/uRx1X+aYUpxL8Xrquge/j4EmqHGvVN51JzrSyHoAJYegkyMUmhMe2keQ3aaIqM7NkiX4f62/RP1X",
-	"cXab26u59SqGKmKGjuUGnFEz7e0Icm1E9DdbmLdhNVCoESJEctVoW034YmPXTDkJ8c6cM/6a7/QCuxE/",
-	"u3PlbdfJbpisY76uIMN34Wn6I/G0+/JueQRTyxC3y+17X8z/mjq/crwtC+kzNmGTowVeCyp188wJZhE3",
-	"SepVviifrTXR4Xwy/OP4o4od7u7eI9WEGIIdlLRRFPnRDwHKxY2ZyImgStlSspHS7sYsjJUOFO6FHFQc",
-	"KLi1xhuBVpDMJAOTSZFVfrS7C1ZTiEtyU64XXJio2jGzUR02D3JmC01OTRNIxlFoA2xCSIEw4XUP0MUp",
-	"UmqRyF740Nely6scaxl93rP69/EenXf5/OubGLyO0XTlYexmf720bampWJ7+L0H63tmEFqUb8Yh7k6DN",
-	"6nYXt5U61ohtOXtRMWq+0zPx1bnW2Vn1nLUX3qY405jZcjgmSjVECVkn1MZ8rBc89jPpIMrD5NeE2n3k",
-	"pdV1XK6YCZSGF49Q6PLXdHRZ6GfDhYioRajZ1Aw6httVb3IpcBDXCcFvEMt6NGYWYNuQ3ARzZnPtFeYB",
-	"m/9hv9+zEZ9qCQB+x09yGzOT5QYWXxMor75VbAnCBxVObKd9aFPdQyMIDRVuGV0qyRIlxNwAwMzGrK1B",
-	"zBvyOkrnptMF8hj3KpUQq6dTDGyiL18rcUOhq9qOpzMf7kWByqV3blWiglbT94o5kTvoZh44H8rmofzA",
-	"Hzx9ZVclIUt4vTbq1u3tg39a8+Bu+t3g4BsrePr8ZJfyX9fsN9Hu8lfXHel2e16B8u/vfm9uTjsjLNLJ",
-	"YjY7lvF14OWH+0oEFZDJpliLuZbGLB9G6dLhTQJMRdoJ2OT07WzTTLKo6R460c6YMbNdq9ccEmZF4ASH",
-	"ZW1nCJP5VcrLNX3nw2Klbi0l+JW/UVgqNh6its4Atnm8n8mmAz2lc9XEh8VcGdN1WYKaZWJX28UMm1AQ",
-	"FoWdowLY4Kk1QJvcHOdVnGxyxbiHnm8X6R2faPliCamCh/2+3skwk05Mv9zAxkHq3sjGkaHloXaYu+3C",
-	"AOUjaxXIjkDcJoGJYkmvNIHAvqrlM53zHOPpZwiHsFR7ZGoQoIvTZ1ZaxGOWlUOHwM2w1Fw+NMmFXttj",
-	"C70JHjbb6H+iphozbLfCTOdvIUpZpGsJS1ubPcz72MPsUFjft0HhmFlBzcZ5VMhNpkbVvQhOlUXyG0o6",
-	"IGUwss6qsmfsMztFun7KmnuV9bHGUytogVxeA8eH1qC333ty2O8NBgePBz/29nuPHvUOeoNWUPNkX8kk",
-	"5br61W+7Hgw+sLA8Rta2JHh+QbB5moZc6IhbgT+YaRmj6+W3oFbD/zBI6/Fkrq/+ZtKC3+KgkUl9/4aC",
-	"W2ss0K8pSf/cduPvU6gwm+nxIH3NQYfd7QJGdaKTTW+qjfw4r64K8ECUqybrnFTXkDErPmBLDWRlB8ZM",
-	"1x2orOlpOGo2mXiQzQHlPcF/C8WkI63FZiUgxszmsuuIFCXVE4H2+7oOk642bWtTHMFv2ooIYRg2cBQb",
-	"dXe/368LKCn0sRP3GbRf1c5vu/VPVEbhYGbMGWGEJQ6ryqZ2mlvhS63887QK1dJLROLRqX1WMFtVSpHv",
-	"oBYM1HLIjMs8qSta0TMSWZpAewhmS/0WS2V2PIOPUG96MpmtUf43SzTqpQ5kxyfElciBJMRcZQxXkbnt",
-	"WnEuCWal9q9GIs534ztSmiYsRk2UvZtKQSPi1awAY8/Dh4f9g4cPUei4HHpHjIzXQyO722DZMoawoRUn",
-	"LRYhi8mk+YO93U76QNhq0LBEk0S8ZX1KjnXl0Zu0GYU802myWUk+T/BqQacowSziy86RK2G6j9q13Uc7",
-	"O61R+xgsXJLrLGoKXn3nAFNT9EwZByZ11pdXzcRrFKuIwHWKdVUtdNVlfdygDp4iRFcijwp0qTuOkQhN",
-	"yIwnkNeR5VfbbDCvTgzlrKP79iiRGoT7MXv4EIjp4UObHpukMQlQaGqWbWxVAbwkOqMciQVP4whERQgj",
-	"07KsTUjKap0Z7w9UZdFLUkOD1AWnKXCnJciRfeBRCLUtJAAZbUGIhX/MrOgHTqGsbqCVwnUFDl1LK6vo",
-	"Waqa4Wyd+jBzRsbM1Og5Qo7LWZyHX64r4/VNsEGhs2lT8bjKAOYsXlsb7Rc79n8sWozIFQFRb8qX9qpu",
-	"HklR3ff6PqIpbJm+rLOI+qIVfAUe/CanH1pvu0pWf9vdd7bCH2f9J/0nj6bdH6NHg+7hj+RxdxLhfpc8",
-	"mRzsk/7s8eP+I6/9hYLg2d8H+JdfqTx+eRyfDvaXP1y8fT4ZjS7/Ofvnr+nP64bYvy36XbuE+wjHKMx1",
-	"C/m6fIc3lK7Vh55sXR3YULz9b7j8G8ipzhp2uj3QwSb2WnNOcyn2CFGZuw8ZWZtS5GM2cnLhoZZ2reDp",
-	"lX/a7w+O8tKkuXlsXSFBWARXFwi6Y5YHyNVJ0imjNCowyIuL02eB5X+H9cnBVWzt3gMzqsnpsNmHmcpV",
-	"HRmxIzXVREm82Zki3Fahmp3CpghbVm6CRlv3z21fZmSC6Afd+rY6gOHG/bw3daMhC/u2VKId4zuTyG5G",
-	"9AJiTp9t82trbyVkqYDE5RVBc/7tUi234Y0NYMZMl3jNlDkt+rJpnEYk6tzcGibIJCQjaLWBVscsE5s6",
-	"xjEsbGJh5gJ++HC/P3j4MDB12grV77Q+Di7vzKc8ZlVOZSUaHy/IVCmrIDJSoUXGoV+b77A/MOUMFVzG",
-	"wG9VKSf7GmuAgomzMdM3qU6tO/JVgWFmsfXPckNuezRmOVUP9sikS8W1HdaN+eOwfwDqRD5TU2lXzzMF",
-	"w+2ZUy/AJ0JnHkqyPGpT9VTb3Gvc5d+FeFsS66wX1Pz3B/XSLkJb0FomGzKbv3j79O8vfl6nV31+8PQf",
-	"739YvH3Vf/rPeHqM71eqNk2ffiep2qTwBPe9A/clYt/Zbt2XFG5caLs7zb8fCfzrr9D8ZXR7WT3mc3EL",
-	"e7JnhamoumVH75hOfJIsoTCjdUsMdR3ZXHMMy47VyzrwNcZgXTHxolAGzFRTC3voF6+YV89W7vXvGCM2",
-	"QtodVB/Vd46Z5bDfR8YGcUMS4kuFoJLsUZE06KEka6apoRB+lV1osJH3uVUlCGYfnEbiw8dWZZ5Xg171",
-	"uTCnBoDDza79u2qwuvxFvx1BfRbjjRMapofAAIVsdSUqdA3f9rvnx+jg4ODH2jRKIXEinynu7oPRrBH5",
-	"brAZC+AuwBEW3Rq0qvEgsjs3muvvNehDcz26TJfqjz40+NN/9cvNK+om0CHj1TM0GLKATjAo+gnHarW1",
-	"G8kT+QwKS6qvKyFoPTs5O/a604zgL/ixojn07xDabVti1NxTGSk1v6IUx7+Te6ns3bHqjPMNx5qz3fLi",
-	"sO3hd7w4cvdDhd+rV8mLvQ6e9+q7KzYv3d1vd7ceuRy2vL2Ctt8NPHFneGl9ArjCWBI4L01OU2oLk1ME",
-	"euGYZZ4K37tS9FF0jLrnAl+8Dtyih0a5xYyZs9rl3xe2XrxuggAun7yvsMYz4HeKvRO1CcfxHasl5V7O",
-	"v3NNy6rOwH8UU3e10dqnqS3n4wY+dueG6ty5PfIiFA7rUvKK5PvHtv423JbbWn1z6L3Z4uu1Ztjd6ltj",
-	"4d26X/1veGK/B8tu4+2/R4suXH1Lksy9C/Dt6Pz4hY5JLFIEalfacssGWh3EmbPQhl+uw6IJtuOf+kG9",
-	"xe/Ory27sB5gO6ve3rO9g7zGcqV3EvIvMgUj1G0utbu2s935EfnuLEd3YgPa6RZcEBzLxW/1xaOyYLos",
-	"jtl1fjEkHaBH/YOsklgPveaFKJjKerkvYO7W12YuudyfXWQvM3cNYWShhLpudLbgRFENEMojbee7BZwp",
-	"w5eYxjbK9C4AdgBGtoSb3pperqdda/jho08wekzde8CjE7N6QyHF7kx+1GldvB+cdVP4s9wECtpF9dBx",
-	"VduhLM6zxJEh+dzkbQrTYcqZnaC2qI75U5tmEtUz9US/nnXQND25BF6SMQtpRJYrLgmbbn4hG+Mb0r0q",
-	"2qY3H7TZsbpI0nFNk6xHiJG1yQ51yZZjpi2aNgChXEVPD2e5ie6I+BVc33of/MayvrsAHAzw41l3UOhP",
-	"a7wPmTeibpA8ruyH3bPuoGs/3tnSDyt3LLRxoPud3Bcw98hehnV5eaC7QvVW8+Y3sOHcQXSPoThf4CGG",
-	"6uzpN6JD9eG3Vp77PPj+7QWVBv2GdqH1rIXmjN/EDnroNCNYsHrwpLB4seVsKmniq89lKcbupoOqUKCF",
-	"wvI5vVmg20lW++vo/e5HL7Nu1R0725L0SzGf6fp2/TJy5RnytYWH6LB/cGQq1EOww1AHN+nOaFkaW0ff",
-	"mBenz8YMwiaguqzLu3OBEv0jm+Kl7X/MJX/lUx9hkizlbsz0ND30zq/T4CWO6TAaNS4Eduua3vmMQ5hx",
-	"zKpajWUppPmOYy5mP47NJEvUpgzSCyGgpROYLNUxs7UPTa58lthSbAxSX4EfNvR5wpe79f8w+MSuxsSf",
-	"OX1LE8V9Ft7XEU0aqXXV923Jhp3NEqUcxCaZ2LdsUrGFUWj4976Ukiu/LQ95yuVCHS6RcRHHQ0SBieij",
-	"7xvjtqbewqRjVs7j7aHntdyisi8h1HTQDQRr2IXpVACNxEwSe3PugEZjJvyibWtMZVa0zbQqsMAwLunM",
-	"yj/WKMkYT9mUKH1jg5Y8IVtYDoxzC55jsmr+Yjp3w3RsRvT3wG/KGdf3xKRqitdXdmJq78ZAUAX/GDPL",
-	"QCBC9XnW+MOeprpyCrud4jGjMoDsMU8sWWCBJoQw9GtKiXRhsXpx6mhnrRRfn7z/dHby7vTkTHeozBpU",
-	"jtlBH4nOMFdgA7rYOtHH6ka2zl5OUIJOJJDUt17QWCe3gcxmErrcfkEohv3DOmtz9TVcQxU9prSNMYyY",
-	"5LMxwyCy5tx60S5IhpQ5l9e5Jc/olZyla6bnuH3BoI7a+/1DnQLqbF5KK1Xrga98tlnT8EWfgnNewxcH",
-	"N/LFBm1f/LcrlvUNWeo3Ly2t27zYzedbmWLBjPmlNYFW+6NULlrDDx+h7jlJLi3L1F76PWBAZqzi5phG",
-	"71oW0hGGJqDJIzp3+hnR5VNtBXfdk6Ec5WRGNXIZkKe96Rc40QGH+mPU1mdNp2f6LMovQ2d+63hz22IV",
-	"wbYV+e7QCgEOuoYUlpO5BspDPy/VC3AKGZ7N1HHMsvhtb9rR29NeKX5xs22WC9+Pu/MMefdGefQT3Xhe",
-	"MREQpWwKen28Kmo7g6/IglnqDFv+HhltvgyEMbnbtWlLe35zwfZ+/fH6/wUAAP//",
+	"7L3rchs5siD8Kgie7wuTPkWKlGS3m4qJWFqW2+r27VjS+MyYDhfIAkm0iwC7gBLF9uo59jn2FXZfbAOJ",
+	"S6FuVFGWuj09/mWrWAUkEolE3vNLa8qXK84Ik6I1/NJa4QQviSQJ/DWaTslKqv9FREwTupKUs9awdTpD",
+	"q4QIwmSAlqmQCMcxX6MQr1YxnWL11t6vgrMQtUksCDrsP+70WkGLqo8XBEckaQUthpekNbSTBC0xXZAl",
+	"VrPJzUr9ImRC2bx1fR20RvEkXZ4+K4MCPyAaBWjQR9MFTvBUQY/CD6PuP3H39373x4+hm3uF5SKbGatv",
+	"P9GoFbQS8ltKExK1hjJJyXZYnuMpjancvCeTBeefq6AyPyEaofbFxemzTg+N2EYuKJsjwAgVCDOxJgmJ",
+	"0GH/sAbAtZlhVwhf0iWt2La3eE6QoL+TAGGGKJNkThI0Tvv9A/I31D9C5JIkBsr1gjCEJ2qPHXC/pSTZ",
+	"ZNDFMEsFJGZkAOXNbCZIFQlJshRIciQ+01UdPP0mYHA9ww1wnJGEEnHKhMRsSi6qNu18QZCA1wKE0bPT",
+	"4zev0MXpM9QWhKAzmUYb73OgZ3KFl6tYTTXo7feeHPZ7g8HB48GPvf3eo0e9g96gelvLsOy2vUVYapai",
+	"3sqtZIiyw474DEV0TqVAgqhTL0mEJhsUcSkCNFA78/jQO1ABYnzMYoIjRR2/k4QjyhDORkTtsB8iKgWJ",
+	"Z4q8OSOVVI8O+/3emN2MvRrcFde+G+ouBEnekVk1xkKRTkLEEyQXBJElprHCEkapIAn6zPiaKbRITSaX",
+	"dEpqjq16f0e4GvGSAO3vzOMMC9mVy12rl8WKM0HgJijwvKc4ekd+S4mAkz3lTBIG/y3eAOqZ2WcYhyxX",
+	"cnOcECyJ+lOkyyVONoo3vTk7R2sqF+jLNWoDxmd4SePNEBAOD8ilorNLHKdEdFpBC/4HoyYJT1rD1lMc",
+	"IQtX0FoSIfCctIYfWmLB0zhCE4IwEmSaJgRdvHup53txfv72rBW00iTWl5l+S2MiaMGkQv+iFooV2UsU",
+	"EywkGiASkyVcnvk31RgM4STBilMRPF1ouNWhKbzHGVFkplY54+oeVcdFL3KoLtYAzQzyewoL3SlnjEwV",
+	"hnsYrk4SbXklIb+Saf6VqUJ/zefuN/td62PQEhLLVBzziLSGh/2+Ig64Kd6lcWEXT9RjlKQxQTNMY7US",
+	"zqYEtfWhIdEDgQw5/JtsoFjQmewlek0avQrhhceKmcWx/8OKJ6XX1XGN0phE5Q/cT/ZBaSYY0O54F6eS",
+	"L7GkUxzHm5qXCo8zSjIzZDDgOC4hyZAUJaJqUwSZJqS4K4yjJU8IkgvM0L6/M7nX/a2pps4ljmc8WZLo",
+	"57M3r/MUOkITHm3UFFJdR4wDQ6ERgld3IUm132YD9Zil4YYoZeRqBVhDhEWKStRzRNkqlaiNJZpsJEFP",
+	"OjXrYFyO2JuJwntxFTBOaSmYIa5f/6qVZBsG05gha2GsxbICSYluCAtUuhnuBEI1daDnAF5wrK+i7vlm",
+	"RYblOauXkDK43N8mfEUSRbH5xVzon9HK/R6ow87gxHO5IAlwPLHTisxgG6TuaWTYm8IXuaLwbhOOt9Mp",
+	"qlr7tS8D/H+JEoxa/7GXSYl7+lex95oI+XdF2IDME1gdfF6WomB/QG6yt4oSqeACN8KI20r/xPRQaNAT",
+	"opgKKbQ2MmbqIiERoDjQy1d4l+RKC7Hqj1WMpTrwDwSaxliI7qUGlZudUQexuIdjNqOJUGKr2wrQPKZq",
+	"Q7QOUtqWsGN2PkyTOAxQqG8C9b+M3YXBmIVmZ8IeGiE3fkxmEvFUKnywNI7t+qcLMv2s+Ci5UpxXj44w",
+	"i9wEiLMx0yw9QOsFnS40HAo3ivuqv6hZrJpSIbDIGIBhwhcCgdhPf1eMNBoz/Qt8HMC06mfDyIWFDs4w",
+	"EpTNY2KJqoeekg1nUXETYHOGYxZWXQIGEkBf7saw1OxhfaLk8JVULwOkhS/0hmWT/E8zhNk+mBIQbI7G",
+	"64uXnvwMm1NkoWOmWUqOm+o/y+YN/fzi/Hn3idpTfkkSNECv6FO0wKABIUPSYybwRokFgivd5zpo/bIg",
+	"fCXAevGay+c8ZVFzUVorCRLT2FoxAJCZGgWISwGPlmQ5AUXEsR1jLXnNJdIzNj7/Gtyt517DEXEisgNj",
+	"lSklZpDEEaMBTR1fKlFbPZM8jhBe4UR2egX8vEmU1vaVWGLcsCDFQEQ6UZBpFe/BhE8e5LCkprtXJLV5",
+	"YlAgFnSl7i+CClvTsajTUGOR7bCHn9voYTm0PAAG8wBO/QMcRZ/033sPErLkl8T8iaaYmeOYChIhyedE",
+	"3Xs5rPlX3V2hbIScQVIRzzrhbI7acDEgxVRhgcaSJtBhv49mPFH0ZQXA7PsAiXS60FwsxwcUoinTUhsc",
+	"ZZ8An/NkQqOIsFvid8PTHOeLlpTZWwtoIYfCbLa7pLns8PkHz0GAJql0d4SCz1v+ay61eRZP9MJugQJn",
+	"R0A4IVViYLZ+Rf3efHeJhFCPGyJtfs74VJ3pOo+Fr2E97hRXsL9qOrhvBhRYSSwwBs9MQqthNNpkeQeI",
+	"MPMZVFBWgwE9370y4dxSA8tuNXx7YDz1oKTSQ8YFw6lc8IT+Tr4GFZJ/JgwkBXK1ArNcjgb8Se5y9ROC",
+	"E5KY2alASyoEGGoSXxg/xgnsQPj+/fvuKFXSplQLI2Bo1IcI9KTi72UDZvgUZgwz4T0hWHDW2+rzufbQ",
+	"LdLViieSRK9IRPE5vHlrtOc1XO/Dq+56ve6qe6ObJjFhUx6V9sRBggAUBLDc5e5UWRTCG6H0uZUx0X7l",
+	"WbWqWiZXwllVl0jpsFoL9R9/Wi2UBakzByqgRumvtxWWvhsnvxsn78o4eQ/2lipjylG1MQV5thR3LG4p",
+	"4tpTkX1eKcmid0TwNJmSVhEZBzshY4uKkJmZUiloRDyN84HQ9xwwDOyuOjHlqwwBt+OUdv0Z06tiiY5l",
+	"lZZ/eDfLf80dEzTHXK1cLdKDH4QM4Ig0csu+vRRTI6QUVzjYaYX+UF8vv7Qy06aOZIFLa/iltcoZeV0E",
+	"iL/A1v7o6p8//vLqYJK2gqJcErQM8/ok6RKwoa5iLFvDVoQl6cLTiq9y6/hS/p2KT6B8Vfh/F6BrF+wo",
+	"lcpkL5t5wnlMMCiS2hNcMSdLlRryic8+aam3KnQi95ZMowavKUVC1IRhZB7oD374DYCYR1IB0eUJqiCr",
+	"WJOH2o8OO8ajYQOLtEP6OU8qSKSwcQXmI9GSC4n2+4dPPMtir4oC7DYUKDqhy6W6pga93v6jR9sHKSAQ",
+	"Rqxa1ImSAUbmpqxaUkwv3Y6XT5jGIUSIuDeR2Q0PKm/zo1QzjMoFpkSH8SgypRFZrrgkbLpBn8kGLbCS",
+	"mwhDghB2pA4wRIswsgaJrzypR9cg6ZxGuTOYpkBP2/FmPwx8TPiLqMKpjYAA3AK/YIqjKOmvQogCB06l",
+	"FOX94otR7nGFHFX+zT0pT7dFlKp7q/jc+f7dLB4kSpz6WEHeOfx4cjaOIqpIAce+f22GY0GCIl1iies/",
+	"0SErpX2BzbQqYa1o4IWOGJcdyHEhjuOw8rTaLzV9ldl1Rse/kA1civjqJWFzuWgN9x89akSCAHVuqkDj",
+	"YBv9GcmifKqnMXXnoUKL8qQBcHfwNRO+DlWJBa1MlEd8Cbb9mVU2YECQL6wssqZxDJKnOvdcMWFJluIm",
+	"OSB/xq4dQFqcznalknNZmDzZnkZVsE1IzNlcFOAqrb04N63A7Glk71+7LcFNvMjpC/UrsIDaF3eBMk3i",
+	"8sAXSVyGczuBAuhqMEcEQUZhuY3IFtSAbLPQrx34Qh0VKrpuSIFH+qgryclqQj5n6KGRYQ4QSiDXdAq+",
+	"z89kJSGCqXdrEl5Sdqo/HOxGz2p1p8+cj9sja1gsrC8hU0IvHRZmCV/msNBDpzOluVpn7pitEn5JIxKh",
+	"dtEb3UHUjKouDRQRSaayNC1YiZU6oS4PISCya8xAGH8gcm7wTg+dKKXbqsXG1qvldhsXftC5GfUQLNr8",
+	"BNQeLx3fq3X1DIWZTwspSWC20eK0tWiCXjnLMcrb43ROGEmwNHaihEjUPtivjejs9MbsfM2NhwKjhEvN",
+	"v9dULtQkEV8zJRwPEVg3jDADZkNB54xE2gQ14XJRQOKSMntZDSo41BJfGZrdb8hhFG4v3r3M4xW0lcjE",
+	"cBvLlAJOJnQ+JwmJhihcSLkSoQnswGjBhbxZ8M3xpQZc54RdkphrEaFa5GhypC3rLELT9MpW7L0egp24",
+	"iwOluD23BO1iFTVhy/k918GeM0riCAK+V/q7I4TNQzjQCVnFeEq0rCEkT0ikj07g3quKi1HHXxFCs5vg",
+	"nT+JfulP4Ng5KLIXj/TxLPDBvIHKZ4h3w+1ywFi21xbEROtAuIX5v9K2OFOsWfMYUuIweaDunHu8JmvF",
+	"PXZhByWKfkFwrCAqni9tk/IVNpB+UoYvMY3Bz/zxJn5jxqg6SL4Do7QueOwC4hSq9esmtL1M39b9UrYB",
+	"KbaKTQSEFjIVetIlZr3WUB2aqo2wdroqbv3i/PytccQpXtqb91BYiEEJ64YuoMfOE1j4tyDKas8FTY0Z",
+	"N4+Rxl5hqVRdNMWCdCkThAkq6SWJN+r4GJ0ajrjdVEbWmcXHBK+4v9WPJikjIjGR5JN2YlXpsZm1tURK",
+	"xD7ehumyuO8ZRW+0iWWo1JPlPq9Ca7XptAS6B2Bm5yxYb2+A3H132B8EzdfRAP6io6Me8RnseWfctg3Z",
+	"gZfWrbcf3Pm+nWsZqMIkLSVZrqo4+nPKqFCnwr4SaOOjUgKYRBDOemSS5VDKJI31RQRhroq/z/QAza9G",
+	"A+RIz1eFMmLPcwMnr71faVRnAV9iluL4k8xwU7b6QWRGQ8AhWQxuHaGHa/DNhajYXtCGywDa9W/ZYIu7",
+	"un0ub/MAYtiynZPJptromt1s3YEWspna5SleEse480MDz9ef2QvJRmdVzrCLi6P6yjRjBG65W1BVbX9v",
+	"kLj5XgkLYXYDhEMX1jTTGokJ5/GijYIsLVIcZS53zshu8tfNuZgV0MnK9Mx6C1xFTI03nhKbQ3vFhQHk",
+	"ZbIN3J2VQ9rDUAcmDDN0YWoPRC5ettfMvL5to8+c76EgqsHzT2klgyjSV/butpkss6iaqLHWlQe78uJI",
+	"o01DuN2rgQVjG/w2CaW4Aj3VQT/nL6o880rWyywDW+75CiJbYQG5B1Md1KCPMJpDDOP+1VWgs3rDGaZx",
+	"iNo4FhytFzRWXEXC+cMJQSvCIsrmHV9aUwODFZHGN0vfNHMtb8PVhai6ToFmq72fdW5RkU4a7GM6qQRG",
+	"QVFyEekQlBvTOLe94/lk6hM5K3/0MzlLa3Xg3s5j4/scyi7vO3fnFLOAm7ly7tJX45nAa20rCqd/ZS9N",
+	"RuLfvSTbvSTbHCMelXwzTpHsfPVuRQxbLWe1GzoSIPE6j4wBVhyVDIMBqDFUOEN61Pt3smp7JPN1Fm2f",
+	"QzU2GXsf3YElOwfCba3Y3iD/zhbsOziDVdbib9/m692yRVHBGFpN8Lj13GUuQK9SDVPMT4msacI0Ryls",
+	"GcOTmETV5oi6/Tw16eFJRBKUKWsBytkmA2QVrgD5lsnGW18wrVTfxqXdirGQ1ohRc4U8ytmWsjipbTYn",
+	"G+WVEBD8WVGZbqJjGYWnYi0Nwhj9JZWtGYYMq/ThT5ooqra4/sY3QYve554UYImmEryP9bS8LRTRI8SI",
+	"zHAay4IYXaTL7dIBV3q9+nFCQBhwvqHPZKOVvtXO4sAN9HgHMZCWiVUYznq9QX/fL1p1BH5wgbzyEQK1",
+	"/7uroeye0TnDMk20e6tMF1VsawTlyHicSoIU41IcHxhYlvKhWViAsAkOLQDVVBCoje40lPLM+Ypuxa7u",
+	"kb189Un1f92Fe2wR9b+BU++ta8u2vuTzCq1Rh3mOZPOA85wifUN4oxJZdIZvjp34KnQ1K/EMS8b+Y8u9",
+	"hObO7dIorD5e5kC+xZuY42hnQ4E1XD/l2sJXMb5+4azeTA6p3xLCmRiXKEkZ2hBZY0g7y9nNtW3eWrWr",
+	"jOfGBtaYhrP93+JvqTXViRTisbZY63L2N22TUyqq/s4Y49KEVJqJqg9R1SHJBbP6lpPCdpf2p7Cj9rg5",
+	"P0J2BDLUbj9Gta6Xb+M0feWBqCm8I22kgC2ZeePBKQ+kafvxIfqFPi36iWCWVtAyLiqZYCZWPJEI/J71",
+	"sQjbTmM2eDPfVe1x24yaOtWgem10k1/Nhfj/qx4Sh5DtJ+UO9Hnv9rq1Om/GeIvldFEtAbsKJXclwdws",
+	"LDVR1cGkdgTGKShXZKzT05jgRCAqexBTo4VDu4I9v8LKbj7HWvnKH7IKbvVrBCAb85W6sdVokN3tQLsr",
+	"ab9OUB9BxJn+9chgTIPu2x+2yeQ32gb07GlC5eZMAavJR6cOjlIdJ6b/em75/8/vz1vl5NKf35/bYNrJ",
+	"BmGtG81Q+P7k6Ys3b3559unn97+cfbp49zKEHNOJDh+OCJjnloo2PpPNmLWtPBSZeL9uV6QThGM6JSFa",
+	"JRRK8kLJ3JBcrcAma8/MEQqpEOFeiNMoBM3aluSCTZxyNqPzNCGRDvKFzQFKhvVlWFRqik6qpGzGy9vi",
+	"IIRKMVmttjkVMtlAtKCT92wBXPRGiVKcSaXcoAWPI4HkmusAN+2BHzM71OjtqQh0MKQiJizpJCZWZ0oI",
+	"jl0NseGYjdlD9PDhyLffgPClae7hQ9QO98BWIvZ6vV4YoHDPZAHC350hghoJpkCCX1cBir8h1G5QViFA",
+	"CVkBS1XbqO3UkE89NKXZ/paZdsZpv7//OHsKbvQjNRMkvrGIXJEIgDLffuh//JsCFfBtPHhIct4JdNlF",
+	"Vzgn0JcrQB1+Gdtgo3FriHq9XoDGJu7OPLgOe9aBgQiLVhyIy1CTn0YqeW1Zop5Gv42Nhc33S/ipDYAa",
+	"f0Li2YyyuV/+bZVOYjpV2w2btKJ7l/t7+uGe/d5sklqSKYkJc/BUBug1EfLns66Qm5iYpdesG370/s6C",
+	"rjJcKFLShl61bEC2V67ExMiHIxMJB9QwRLpkiSkw9/P7c11RLtQWRF0nehpjugTDv6nvM2btXHhn5wh+",
+	"CrVD6BON7Dc61jfEv69C60JXI3bsYFUZ3FD+DobzUizseLqAH5+ZEgaiU8wYoRIt8QapM6pIuO18LRZS",
+	"MzYkxtthIWBZHWmnzIkh7KJYhIp2zP+tPakd7ikhKmE43tOP9B73xuxCkMQEAyT8kgrKFT812SouJQSQ",
+	"EKAQXPbqP+pmCjt+KBRdAgHrrYSdfQ/mRlteGEV8mi41OGYv1vQzRSs8JwKNWycRlRlvG7cUzfxE1KM4",
+	"71UU45YNjx4zhy1F0WooNG5pf4M9Z+NWx0VT24MgHiDFRFBEBZ4nhATaFeeYpS7HIfQUeeBNxDgULANZ",
+	"Awm8Ebp44Jj9x3+gZ84eqx6MrBdKi3+68qBj1SuSoKUSqaCsv637ZGKhhNKClUA2wcJI83iqCc5ANl1g",
+	"Nidar5hiSJXRNfsyz1cM5i5mfHNgAdDxyf63CQe32QRPP3d6aDRmfroKRuHbN2fnoeYpXm1b7ju/HwiU",
+	"JnGAljgiCM8xZSbMkUoEIjqJhLk5TCFqzfSHKNxeF1YRm6LR7mhOmBza+aI9ff4vSaJI1vCAICMMhM4k",
+	"ZhFOIksIwtQXyxtAdP1rz1gSoFzoTpDtBWe27imyKvzQpnklAkWk69KUNeeishNkk6kTIiRerkLUThm9",
+	"UrIUZ5EA8gychV6Nbm/lBSiL4PHxBhLWNhoOUXg5CDQmFJU8PkQvXo2Ou2cvRvuPHreNO2WykUQEatxx",
+	"S7+brV8jrpd/7CDN/ap2XT8YtzoO4YqyFBnruQIkVnhKuq5vAVxWBUnBHP/OEIXO3guCqtpr92RkMWxK",
+	"v+oZzbYv8ZWFAG5e95U5fZvyvlo0a5HGghuWLc7hEMV8TZKpOnYLcqUm4LN6xMJx6PSQUvuGKFxwAQux",
+	"JRRcLVoolqD+0kVXDOSlyNXQ1rH1wgZDulSK/CfzJfpPFKbA5CIor7ABAReGM2oGjmMXgvif9ql9Gfak",
+	"XnwY6vOtbnXFffwr3arD7gbXdx9C4es0ETjD4RDJv+mdUpSutypAlwPzcEGuKvAZOPqUDQkvvByEivoU",
+	"CDZrb8LlAtQCFKUJXNUuOw8SGl1sCr50EoY5Y0P04WPo+GTKtHKhSRjtX12ZapaaKxrDQ6GPRoAwXIU8",
+	"laidaSLPTl6e/v3k3T8+nZ++OnlzcR4GyLiJFOiDR0h0AhC0Z8DFs+AyXRwnIRFNyFTxdnCI6vuJRB0N",
+	"irF8BEgmlESG/eKZ1IjJoPjlxcmbt2ef3p2cv/uHAmn0j7MQtQ0g6JEIDvoi2F8Gg/5yiB65WPaOJS43",
+	"0PPR8enL0/N/1A61DA76y+CxGucwGydA/+d/D/ro/0e/UilJcoQwDPuOyGTTHSl4XQ1IKtCCM65UJ9gj",
+	"ytCHiMR4E6B99H//F4L/fzxC4eGgj37ijIRISCVTaIMY2CBh485xMidSVOpmgGM2H2o5O0qIELnKzEZY",
+	"bsecr9TlGCht8BJLAkc3puxzN+ZTHMMZmsY8jdCSSKxOTYCOf3o9Og/QxctRoM5KR6uNen9TFqu5KBM0",
+	"InnUjl6+fPP+0/no3U8n55+OT5+9OwuPzKJmqcCxHmbKk8jWfTaFo6xRuW2CyLuDjkbAgqAFFZLr65wy",
+	"LcDkvO8PBAqtA0RXt6YMhT+dnKM6FSHmcxGCqjYrMRLfIw2pwoNDFOGN6GglWFIZe+1PolbQMrd4a9jq",
+	"9wa9fus6aPEVYXhFW8PWQa8PHWdWWC7AVGB0SzBBcVFhxDg2shY2qUtHvmY1IVO+JLrOthZdTclPBb8p",
+	"sgrT6wq2p5EbcGSq6/mNuD5UW2GyV/ZMD63rj86EaK27NVWdqmsdFmsB5gzDakcVB1JXlsgazBwvlFp9",
+	"fN685l+x5M513kAok5QU28/s9wcNSlTtMP3NxQZd6ZnroHXY79eN6sDcK1Vkhg8HTT8s1vs87D9u+mm+",
+	"Sq/6dvCo+bQVxTXBfOb6H+itcoSuTheeC1fBSbQ+qvetMeaLlUmuTakhUlUVaKTOgFJU4k1PaTNEGtuf",
+	"Sc5QB8dUyNZ/mIQOW53e8ggjx8xoolSh0I+hCQvag036V/qiC3yAvH+lz8BNZmx3MYFbEZS15VJdI5Fh",
+	"K/kTq+G2J7ZAsIc1Eb6OwDSsfyaBHTT9NFeX+lAvrcl3+fL2X0XUOYrUiN9KkUFrXmV6fqVpKl8AW1Hh",
+	"EcJKg+0aPg3X+WH/EMX0M9HaLHNNJFyIVp4cfiKyhhb6fyDz+hPp6U+nCzDlbCWKHa9V03XyOmh+A1ey",
+	"wj0oWbf3Rf3ThC8usfWIIMw2nJGjrGq495tckKUg8UybJWMspDHlmnr9McGXZMwsSmwuHI1j3aACsicM",
+	"m0Xtw36/ks1pvxHg4sJ2tmvC6rKa5yjmbE4St4a/PM8rtKy4Owp/Z4jCEgPYUP8kkre9FHc5HUFrlcob",
+	"xIFQH5PQmsN3bsuI2kpvXy/4mCkyNwH7VPppnlPoThlFWnnXtokFd2WmMwQrycKzk1QdkFEUbTkdgy2n",
+	"Q02Ho8hIAdtPErwbJwRHGwdeVjFRm1qj7yfrtidrFEXZrku+u7ib4/F7XjHXBhJwgX0r8rY8O2u9EpEl",
+	"lyQyjLpCGlU/A5Jg7J35NEarGFP2nUffEY+GrUzofGErs3ktmf4KfNrRjmkBrlnTxLud2kqCHhfamYxb",
+	"WvBYU6F48DNbul9xWp/Rlgj8bcK/lsL9DjffafsWtP0Kf/b21+KzOY+0uriCpVJBsxTmxyKgM91yY7JB",
+	"NqsZRdAKr5SLAs26o6JX14WgiHGrc4TCXP5LWB4lKGa0OIO+MY1TF22TJ9GXVEjrCdzZiKe7tjc4paan",
+	"unozj7w3LN7kTR7geiBXeCrhFwoeVNSWHM2oDrdQawQ9QMlM9hBDGw3RqWu5bqIOa3u3fLyVBuxMjx+8",
+	"JAYd7GrTFgp1nlxdp486qLb1X6NodirkVfrmcv15ujz48f3Jm1Yp3+mDrp/QWhEsXokf35zOJ0/Z6WjA",
+	"8OHoNXv26/7kkEy8uMqhrleg8A3f/XownxCa/vBkfvrDk59On/zw0/7704v9H548/2kyWfrfQYEDhQ6D",
+	"OIxM+kBVJsRgYOLbIFJLDPfsaekJKsneYP/g8NHjfOqBTmtUgDVDWL4wlsXa5+NXbw9eXBz8dDl9+SZ+",
+	"krw+fvlf2WZjpvXELZD3twKOJ9OIzAqAg5X3o09Eu4SZVsSY1ltEHmTmwkLvov/unnOJ4+4xT+uSpaR6",
+	"wauI7oeiZRYkF1+hY1Vi6De3XmAJ7AKiQvAckuFubMGeVZi6/m4YvJUBqBTLU7yeuu6HP8YkFNS4kCrv",
+	"uhMdTWW9nJJDYM0RCs0JD+1PkMGniKjOlZQVMfhan5D6r+LsNn9Zc+tVDJXSDB3LDTjcZtqjE+Rapehv",
+	"tjBvw2qgGCVEweQq7raa8MXG7qdyouWdOaD8Nd/pBXYjfnbnytuuk90wWcd8XdGJb8Kb9q/E0+7Lg+cR",
+	"TC1D3C63730x/2vq4Mvxtixs0VihTR4aOFio1A1CJ5hF3CTiV/nbfLbWRPnzyfDfwOdWbP939163JlQU",
+	"7KDdjaLIDw0JUC6ozoSVBFVamhKqlFo4ZmGslKdwL+SgG0E1sjXeCLSCTC8ZmDSTrCymJQsw8ELQlpty",
+	"veDChByPmQ15sUmiM1uFc2o6ZDKOQht9FEJ+iIk9fIAuTpHSp0T2woe+rute5TzMCPue9caP9+igzCen",
+	"33Qz6ABWVzvHbvbXi+mWmoq1+79L4PfOJrQM3ohH3JvobVa3u5yu9LhGbMsZmoopBZ2eCT7PdS7PSgut",
+	"vdg/xZnGzNYKMiG8IUrIOqE2IGa94LGfZgghMCb5KNSeLi/nsOMS6UwUObx4hEKX3KdD70I/VTBERC1C",
+	"zaZm0AHurrSVyw+EoFeIDIRA36MxswDbfvAm0jWba68wD3gZDvv9ng2HVUsA8Dt+BuCYmRRAsDGbLAL1",
+	"rWJLEFupcGIa/mHo4d1DI9MF3i6jSyVZooSYGwCY2Zi1NYh5C2BHKet0ukAe416lEgIZdf6FzYLmayWn",
+	"KHRVGwB1Wsi9aF653Net2lfQavpeMWF0B6XOA+dD2a6UH/iDp+jsql1k2cDXRk+7vWHxL2tX3E0xHBz8",
+	"yZqhPj/Zpfz9mv1T1ML81XVHSuGeV73927vfm9vhzgiLdCadTR1mfB14yfO+EkEFpPkp1mKupTHLx5i6",
+	"WgEmO6giJweMefp2tjk4WUh5D51oL86Y2Zbeaw7ZxCJwgsOytm2GSYsrJS2bpvxhsYy5lhL8sugoLFVi",
+	"D1Fbp0fbJOfPZNOBhtu5UuvDYiKRaUktQc0ygb3tYvpRKAiLws5RAWzwDRugTeKSc0dONrlK5UPPm4z0",
+	"jk+0fLGEPMrDfl/vZJhJJ6aZcGBjPXXjaOMB0fJQO8zddmGA8mHHCmRHIG6TwLaxpFeaQGBf1fKZTgiP",
+	"8fQzBGBYqj0yBRrQxekzKy3iMctqxUNwaljqvB+azEuvJ7SF3kRWm230P1FTjRm2W2Gm87cQpSzShZal",
+	"LVwf5r36YXYorLfdoHDMrKBmI0sq5CZTwOteBKfKDgINJR2QMhhZZyXrM/aZnSJdXGbNvbYDWOOpFbRA",
+	"Lq+B40Nr0NvvPTns9waDg8eDH3v7vUePege9QSuo+WVfySTlpgPVb7sGFT6wsDxG1rZeen5BsHmahlyw",
+	"iluBP5jpp6ObCbSgkMX/MEjr8WSur/5m0oLf/6GRLX7/hmpkayzQbylJ/9qWvm9TqDCb6fEgfc1B++Ht",
+	"AkZ1FpjN/aoNGTmvLpnwQJRLSuuEXdetMqvMYOswZDUZxkwXZagseGo4ajaZeJDNAbVPwfELlbYjrcVm",
+	"9THGzCb661AWJdUTgfb7ukiVLsVtC3ccwTNtRYT4DRvjio26u9/v10WiFJr8iftMTKjqdbjd+icqw3cw",
+	"M+aMMMISh1U1ZTu9xmez2B2rQKtQSr5EJB6d2t8KZqtKKfIdFMqBQheZcZkndRU9ekYiSxPoncFsHeRi",
+	"HdGOZ/AR6k1PJrMF3P9miUa91IHSAQlx9YMgQzNXNsSVq267PqVLglmpN66RiPOtCo+UpgmLURNl76ZS",
+	"0Ih4BT3A2PPw4WH/4OFDFDouh94RI+P10MjuNli2jCFsaMVJi0VI8TI1EMDebid9IGypbFiiybDesj4l",
+	"x7ra8U16sEIS7jTZrCSfJ3i1oFOUYBbxZefI1XfdR+3a1qydndaofQwWLsl1ijmFcADnOVNT9EyNCyZ1",
+	"SpxX6sXroquIwLXRdSU/dElqfdygSKAiRFc/kAp0qduxkQhNyIwnkIKSJZ/bVDmviA7lrKObGimRGoT7",
+	"MXv4EIjp4UObO5ykMQlQaAq6bWzJBbwkOt0eiQVP4whERYg/07KsTbrKCsEZ7w+UrNFLUkOD1AWnKXCn",
+	"JciRfeBRCLX9NQAZbUGIhX/MrOgHTqGsqKKVwnV5El1oLCt3Wiop4myd+jBzRsbMFDA6Qo7LWZyHX64r",
+	"UwtMlEKh7WtT8bjKAOYsXrmW/8Y/7zr+m/Hd849FixG5IiDqTfnSXtXNQzCqm4LfRxiGrWGYtV1RX7SC",
+	"r8CD3wH2Q+ttV8nqb7v7zlb446z/pP/k0bT7Y/Ro0D38kTzuTiLc75Ink4N90p89ftx/5PUGURA8+/sA",
+	"//Iblccvj+PTwf7yh4u3zyej0eU/Z//8Lf153RD7t0W/6yVxH3EchbluIV+X7/CG0rX60JOtqyMiirf/",
+	"DZd/AznVWcNOt0dI2Kxna85pLsUeISpz9yEja1OnfcxGTi481NKuFTy92lj7/cFRXpo0N48tuiQIi+Dq",
+	"AkF3zPIAuSJSOi2WRgUGeXFx+iyw/O+wPnO6iq19XUTHrcnpsNmHmcpVHRmxIzXVREm82Zki3Fahmp3C",
+	"pkJdVouDRlv3z21fZmSC6AfdF7g6gOHG/bw3daMhC/tzqUQ7xncmkd2M6AXEnD7b5tfW3krIiwGJy6sQ",
+	"5/zbpUJ3wxu744yZrn+bKXNa9GXTOI1I1Lm5b06QSUhG0GoDrY5ZJjZ1jGNY2BzIzAX88OF+f/DwYWCK",
+	"2BVKA2p9HFzemU95zKqcyko0Pl6QqVJWQWSkQouMQ79w4WF/YGo9KriMgd+qUk72NdYABRNnY6ZvUp3M",
+	"d+SrAsPMYuuf5Ybc9mjMcqoe7JFJ0Ipr288b88dh/wDUiXxSqdKunmcKhtszp16AT4TOPJRkKd+mJKy2",
+	"ude4y78J8bYk1lkvqPnvD+qlXYS2oLVMNmQ2f/H26d9f/LxOr/r84Ok/3v+wePuq//Sf8fQY369UbTpi",
+	"/UFStcn9Ce57B+5LxL6z3bovKdy40HZ3mn87EvjXX6H5y+j2snrM5+IW9mTPClNRksyO3jFtCiVZQtVK",
+	"65YY6iK7uc4hlh2rl3Xga4zBumLiRaFGmik1F/bQL16ls54ta+zfMUZshHw9KM2q7xwzy2G/j4wN4obs",
+	"xZcKQSXZoyLb0ENJ1mlUQyH8EsTQfSTvc6vKLMw+OI3Eh4+tygSxBo38c2FODQCHm137d9VgdYmPfq+G",
+	"+vTHGyc0TA+BAQrZ0lNU6ALH7XfPj9HBwcGPtfmXQuJEPlPc3QejWZf23WAzFsBdgCMsujVoVeNBZHdu",
+	"NNf8bNCHzoN0mS7VH33ofqj/6pc7e9RNoEPGq2doMGQBnWBQ9DOV1WprN5In8hlU3VRfV0LQenZyduy1",
+	"7hnBX/CwonP2HxDabfuF1NxTGSk1v6IUx7+Te6ns3bHqjPMNx5qz3fLisL3zd7w4cvdDhd+rV8mLvfam",
+	"9+q7K3Z23d1vd7ceuRy2vL2CnugNPHFneGl9ArjCWBI4L01OU2oLk4wEeuGYZZ4K37tS9FF0jLrnAl+8",
+	"9uSih0a5xYyZs9rl3xe2mL7uEAEun7yvsMYz4LfRvRO1CcfxHasl5UbXf3DBz6q2yf8qpu5qo7VPU1vO",
+	"xw187M4N1blze+RFKBzW5fIVyfdf2/rbcFtua/XNofdmi6/Xt2J3q2+NhXfrfvX/xBP7LVh2G2//PVp0",
+	"4epbkmTuXYBvR+fHL3RMYpEiULvSlls20OogzpyFNvxyHRZNsB3/1A/qLX53fm3ZhfUA21lp+55trOR1",
+	"3Su9k5BfyRSMULe51O7aznbnR+SbsxzdiQ1op1twQXAsF7/XV53KgumyOGbXFseQdIAe9Q+y2mU99JoX",
+	"omAqawK/gLlbX5u55HJ/dpG9zNw1hJGFEuqi2tmCE0U1QCiPtJ3vFnCmDF9iGtso07sA2AEY2aJxemt6",
+	"uYZ/reGHjz7B6DF1YwaPTszqDYUUW1f5Uad18X5w1k2N0nKHLOil1UPHVT2ZsjjPEkeG5HOTtylM+y1n",
+	"doIyqDrmT22aSVTP1BP9etZe1DQsE3hJxiykEVmuuCRsuvmFbIxvSDfyaJvGhdCDyOoiScd1lLIeIUbW",
+	"JjvUJVuOmbZo2gCEct0+PZzlJrpd5Fdwfet98Lvu+u4CcDDAw7PuoNC813gfMm9E3SB5XNkPu2fdQdd+",
+	"vLOlH1buWGjjQPc7uS9g7pG9DOvy8kB3hUKz5s0/wYZzB9E9huJ8gYcYqrOn34gO1YffWnnu8+D7txeU",
+	"KPS7/YXWsxaaM34TO+ih04xgwerBk8LixZazqaSJrz6XpRi7mw6qQoEWCsvn9GaBbidZ7fvR+8OPXmbd",
+	"qjt2tl/rl2I+0/XtmonkyjPkqxkP0WH/4MgU04dgh6EObtJt47I0to6+MS9On40ZhE1APVuXd+cCJfpH",
+	"NsVL2/+YS/7Kpz7CJFnK3ZjpaXronV+nwUsc02E0alwI7Nblx/MZhzDjmFX1YctSSPPt2FzMfhybSZao",
+	"TRmkF0JASycwWapjZosmmlz5LLGl2DWlvlkAbOjzhC93a45i8IldjYm/cvqWJor77BGgI5o0UusaBdiS",
+	"DTubJUo5iE0ysW/ZT2MLo9Dw730pJVf+uTzkKZcLdbhExkUcDxEFJqKPvm+M25p6C5OOWTmPt4ee13KL",
+	"yqaNUNNBd1esYRemqQJ0WTNJ7M25AxqNmfCrva0xlVm1N9NVwQLDuKQzK/9YoyRjPGVTovSNDVryhGxh",
+	"OTDOLXiOyar5znTuhunYjOhvgd+UM67viUnVlMuv7DbV3o2BoAr+MWaWgUCE6vOsR4k9TXXlFHY7xWNG",
+	"ZQDZY55YssACTQhh6LeUEunCYvXi1NHO+ky+Pnn/6ezk3enJmW7fmXXvHLODPhKdYa7ABrT4daKP1Y1s",
+	"nb2coARNUyCpb72gsU5uA5nNJHS5/YJQDPuHddbm6mu43i96TGlbcRgxyWdjhkFkncv1ol2QDClzLq/J",
+	"TJ7RKzlLF1vPcfuCQR219/uHOgXU2byUVqrWA1/5bLOmN40+Bee8hi8ObuSLDTrU+G9XLOvfuSmZbixj",
+	"N59vZYoFM+aX1oTghCSjVC5aww8foWA6SS4ty9Re+j1gQGas4uaYLvhaFtIRhiagySM6d/oZ0XVXbel3",
+	"3cyhHOVkRjVyGZCnvekXONEBh/pj1NZnTadn+izKL0NnnnW8uW2ximDbinx3aIUAB31KCsvJXAPloZ+X",
+	"6gU4hQzPZuo4Zln8tnHv6O1prxS/uNk2y4Xvx915hrx7ozz6ie7Kr5gIiFI2Bb0+XhW1ncFXZMEsdYYt",
+	"f4+MNl8Gwpjc7dq0pT2/uWB7v/54/f8CAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -100,6 +100,8 @@ func eventBodyErrors(keys []string, body map[string]any, target string, types []
 		msgs = append(msgs, target+" must be a string")
 	} else if strings.TrimSpace(v) == "" {
 		msgs = append(msgs, target+" should not be empty")
+	} else if !textOK(v) {
+		msgs = append(msgs, target+" must not contain NUL characters")
 	}
 	if _, isObject := body["data"].(map[string]any); !isObject {
 		msgs = append(msgs, "data must be an object")
@@ -111,6 +113,8 @@ func eventBodyErrors(keys []string, body map[string]any, target string, types []
 			msgs = append(msgs, "idempotencyKey must be a string")
 		case key == "":
 			msgs = append(msgs, "idempotencyKey should not be empty")
+		case !textOK(key):
+			msgs = append(msgs, "idempotencyKey must not contain NUL characters")
 		case len(key) > maxIdempotencyKey:
 			msgs = append(msgs, fmt.Sprintf("idempotencyKey must be shorter than or equal to %d characters", maxIdempotencyKey))
 		}

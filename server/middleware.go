@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,7 +51,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return kheopsError(http.StatusUnauthorized, "Unauthorized", "a bearer token is required (Authorization: Bearer <JWT>)")
 		}
 		p, err := s.verifier.Verify(r.Context(), strings.TrimSpace(token))
-		if err != nil {
+		if err != nil || !principalOK(p) {
 			return kheopsError(http.StatusUnauthorized, "Unauthorized", "the bearer token is not valid")
 		}
 		if err := s.users.provision(r.Context(), s.store, p); err != nil {
@@ -59,6 +60,60 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 		return next(c)
 	}
+}
+
+// storableText rejects requests whose path, query or form values are not valid UTF-8 or hold
+// NUL characters: no parameter can be such text, and PostgreSQL can neither store nor compare it
+// (the query would fail). The facility family's only path parameters are webhook ids, which are
+// answered 404 when they are not UUIDs, and its only query parameters are those of GET /logs;
+// its JSON bodies are checked by their own validation.
+func storableText(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		kheops := familyOf(r.URL.Path) == familyKheops
+		bad := kheops && !textOK(r.URL.Path)
+		if kheops || r.URL.Path == logsPath {
+			for _, vs := range r.URL.Query() {
+				bad = bad || !allTextOK(vs)
+			}
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); !bad && mt == echo.MIMEApplicationForm {
+			form, err := c.FormParams()
+			if err != nil {
+				return badInput(r.URL.Path, "the form body could not be read: "+err.Error())
+			}
+			for k, vs := range form {
+				bad = bad || !textOK(k) || !allTextOK(vs)
+			}
+		}
+		if bad {
+			return badInput(r.URL.Path, "parameters must be UTF-8 text without NUL characters")
+		}
+		return next(c)
+	}
+}
+
+func badInput(path, msg string) *apiError {
+	if familyOf(path) == familyNest {
+		return nestValidation([]string{msg})
+	}
+	return badRequest("%s", msg)
+}
+
+func textOK(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+func allTextOK(vs []string) bool {
+	for _, v := range vs {
+		if !textOK(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// principalOK tells whether the claims a request is served under can be stored.
+func principalOK(p auth.Principal) bool {
+	return textOK(p.Subject) && textOK(p.Email) && textOK(p.Name) && textOK(p.ClientID) && allTextOK(p.Facilities)
 }
 
 // userCache remembers the users already provisioned with their current email and name, so a
