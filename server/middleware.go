@@ -77,7 +77,7 @@ func storableText(next echo.HandlerFunc) echo.HandlerFunc {
 				bad = bad || !allTextOK(vs)
 			}
 		}
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); !bad && mt == echo.MIMEApplicationForm {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); kheops && !bad && mt == echo.MIMEApplicationForm {
 			form, err := c.FormParams()
 			if err != nil {
 				return badInput(r.URL.Path, "the form body could not be read: "+err.Error())
