@@ -73,22 +73,21 @@ func findUser(db *gorm.DB, ref string) (User, error) {
 func (s *Store) CreateAlbum(ctx context.Context, owner string, name, description string) (AlbumView, error) {
 	now := time.Now().UTC()
 	var album Album
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		for try := 0; ; try++ {
-			album = Album{ID: RandomString(AlbumIDLength), Name: name, Description: description, CreatedAt: now}
-			err := tx.Create(&album).Error
-			if errors.Is(err, gorm.ErrDuplicatedKey) && try < 3 {
-				continue // an id drawn twice: draw again
-			}
-			if err != nil {
+	for try := 0; ; try++ {
+		album = Album{ID: s.cfg.NewID(AlbumIDLength), Name: name, Description: description, CreatedAt: now}
+		err := s.transaction(ctx, func(tx *gorm.DB) error {
+			if err := tx.Create(&album).Error; err != nil {
 				return fmt.Errorf("insert album: %w", err)
 			}
-			break
+			return tx.Create(&AlbumMember{AlbumID: album.ID, UserSub: owner, IsAdmin: true, CreatedAt: now}).Error
+		})
+		if errors.Is(err, gorm.ErrDuplicatedKey) && try < 3 {
+			continue // an id drawn twice: draw again (in a new transaction: PostgreSQL aborts this one)
 		}
-		return tx.Create(&AlbumMember{AlbumID: album.ID, UserSub: owner, IsAdmin: true, CreatedAt: now}).Error
-	})
-	if err != nil {
-		return AlbumView{}, fmt.Errorf("create album: %w", err)
+		if err != nil {
+			return AlbumView{}, fmt.Errorf("create album: %w", err)
+		}
+		break
 	}
 	return AlbumView{Album: album, NumberOfUsers: 1, IsAdmin: true}, nil
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,44 @@ func TestDeleteFacilityWebhookStopsItsPendingDeliveries(t *testing.T) {
 			if err != nil || d.Status != want {
 				t.Errorf("delivery %s: %v %q, want %q (kept in the logs)", id, err, d.Status, want)
 			}
+		}
+	})
+}
+
+func TestIDDrawnTwiceIsDrawnAgain(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		// The first two draws of each length collide; the third does not.
+		drawn := map[int]int{}
+		newID := func(n int) string {
+			drawn[n]++
+			if drawn[n] <= 2 {
+				return strings.Repeat("A", n)
+			}
+			return store.RandomString(n)
+		}
+		st := testdb.Open(t, kind, store.Config{NewID: newID})
+		ctx := context.Background()
+		if err := st.ProvisionUser(ctx, store.User{Sub: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		first, err := st.CreateAlbum(ctx, "alice", "one", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := st.CreateAlbum(ctx, "alice", "two", "")
+		if err != nil || second.ID == first.ID || drawn[store.AlbumIDLength] != 3 {
+			t.Fatalf("second album: %v %q (first %q), %d draws", err, second.ID, first.ID, drawn[store.AlbumIDLength])
+		}
+		w1, err := st.CreateWebhook(ctx, store.AlbumWebhook{AlbumID: first.ID, URL: "https://x.org", Name: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w2, err := st.CreateWebhook(ctx, store.AlbumWebhook{AlbumID: first.ID, URL: "https://x.org", Name: "b"})
+		if err != nil || w2.ID == w1.ID {
+			t.Fatalf("second webhook: %v %q (first %q)", err, w2.ID, w1.ID)
+		}
+		if m, err := st.Membership(ctx, second.ID, "alice"); err != nil || !m.IsAdmin {
+			t.Errorf("the redrawn album lost its admin: %v %+v", err, m)
 		}
 	})
 }

@@ -42,6 +42,9 @@ type Config struct {
 	FacilityMaxAttempts int
 	// NewSeriesDelay is how long a study must be quiet in an album before new_series fires.
 	NewSeriesDelay time.Duration
+	// NewID draws the ids of albums and webhooks; nil means RandomString. (Tests make it
+	// repeat itself to check that an id drawn twice is drawn again.)
+	NewID func(n int) string
 }
 
 // Store is the handle on the database. It is safe for concurrent use.
@@ -100,6 +103,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.FacilityMaxAttempts < 1 {
 		cfg.FacilityMaxAttempts = 4
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = RandomString
 	}
 	if cfg.NewSeriesDelay <= 0 {
 		cfg.NewSeriesDelay = 30 * time.Second

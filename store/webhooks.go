@@ -64,7 +64,7 @@ type Page struct {
 func (s *Store) CreateWebhook(ctx context.Context, w AlbumWebhook) (WebhookView, error) {
 	w.CreatedAt = time.Now().UTC()
 	for try := 0; ; try++ {
-		w.ID = RandomString(WebhookIDLength)
+		w.ID = s.cfg.NewID(WebhookIDLength)
 		err := s.transaction(ctx, func(tx *gorm.DB) error { return tx.Create(&w).Error })
 		if errors.Is(err, gorm.ErrDuplicatedKey) && try < 3 {
 			continue
