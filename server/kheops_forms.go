@@ -1,9 +1,12 @@
 package server
 
 import (
+	"mime"
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/webhookd/webhookd/gen"
 	"github.com/webhookd/webhookd/store"
@@ -136,4 +139,29 @@ func webhookPatch(f *gen.WebhookPatchForm) (store.WebhookPatch, *apiError) {
 	}
 	p.Enabled = f.Enabled
 	return p, nil
+}
+
+// listKeys are the Kheops form keys that may be sent several times.
+var listKeys = map[string]bool{"event": true, "add_event": true, "remove_event": true, "SeriesInstanceUID": true}
+
+// singleValuedForm rejects a Kheops form that repeats a key holding one value (`url=a&url=b`):
+// the generated binding would silently keep the first.
+func singleValuedForm(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+		if familyOf(r.URL.Path) != familyKheops || mt != echo.MIMEApplicationForm {
+			return next(c)
+		}
+		form, err := c.FormParams()
+		if err != nil {
+			return badRequest("the form body could not be read: %v", err)
+		}
+		for k, vs := range form {
+			if len(vs) > 1 && !listKeys[k] && !strings.HasSuffix(k, "]") {
+				return badRequest("'%s' may be sent only once", k)
+			}
+		}
+		return next(c)
+	}
 }

@@ -72,6 +72,8 @@ func TestCreateWebhook(t *testing.T) {
 			{"secret too long", url.Values{"url": {"https://r.example.org/"}, "name": {"x"}, "secret": {strings.Repeat("s", 1025)}}},
 			{"unknown event", url.Values{"url": {"https://r.example.org/"}, "name": {"x"}, "event": {"new_series", "new_comment"}}},
 			{"enabled not a boolean", url.Values{"url": {"https://r.example.org/"}, "name": {"x"}, "enabled": {"maybe"}}},
+			{"url sent twice", url.Values{"url": {"https://r.example.org/", "https://other.example.org/"}, "name": {"x"}}},
+			{"name sent twice", url.Values{"url": {"https://r.example.org/"}, "name": {"x", "y"}}},
 		}
 		for _, tt := range bad {
 			res, body := k.form(t, "POST", path, k.aliceTok, tt.values)
@@ -418,5 +420,29 @@ func TestListWebhooksStatementCount(t *testing.T) {
 			t.Errorf("statements: %d for a page of 1, %d for a page of 100", one, hundred)
 		}
 		t.Logf("statements per list request: %d", one)
+	})
+}
+
+func TestGetWebhookStatementCount(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		k := newKheops(t, kind)
+		ctx := context.Background()
+		small := k.createWebhook(t, url.Values{"event": {"new_user"}})
+		large := k.createWebhook(t, url.Values{"event": {"new_user"}})
+		addDeliveries(t, k.env.Store, small.Id, 1)
+		addDeliveries(t, k.env.Store, large.Id, 60)
+		counter := testdb.CountStatements(k.env.Store)
+		count := func(id string, want int) int64 {
+			k.alice.GetWebhookWithResponse(ctx, k.album, id, nil) // warm the user cache
+			counter.Reset()
+			res, err := k.alice.GetWebhookWithResponse(ctx, k.album, id, nil)
+			if err != nil || res.JSON200 == nil || len(res.JSON200.Triggers) != want {
+				t.Fatalf("get %s: %v", id, err)
+			}
+			return counter.N()
+		}
+		if one, sixty := count(small.Id, 1), count(large.Id, 60); one != sixty {
+			t.Errorf("statements: %d for a history of 1, %d for 60", one, sixty)
+		}
 	})
 }
