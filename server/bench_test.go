@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/gen"
@@ -14,9 +15,17 @@ import (
 )
 
 // BenchmarkListWebhooks measures GET /albums/{id}/webhooks over HTTP with 100 webhooks of 20
-// deliveries each, for pages of 10 and 100.
+// or 500 deliveries each, for pages of 10 and 100: the time must not grow with the histories.
 func BenchmarkListWebhooks(b *testing.B) {
 	for _, kind := range testdb.Kinds(b) {
+		for _, history := range []int{20, 500} {
+			benchmarkListWebhooks(b, kind, history)
+		}
+	}
+}
+
+func benchmarkListWebhooks(b *testing.B, kind testdb.Kind, history int) {
+	{
 		env := apitest.New(b, kind, apitest.Options{})
 		tok := env.Token(auth.TokenRequest{Subject: "alice"})
 		ctx := context.Background()
@@ -38,17 +47,21 @@ func BenchmarkListWebhooks(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			rows := make([]store.Delivery, 20)
+			rows := make([]store.Delivery, history)
 			for j := range rows {
 				rows[j] = store.Delivery{ID: store.RandomString(30), Family: store.FamilyKheops, WebhookID: v.ID, Event: "new_user",
-					URL: "https://r.example.org", Payload: "{}", Status: store.DeliverySuccess, MaxAttempts: 5, CreatedAt: v.CreatedAt}
+					URL: "https://r.example.org", Payload: "{}", Status: store.DeliverySuccess, MaxAttempts: 5,
+					CreatedAt: v.CreatedAt.Add(time.Duration(j) * time.Second)}
 			}
-			if err := env.Store.DB().Create(&rows).Error; err != nil {
+			if err := env.Store.DB().CreateInBatches(&rows, 100).Error; err != nil {
+				b.Fatal(err)
+			}
+			if err := env.Store.DB().Exec("UPDATE album_webhooks SET number_of_triggers = ? WHERE id = ?", len(rows), v.ID).Error; err != nil {
 				b.Fatal(err)
 			}
 		}
 		for _, size := range []int{10, 100} {
-			b.Run(fmt.Sprintf("%s/page=%d", kind, size), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/history=%d/page=%d", kind, history, size), func(b *testing.B) {
 				limit := size
 				for i := 0; i < b.N; i++ {
 					r, err := c.ListWebhooksWithResponse(ctx, album, &gen.ListWebhooksParams{Limit: &limit})

@@ -278,7 +278,17 @@ func addDeliveries(t *testing.T, st *store.Store, w string, n int) []string {
 		}
 		ids = append(ids, d.ID)
 	}
+	countTriggers(t, st, w, n)
 	return ids
+}
+
+// countTriggers adds n to the webhook's trigger counter, as the store does when it records
+// deliveries itself.
+func countTriggers(t *testing.T, st *store.Store, webhookID string, n int) {
+	t.Helper()
+	if err := st.DB().Exec("UPDATE album_webhooks SET number_of_triggers = number_of_triggers + ? WHERE id = ?", n, webhookID).Error; err != nil {
+		t.Fatal(err)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -359,6 +369,7 @@ func TestGetWebhookTriggers(t *testing.T) {
 		if err := k.env.Store.DB().Create(&pending).Error; err != nil {
 			t.Fatal(err)
 		}
+		countTriggers(t, k.env.Store, w.Id, 1)
 		limit := 2
 		res, _ := k.alice.GetWebhookWithResponse(ctx, k.album, w.Id, &gen.GetWebhookParams{Limit: &limit})
 		d := res.JSON200
@@ -443,6 +454,41 @@ func TestGetWebhookStatementCount(t *testing.T) {
 		}
 		if one, sixty := count(small.Id, 1), count(large.Id, 60); one != sixty {
 			t.Errorf("statements: %d for a history of 1, %d for 60", one, sixty)
+		}
+	})
+}
+
+// TestTriggersAreCounted fires events through the API and reads the counters the store keeps.
+func TestTriggersAreCounted(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		k := newKheops(t, kind)
+		ctx := context.Background()
+		w := k.createWebhook(t, url.Values{"event": {"new_user"}})
+		other := k.createWebhook(t, url.Values{"event": {"new_series"}})
+		for i := 0; i < 7; i++ {
+			res, body := k.form(t, "POST", "/albums/"+k.album+"/webhooks/"+w.Id+"/trigger", k.aliceTok,
+				url.Values{"event": {"new_user"}, "user": {"bob"}})
+			if res.StatusCode != http.StatusAccepted {
+				t.Fatalf("trigger: %d %s", res.StatusCode, body)
+			}
+		}
+		if res, _ := k.alice.AddAlbumUserWithResponse(ctx, k.album, "carol", nil); res.StatusCode() != http.StatusCreated {
+			t.Fatal("add carol")
+		}
+		list, _ := k.alice.ListWebhooksWithResponse(ctx, k.album, nil)
+		got := map[string]gen.Webhook{}
+		for _, v := range *list.JSON200 {
+			got[v.Id] = v
+		}
+		if h := got[w.Id]; h.NumberOfTriggers != 8 || h.LastTriggers == nil || len(*h.LastTriggers) != 5 {
+			t.Errorf("fired webhook: %d triggers, last %v", h.NumberOfTriggers, h.LastTriggers)
+		}
+		if h := got[other.Id]; h.NumberOfTriggers != 0 || h.LastTriggers != nil {
+			t.Errorf("webhook that never fired: %+v", h)
+		}
+		d, _ := k.alice.GetWebhookWithResponse(ctx, k.album, w.Id, nil)
+		if d.JSON200.NumberOfTriggers != 8 || len(d.JSON200.Triggers) != 8 || d.HTTPResponse.Header.Get("X-Total-Count") != "8" {
+			t.Errorf("history: %d triggers, %d listed", d.JSON200.NumberOfTriggers, len(d.JSON200.Triggers))
 		}
 	})
 }

@@ -60,7 +60,18 @@ func (s *Store) createKheopsDeliveries(ctx context.Context, tx *gorm.DB, hooks [
 			Status: DeliveryPending, MaxAttempts: s.cfg.KheopsMaxAttempts, CreatedAt: now,
 		})
 	}
-	return s.insertDeliveries(ctx, tx, rows)
+	if err := s.insertDeliveries(ctx, tx, rows); err != nil {
+		return err
+	}
+	ids := make([]string, len(hooks))
+	for i, h := range hooks {
+		ids[i] = h.ID
+	}
+	if err := tx.Model(&AlbumWebhook{}).Where("id IN ?", ids).
+		UpdateColumn("number_of_triggers", gorm.Expr("number_of_triggers + 1")).Error; err != nil {
+		return fmt.Errorf("count triggers: %w", err)
+	}
+	return nil
 }
 
 // insertDeliveries writes deliveries and hands them to the engine in the same transaction.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,44 @@ func TestIDDrawnTwiceIsDrawnAgain(t *testing.T) {
 		}
 		if m, err := st.Membership(ctx, second.ID, "alice"); err != nil || !m.IsAdmin {
 			t.Errorf("the redrawn album lost its admin: %v %+v", err, m)
+		}
+	})
+}
+
+func TestLastTriggersWithSimultaneousDeliveries(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		st := testdb.Open(t, kind, store.Config{})
+		ctx := context.Background()
+		if err := st.ProvisionUser(ctx, store.User{Sub: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := st.CreateAlbum(ctx, "alice", "a", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := st.CreateWebhook(ctx, store.AlbumWebhook{AlbumID: a.ID, URL: "https://x.org", Name: "w"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().UTC()
+		for i := 0; i < 8; i++ { // eight deliveries of the same instant: the newest are the greatest ids
+			d := store.Delivery{ID: fmt.Sprintf("d%d", i), Family: store.FamilyKheops, WebhookID: w.ID, Event: "new_user",
+				URL: w.URL, Payload: "{}", Status: store.DeliverySuccess, MaxAttempts: 1, CreatedAt: at}
+			if err := st.DB().Create(&d).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		st.DB().Exec("UPDATE album_webhooks SET number_of_triggers = 8 WHERE id = ?", w.ID)
+		views, _, err := st.ListWebhooks(ctx, a.ID, nil, store.Page{Limit: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, tr := range views[0].LastTriggers {
+			ids = append(ids, tr.ID)
+		}
+		if strings.Join(ids, ",") != "d7,d6,d5,d4,d3" || views[0].NumberOfTriggers != 8 {
+			t.Errorf("last triggers %v of %d", ids, views[0].NumberOfTriggers)
 		}
 	})
 }

@@ -51,6 +51,9 @@ type AlbumWebhook struct {
 	Events    EventSet
 	Enabled   bool
 	CreatedAt time.Time
+	// Triggers counts the webhook's deliveries, kept in step with them (so lists need not
+	// count them).
+	Triggers int `gorm:"column:number_of_triggers"`
 }
 
 // Delivery families.

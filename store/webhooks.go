@@ -100,73 +100,89 @@ func (s *Store) ListWebhooks(ctx context.Context, albumID string, url *string, p
 	return views, total, err
 }
 
-// withTriggerSummaries adds counters and the last 5 triggers to hooks, in one statement.
+// withTriggerSummaries adds the last 5 triggers to hooks, in one statement that reads about 5
+// deliveries per webhook through the (webhook_id, created_at) index, however long their
+// histories.
 func (s *Store) withTriggerSummaries(db *gorm.DB, hooks []AlbumWebhook) ([]WebhookView, error) {
 	views := make([]WebhookView, len(hooks))
 	if len(hooks) == 0 {
 		return views, nil
 	}
-	ids := make([]string, len(hooks))
+	ids := make([]string, 0, len(hooks))
 	index := make(map[string]int, len(hooks))
 	for i, h := range hooks {
-		ids[i] = h.ID
-		index[h.ID] = i
-		views[i].AlbumWebhook = h
+		views[i] = WebhookView{AlbumWebhook: h, NumberOfTriggers: h.Triggers}
+		if h.Triggers > 0 {
+			ids = append(ids, h.ID)
+			index[h.ID] = i
+		}
+	}
+	if len(ids) == 0 {
+		return views, nil
 	}
 	var rows []struct {
 		ID        string
 		WebhookID string
 		Status    string
-		Total     int
 	}
-	err := db.Raw(`SELECT id, webhook_id, status, total FROM (
-		SELECT id, webhook_id, status,
-			ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY created_at DESC, id DESC) AS rn,
-			COUNT(*) OVER (PARTITION BY webhook_id) AS total
-		FROM deliveries WHERE webhook_id IN ?) ranked
-		WHERE rn <= 5 ORDER BY webhook_id, rn`, ids).Scan(&rows).Error
+	err := db.Raw(s.lastTriggersSQL(), ids).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("read last triggers: %w", err)
 	}
 	for _, r := range rows {
 		v := &views[index[r.WebhookID]]
-		v.NumberOfTriggers = r.Total
-		v.LastTriggers = append(v.LastTriggers, TriggerSummary{ID: r.ID, Success: r.Status == DeliverySuccess})
+		if len(v.LastTriggers) < 5 { // deliveries created at the same instant as the 5th may follow
+			v.LastTriggers = append(v.LastTriggers, TriggerSummary{ID: r.ID, Success: r.Status == DeliverySuccess})
+		}
 	}
 	return views, nil
 }
 
+// lastTriggersSQL selects the 5 newest deliveries of each webhook of a list of ids, newest
+// first. PostgreSQL runs a LATERAL subquery per webhook. SQLite has no LATERAL: the query bounds
+// each webhook's deliveries by the created_at of its 5th newest one (computed once per webhook;
+// OFFSET 0 keeps the planner from inlining it into the join), which SQLite's nested loops read
+// through the index; deliveries created at the same instant as the 5th may come too, and the
+// caller keeps 5. (PostgreSQL cannot estimate that bound and would scan every delivery.)
+func (s *Store) lastTriggersSQL() string {
+	if s.dialect == Postgres {
+		return `SELECT d.id, d.webhook_id, d.status FROM album_webhooks w
+			CROSS JOIN LATERAL (SELECT id, webhook_id, status, created_at FROM deliveries
+				WHERE webhook_id = w.id ORDER BY created_at DESC, id DESC LIMIT 5) d
+			WHERE w.id IN ?
+			ORDER BY d.webhook_id, d.created_at DESC, d.id DESC`
+	}
+	return `SELECT d.id, d.webhook_id, d.status FROM (
+			SELECT w.id AS webhook_id, COALESCE(
+				(SELECT d5.created_at FROM deliveries d5 WHERE d5.webhook_id = w.id
+					ORDER BY d5.created_at DESC, d5.id DESC LIMIT 1 OFFSET 4),
+				(SELECT MIN(d0.created_at) FROM deliveries d0 WHERE d0.webhook_id = w.id)) AS bound
+			FROM album_webhooks w WHERE w.id IN ? LIMIT -1 OFFSET 0) b
+		JOIN deliveries d ON d.webhook_id = b.webhook_id AND d.created_at >= b.bound
+		ORDER BY d.webhook_id, d.created_at DESC, d.id DESC`
+}
+
 // GetWebhook returns the album's webhook with a page of its history, most recent first.
-// Four statements whatever the page size: webhook, page of deliveries (with their users and the
-// total), their attempts.
+// Three statements whatever the page size: webhook, page of deliveries (with their users),
+// their attempts.
 func (s *Store) GetWebhook(ctx context.Context, albumID, id string, page Page) (WebhookDetail, error) {
 	db := s.db.WithContext(ctx)
 	w, err := getWebhook(db, albumID, id)
 	if err != nil {
 		return WebhookDetail{}, err
 	}
-	detail := WebhookDetail{AlbumWebhook: w, Triggers: []Trigger{}}
+	detail := WebhookDetail{AlbumWebhook: w, NumberOfTriggers: w.Triggers, Triggers: []Trigger{}}
 	var rows []struct {
 		Delivery
-		Total  int
 		UEmail *string `gorm:"column:u_email"`
 		UName  *string `gorm:"column:u_name"`
 	}
-	err = db.Raw(`SELECT d.*, COUNT(*) OVER () AS total, u.email AS u_email, u.name AS u_name
+	err = db.Raw(`SELECT d.*, u.email AS u_email, u.name AS u_name
 		FROM deliveries d LEFT JOIN users u ON u.sub = d.user_sub
 		WHERE d.webhook_id = ? ORDER BY d.created_at DESC, d.id DESC `+s.limitClause(page.Limit)+` OFFSET ?`,
 		id, page.Offset).Scan(&rows).Error
 	if err != nil {
 		return WebhookDetail{}, fmt.Errorf("read triggers: %w", err)
-	}
-	if len(rows) == 0 && page.Offset > 0 {
-		// The page is past the end: the total still has to be told.
-		var n int64
-		if err := db.Model(&Delivery{}).Where("webhook_id = ?", id).Count(&n).Error; err != nil {
-			return WebhookDetail{}, fmt.Errorf("count triggers: %w", err)
-		}
-		detail.NumberOfTriggers = int(n)
-		return detail, nil
 	}
 	ids := make([]string, len(rows))
 	index := make(map[string]int, len(rows))
@@ -182,7 +198,6 @@ func (s *Store) GetWebhook(ctx context.Context, albumID, id string, page Page) (
 			_ = json.Unmarshal([]byte(*r.SeriesUIDs), &t.Series)
 		}
 		detail.Triggers = append(detail.Triggers, t)
-		detail.NumberOfTriggers = r.Total
 		ids[i] = r.ID
 		index[r.ID] = i
 	}
