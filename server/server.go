@@ -47,7 +47,7 @@ func New(opts Options) *Server {
 // Handler returns the HTTP handler of the whole service: the API, the contract at
 // /openapi.yaml and /openapi.json, and Swagger UI at /docs.
 func (s *Server) Handler() (http.Handler, error) {
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}

@@ -82,7 +82,7 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
