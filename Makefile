@@ -34,3 +34,7 @@ migrate: build
 ## bench: run the benchmarks.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## lint: staticcheck (pinned) on the hand-written code.
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
