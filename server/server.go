@@ -21,8 +21,6 @@ type Options struct {
 	Store    *store.Store
 	Verifier TokenVerifier
 	Logger   *slog.Logger
-	// PublicURL is the service's base URL (the `host` of Kheops requests).
-	PublicURL string
 }
 
 // Server implements gen.StrictServerInterface.
@@ -31,7 +29,6 @@ type Server struct {
 	verifier TokenVerifier
 	log      *slog.Logger
 	users    userCache
-	opts     Options
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -41,7 +38,7 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Server{store: opts.Store, verifier: opts.Verifier, log: opts.Logger, opts: opts}
+	return &Server{store: opts.Store, verifier: opts.Verifier, log: opts.Logger}
 }
 
 // Handler returns the HTTP handler of the whole service: the API, the contract at

@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log, PublicURL: cfg.PublicURL}).Handler()
+	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log}).Handler()
 	if err != nil {
 		return err
 	}

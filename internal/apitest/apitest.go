@@ -75,7 +75,7 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log, PublicURL: "http://webhookd.test"}).Handler()
+	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log}).Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
