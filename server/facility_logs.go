@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -72,27 +74,14 @@ func logsQueryErrors(q url.Values) []string {
 			msgs = append(msgs, "startDate must be a date before endDate")
 		}
 	}
-	if v, ok := q["eventType"]; ok && (len(v) > 1 || !knownEventType(v[0])) {
-		msgs = append(msgs, "eventType must be one of the following values: "+eventTypeList())
+	if v, ok := q["eventType"]; ok && (len(v) > 1 || !slices.Contains(logEventTypes(), v[0])) {
+		msgs = append(msgs, "eventType must be one of the following values: "+strings.Join(logEventTypes(), ", "))
 	}
 	return msgs
 }
 
-// knownEventType tells whether t is a facility or user event (not "all").
-func knownEventType(t string) bool {
-	return t != "all" && (gen.FacilityEvent(t).Valid() || gen.UserEvent(t).Valid())
-}
-
-func eventTypeList() string {
-	var s string
-	for _, v := range append(eventTypesFacility(), eventTypesUser()...) {
-		if s != "" {
-			s += ", "
-		}
-		s += v
-	}
-	return s
-}
+// logEventTypes are the values the eventType filter takes: every facility and user event.
+func logEventTypes() []string { return append(eventTypesFacility(), eventTypesUser()...) }
 
 // ListWebhookLogs lists the calling application's deliveries.
 func (s *Server) ListWebhookLogs(ctx context.Context, req gen.ListWebhookLogsRequestObject) (gen.ListWebhookLogsResponseObject, error) {
