@@ -144,9 +144,10 @@ func webhookPatch(f *gen.WebhookPatchForm) (store.WebhookPatch, *apiError) {
 // listKeys are the Kheops form keys that may be sent several times.
 var listKeys = map[string]bool{"event": true, "add_event": true, "remove_event": true, "SeriesInstanceUID": true}
 
-// singleValuedForm rejects a Kheops form that repeats a key holding one value (`url=a&url=b`):
-// the generated binding would silently keep the first.
-func singleValuedForm(next echo.HandlerFunc) echo.HandlerFunc {
+// kheopsForm checks a Kheops form body before the generated binding reads it: every key and
+// value must be storable text (see storableText), and a key that holds one value may be sent
+// only once (`url=a&url=b`: the binding would silently keep the first).
+func kheopsForm(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
@@ -158,6 +159,9 @@ func singleValuedForm(next echo.HandlerFunc) echo.HandlerFunc {
 			return badRequest("the form body could not be read: %v", err)
 		}
 		for k, vs := range form {
+			if !textOK(k) || !allTextOK(vs) {
+				return badRequest("parameters must be UTF-8 text without NUL characters")
+			}
 			if len(vs) > 1 && !listKeys[k] && !strings.HasSuffix(k, "]") {
 				return badRequest("'%s' may be sent only once", k)
 			}

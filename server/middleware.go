@@ -62,11 +62,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// storableText rejects requests whose path, query or form values are not valid UTF-8 or hold
-// NUL characters: no parameter can be such text, and PostgreSQL can neither store nor compare it
-// (the query would fail). The facility family's only path parameters are webhook ids, which are
-// answered 404 when they are not UUIDs, and its only query parameters are those of GET /logs;
-// its JSON bodies are checked by their own validation.
+// storableText rejects requests whose path or query values are not valid UTF-8 or hold NUL
+// characters: no parameter can be such text, and PostgreSQL can neither store nor compare it
+// (the query would fail). Kheops forms are checked by kheopsForm. The facility family's only
+// path parameters are webhook ids, which are answered 404 when they are not UUIDs, and its only
+// query parameters are those of GET /logs; its JSON bodies are checked by their own validation.
 func storableText(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -75,15 +75,6 @@ func storableText(next echo.HandlerFunc) echo.HandlerFunc {
 		if kheops || r.URL.Path == logsPath {
 			for _, vs := range r.URL.Query() {
 				bad = bad || !allTextOK(vs)
-			}
-		}
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); kheops && !bad && mt == echo.MIMEApplicationForm {
-			form, err := c.FormParams()
-			if err != nil {
-				return badInput(r.URL.Path, "the form body could not be read: "+err.Error())
-			}
-			for k, vs := range form {
-				bad = bad || !textOK(k) || !allTextOK(vs)
 			}
 		}
 		if bad {

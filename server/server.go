@@ -66,7 +66,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	e.Use(kheopsNegotiation)
 	e.Use(s.authenticate)
 	e.Use(storableText)
-	e.Use(singleValuedForm)
+	e.Use(kheopsForm)
 	e.Use(validateLogsQuery)
 	e.Use(validateEventBodies)
 	e.Use(validateWebhookBodies)
