@@ -96,21 +96,22 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delive
 	return nil
 }
 
-// GetDelivery loads a delivery with the number of its recorded attempts.
+// GetDelivery loads a delivery with the number of its recorded attempts, in one statement.
 func (s *Store) GetDelivery(ctx context.Context, id string) (Delivery, int, error) {
-	var d Delivery
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&d).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return d, 0, fmt.Errorf("delivery %q: %w", id, ErrNotFound)
+	var rows []struct {
+		Delivery
+		Recorded int
 	}
+	err := s.db.WithContext(ctx).Raw(`SELECT d.*,
+		(SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS recorded
+		FROM deliveries d WHERE d.id = ?`, id).Scan(&rows).Error
 	if err != nil {
-		return d, 0, fmt.Errorf("read delivery: %w", err)
+		return Delivery{}, 0, fmt.Errorf("read delivery: %w", err)
 	}
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&DeliveryAttempt{}).Where("delivery_id = ?", id).Count(&n).Error; err != nil {
-		return d, 0, fmt.Errorf("count attempts: %w", err)
+	if len(rows) == 0 {
+		return Delivery{}, 0, fmt.Errorf("delivery %q: %w", id, ErrNotFound)
 	}
-	return d, int(n), nil
+	return rows[0].Delivery, rows[0].Recorded, nil
 }
 
 // RecordAttempt stores an attempt and the delivery's resulting status, then runs next (the
