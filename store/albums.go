@@ -30,18 +30,16 @@ type AlbumView struct {
 // ProvisionUser records the user of a token, or updates the email and name they carry.
 func (s *Store) ProvisionUser(ctx context.Context, u User) error {
 	u.CreatedAt = time.Now().UTC()
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		return tx.Clauses(clause.OnConflict{
-			Columns: []clause.Column{{Name: "sub"}},
-			DoUpdates: clause.Assignments(map[string]any{
-				"email": gorm.Expr("excluded.email"),
-				"name":  gorm.Expr("excluded.name"),
-			}),
-			Where: clause.Where{Exprs: []clause.Expression{
-				gorm.Expr("users.email <> excluded.email OR users.name <> excluded.name"),
-			}},
-		}).Create(&u).Error
-	})
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "sub"}},
+		DoUpdates: clause.Assignments(map[string]any{
+			"email": gorm.Expr("excluded.email"),
+			"name":  gorm.Expr("excluded.name"),
+		}),
+		Where: clause.Where{Exprs: []clause.Expression{
+			gorm.Expr("users.email <> excluded.email OR users.name <> excluded.name"),
+		}},
+	}).Create(&u).Error
 	if err != nil {
 		return fmt.Errorf("provision user: %w", err)
 	}

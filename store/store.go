@@ -149,27 +149,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the connection pool.
 func (s *Store) Close() error { return s.SQLDB().Close() }
 
-// transaction runs fn in a transaction bound to ctx. On SQLite, a transaction refused because
-// another connection holds the database (SQLITE_BUSY, which SQLite sometimes returns without
-// waiting, e.g. while a checkpoint runs) is rolled back and run again, a few times.
+// transaction runs fn in a transaction bound to ctx. On SQLite every transaction begins
+// IMMEDIATE (see sqliteDSN): it takes the write lock at once, waiting up to busy_timeout, so one
+// that reads before it writes cannot fail with SQLITE_BUSY half-way.
 func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	for try := 0; ; try++ {
-		err := s.db.WithContext(ctx).Transaction(fn)
-		if err == nil || s.dialect != SQLite || try == 6 || !isBusy(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(5<<try) * time.Millisecond):
-		}
-	}
-}
-
-// isBusy tells whether err is SQLite's "database is locked".
-func isBusy(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+	return s.db.WithContext(ctx).Transaction(fn)
 }
 
 // SQLTx returns the database/sql transaction under a GORM transaction, so that other libraries

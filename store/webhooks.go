@@ -65,7 +65,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w AlbumWebhook) (WebhookView,
 	w.CreatedAt = time.Now().UTC()
 	for try := 0; ; try++ {
 		w.ID = s.cfg.NewID(WebhookIDLength)
-		err := s.transaction(ctx, func(tx *gorm.DB) error { return tx.Create(&w).Error })
+		err := s.db.WithContext(ctx).Create(&w).Error
 		if errors.Is(err, gorm.ErrDuplicatedKey) && try < 3 {
 			continue
 		}
