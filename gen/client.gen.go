@@ -3537,6 +3537,8 @@ type CreateAlbumResponse struct {
 	JSON401 *KheopsUnauthorized
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -3561,6 +3563,11 @@ func (r CreateAlbumResponse) GetJSON401() *KheopsUnauthorized {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r CreateAlbumResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateAlbumResponse) GetJSON413() *KheopsPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
@@ -4163,6 +4170,8 @@ type CreateWebhookResponse struct {
 	JSON404 *KheopsAlbumNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -4197,6 +4206,11 @@ func (r CreateWebhookResponse) GetJSON404() *KheopsAlbumNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r CreateWebhookResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateWebhookResponse) GetJSON413() *KheopsPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
@@ -4419,6 +4433,8 @@ type UpdateWebhookResponse struct {
 	JSON404 *KheopsWebhookNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -4453,6 +4469,11 @@ func (r UpdateWebhookResponse) GetJSON404() *KheopsWebhookNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r UpdateWebhookResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateWebhookResponse) GetJSON413() *KheopsPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
@@ -4507,6 +4528,8 @@ type TriggerWebhookResponse struct {
 	JSON404 *KheopsNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -4536,6 +4559,11 @@ func (r TriggerWebhookResponse) GetJSON404() *KheopsNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r TriggerWebhookResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r TriggerWebhookResponse) GetJSON413() *KheopsPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
@@ -4631,6 +4659,8 @@ type CreateFacilityWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *NestForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NestPayloadTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4651,6 +4681,11 @@ func (r CreateFacilityWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateFacilityWebhookResponse) GetJSON403() *NestForbidden {
 	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateFacilityWebhookResponse) GetJSON413() *NestPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetBody returns the raw response body bytes
@@ -4798,6 +4833,8 @@ type UpdateFacilityWebhookResponse struct {
 	JSON403 *NestForbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NestPayloadTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4823,6 +4860,11 @@ func (r UpdateFacilityWebhookResponse) GetJSON403() *NestForbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateFacilityWebhookResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateFacilityWebhookResponse) GetJSON413() *NestPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetBody returns the raw response body bytes
@@ -4966,6 +5008,8 @@ type CreateUserWebhookResponse struct {
 	JSON400 *FacilityWebhookBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *NestUnauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NestPayloadTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4981,6 +5025,11 @@ func (r CreateUserWebhookResponse) GetJSON400() *FacilityWebhookBadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateUserWebhookResponse) GetJSON401() *NestUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateUserWebhookResponse) GetJSON413() *NestPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetBody returns the raw response body bytes
@@ -5126,6 +5175,8 @@ type UpdateUserWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NestPayloadTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5146,6 +5197,11 @@ func (r UpdateUserWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateUserWebhookResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateUserWebhookResponse) GetJSON413() *NestPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetBody returns the raw response body bytes
@@ -5236,6 +5292,8 @@ type PublishFacilityEventResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *NestForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NestPayloadTooLarge
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5256,6 +5314,11 @@ func (r PublishFacilityEventResponse) GetJSON401() *NestUnauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r PublishFacilityEventResponse) GetJSON403() *NestForbidden {
 	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PublishFacilityEventResponse) GetJSON413() *NestPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetBody returns the raw response body bytes
@@ -5298,6 +5361,8 @@ type PublishUserEventResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *NestForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NestPayloadTooLarge
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5318,6 +5383,11 @@ func (r PublishUserEventResponse) GetJSON401() *NestUnauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r PublishUserEventResponse) GetJSON403() *NestForbidden {
 	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PublishUserEventResponse) GetJSON413() *NestPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetBody returns the raw response body bytes
@@ -6338,6 +6408,13 @@ func ParseCreateAlbumResponse(rsp *http.Response) (*CreateAlbumResponse, error) 
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest KheopsPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest KheopsUnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6923,6 +7000,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest KheopsPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest KheopsUnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7158,6 +7242,13 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest KheopsPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest KheopsUnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7234,6 +7325,13 @@ func ParseTriggerWebhookResponse(rsp *http.Response) (*TriggerWebhookResponse, e
 			return nil, err
 		}
 		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest KheopsPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest KheopsUnsupportedMediaType
@@ -7334,6 +7432,13 @@ func ParseCreateFacilityWebhookResponse(rsp *http.Response) (*CreateFacilityWebh
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NestPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	}
 
@@ -7465,6 +7570,13 @@ func ParseUpdateFacilityWebhookResponse(rsp *http.Response) (*UpdateFacilityWebh
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NestPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	}
 
 	return response, nil
@@ -7577,6 +7689,13 @@ func ParseCreateUserWebhookResponse(rsp *http.Response) (*CreateUserWebhookRespo
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NestPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	}
 
@@ -7701,6 +7820,13 @@ func ParseUpdateUserWebhookResponse(rsp *http.Response) (*UpdateUserWebhookRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NestPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	}
 
 	return response, nil
@@ -7781,6 +7907,13 @@ func ParsePublishFacilityEventResponse(rsp *http.Response) (*PublishFacilityEven
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NestPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	}
 
 	return response, nil
@@ -7827,6 +7960,13 @@ func ParsePublishUserEventResponse(rsp *http.Response) (*PublishUserEventRespons
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NestPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	}
 

@@ -665,6 +665,9 @@ type KheopsNotAcceptable = KheopsError
 // KheopsNotFound Error body of the Kheops family.
 type KheopsNotFound = KheopsError
 
+// KheopsPayloadTooLarge Error body of the Kheops family.
+type KheopsPayloadTooLarge = KheopsError
+
 // KheopsSeriesNotFound Error body of the Kheops family.
 type KheopsSeriesNotFound = KheopsError
 
@@ -685,6 +688,9 @@ type NestForbidden = NestError
 
 // NestNotFound defines model for NestNotFound.
 type NestNotFound = NestError
+
+// NestPayloadTooLarge defines model for NestPayloadTooLarge.
+type NestPayloadTooLarge = NestError
 
 // NestUnauthorized defines model for NestUnauthorized.
 type NestUnauthorized = NestUnauthorizedError
@@ -1971,6 +1977,8 @@ type KheopsNotAcceptableJSONResponse KheopsError
 
 type KheopsNotFoundJSONResponse KheopsError
 
+type KheopsPayloadTooLargeJSONResponse KheopsError
+
 type KheopsSeriesNotFoundJSONResponse KheopsError
 
 type KheopsUnauthorizedResponseHeaders struct {
@@ -1991,6 +1999,8 @@ type NestBadRequestJSONResponse NestValidationError
 type NestForbiddenJSONResponse NestError
 
 type NestNotFoundJSONResponse NestError
+
+type NestPayloadTooLargeJSONResponse NestError
 
 type NestUnauthorizedJSONResponse NestUnauthorizedError
 
@@ -2060,6 +2070,22 @@ func (response CreateAlbum406JSONResponse) VisitCreateAlbumResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAlbum413JSONResponse struct {
+	KheopsPayloadTooLargeJSONResponse
+}
+
+func (response CreateAlbum413JSONResponse) VisitCreateAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2857,6 +2883,22 @@ func (response CreateWebhook406JSONResponse) VisitCreateWebhookResponse(w http.R
 	return err
 }
 
+type CreateWebhook413JSONResponse struct {
+	KheopsPayloadTooLargeJSONResponse
+}
+
+func (response CreateWebhook413JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWebhook415JSONResponse struct {
 	KheopsUnsupportedMediaTypeJSONResponse
 }
@@ -3179,6 +3221,22 @@ func (response UpdateWebhook406JSONResponse) VisitUpdateWebhookResponse(w http.R
 	return err
 }
 
+type UpdateWebhook413JSONResponse struct {
+	KheopsPayloadTooLargeJSONResponse
+}
+
+func (response UpdateWebhook413JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook415JSONResponse struct {
 	KheopsUnsupportedMediaTypeJSONResponse
 }
@@ -3285,6 +3343,22 @@ func (response TriggerWebhook406JSONResponse) VisitTriggerWebhookResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TriggerWebhook413JSONResponse struct {
+	KheopsPayloadTooLargeJSONResponse
+}
+
+func (response TriggerWebhook413JSONResponse) VisitTriggerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3402,6 +3476,22 @@ func (response CreateFacilityWebhook403JSONResponse) VisitCreateFacilityWebhookR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateFacilityWebhook413JSONResponse struct {
+	NestPayloadTooLargeJSONResponse
+}
+
+func (response CreateFacilityWebhook413JSONResponse) VisitCreateFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3581,6 +3671,22 @@ func (response UpdateFacilityWebhook404JSONResponse) VisitUpdateFacilityWebhookR
 	return err
 }
 
+type UpdateFacilityWebhook413JSONResponse struct {
+	NestPayloadTooLargeJSONResponse
+}
+
+func (response UpdateFacilityWebhook413JSONResponse) VisitUpdateFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookLogsRequestObject struct {
 	Params ListWebhookLogsParams
 }
@@ -3714,6 +3820,22 @@ func (response CreateUserWebhook401JSONResponse) VisitCreateUserWebhookResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserWebhook413JSONResponse struct {
+	NestPayloadTooLargeJSONResponse
+}
+
+func (response CreateUserWebhook413JSONResponse) VisitCreateUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3879,6 +4001,22 @@ func (response UpdateUserWebhook404JSONResponse) VisitUpdateUserWebhookResponse(
 	return err
 }
 
+type UpdateUserWebhook413JSONResponse struct {
+	NestPayloadTooLargeJSONResponse
+}
+
+func (response UpdateUserWebhook413JSONResponse) VisitUpdateUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -3978,6 +4116,22 @@ func (response PublishFacilityEvent403JSONResponse) VisitPublishFacilityEventRes
 	return err
 }
 
+type PublishFacilityEvent413JSONResponse struct {
+	NestPayloadTooLargeJSONResponse
+}
+
+func (response PublishFacilityEvent413JSONResponse) VisitPublishFacilityEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PublishUserEventRequestObject struct {
 	Body *PublishUserEventJSONRequestBody
 }
@@ -4038,6 +4192,22 @@ func (response PublishUserEvent403JSONResponse) VisitPublishUserEventResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PublishUserEvent413JSONResponse struct {
+	NestPayloadTooLargeJSONResponse
+}
+
+func (response PublishUserEvent413JSONResponse) VisitPublishUserEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5376,203 +5546,205 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchs5siD8Kgie7wuTPkWKlGS3m4qJWFqW2+r27VjS+MyYDhfIAkm0iwC7gBLF9uo59jn2FXZfbAOJ",
-	"S6FuVFGWuj09/mWrWAUkEolE3vNLa8qXK84Ik6I1/NJa4QQviSQJ/DWaTslKqv9FREwTupKUs9awdTpD",
-	"q4QIwmSAlqmQCMcxX6MQr1YxnWL11t6vgrMQtUksCDrsP+70WkGLqo8XBEckaQUthpekNbSTBC0xXZAl",
-	"VrPJzUr9ImRC2bx1fR20RvEkXZ4+K4MCPyAaBWjQR9MFTvBUQY/CD6PuP3H39373x4+hm3uF5SKbGatv",
-	"P9GoFbQS8ltKExK1hjJJyXZYnuMpjancvCeTBeefq6AyPyEaofbFxemzTg+N2EYuKJsjwAgVCDOxJgmJ",
-	"0GH/sAbAtZlhVwhf0iWt2La3eE6QoL+TAGGGKJNkThI0Tvv9A/I31D9C5JIkBsr1gjCEJ2qPHXC/pSTZ",
-	"ZNDFMEsFJGZkAOXNbCZIFQlJshRIciQ+01UdPP0mYHA9ww1wnJGEEnHKhMRsSi6qNu18QZCA1wKE0bPT",
-	"4zev0MXpM9QWhKAzmUYb73OgZ3KFl6tYTTXo7feeHPZ7g8HB48GPvf3eo0e9g96gelvLsOy2vUVYapai",
-	"3sqtZIiyw474DEV0TqVAgqhTL0mEJhsUcSkCNFA78/jQO1ABYnzMYoIjRR2/k4QjyhDORkTtsB8iKgWJ",
-	"Z4q8OSOVVI8O+/3emN2MvRrcFde+G+ouBEnekVk1xkKRTkLEEyQXBJElprHCEkapIAn6zPiaKbRITSaX",
-	"dEpqjq16f0e4GvGSAO3vzOMMC9mVy12rl8WKM0HgJijwvKc4ekd+S4mAkz3lTBIG/y3eAOqZ2WcYhyxX",
-	"cnOcECyJ+lOkyyVONoo3vTk7R2sqF+jLNWoDxmd4SePNEBAOD8ilorNLHKdEdFpBC/4HoyYJT1rD1lMc",
-	"IQtX0FoSIfCctIYfWmLB0zhCE4IwEmSaJgRdvHup53txfv72rBW00iTWl5l+S2MiaMGkQv+iFooV2UsU",
-	"EywkGiASkyVcnvk31RgM4STBilMRPF1ouNWhKbzHGVFkplY54+oeVcdFL3KoLtYAzQzyewoL3SlnjEwV",
-	"hnsYrk4SbXklIb+Saf6VqUJ/zefuN/td62PQEhLLVBzziLSGh/2+Ig64Kd6lcWEXT9RjlKQxQTNMY7US",
-	"zqYEtfWhIdEDgQw5/JtsoFjQmewlek0avQrhhceKmcWx/8OKJ6XX1XGN0phE5Q/cT/ZBaSYY0O54F6eS",
-	"L7GkUxzHm5qXCo8zSjIzZDDgOC4hyZAUJaJqUwSZJqS4K4yjJU8IkgvM0L6/M7nX/a2pps4ljmc8WZLo",
-	"57M3r/MUOkITHm3UFFJdR4wDQ6ERgld3IUm132YD9Zil4YYoZeRqBVhDhEWKStRzRNkqlaiNJZpsJEFP",
-	"OjXrYFyO2JuJwntxFTBOaSmYIa5f/6qVZBsG05gha2GsxbICSYluCAtUuhnuBEI1daDnAF5wrK+i7vlm",
-	"RYblOauXkDK43N8mfEUSRbH5xVzon9HK/R6ow87gxHO5IAlwPLHTisxgG6TuaWTYm8IXuaLwbhOOt9Mp",
-	"qlr7tS8D/H+JEoxa/7GXSYl7+lex95oI+XdF2IDME1gdfF6WomB/QG6yt4oSqeACN8KI20r/xPRQaNAT",
-	"opgKKbQ2MmbqIiERoDjQy1d4l+RKC7Hqj1WMpTrwDwSaxliI7qUGlZudUQexuIdjNqOJUGKr2wrQPKZq",
-	"Q7QOUtqWsGN2PkyTOAxQqG8C9b+M3YXBmIVmZ8IeGiE3fkxmEvFUKnywNI7t+qcLMv2s+Ci5UpxXj44w",
-	"i9wEiLMx0yw9QOsFnS40HAo3ivuqv6hZrJpSIbDIGIBhwhcCgdhPf1eMNBoz/Qt8HMC06mfDyIWFDs4w",
-	"EpTNY2KJqoeekg1nUXETYHOGYxZWXQIGEkBf7saw1OxhfaLk8JVULwOkhS/0hmWT/E8zhNk+mBIQbI7G",
-	"64uXnvwMm1NkoWOmWUqOm+o/y+YN/fzi/Hn3idpTfkkSNECv6FO0wKABIUPSYybwRokFgivd5zpo/bIg",
-	"fCXAevGay+c8ZVFzUVorCRLT2FoxAJCZGgWISwGPlmQ5AUXEsR1jLXnNJdIzNj7/Gtyt517DEXEisgNj",
-	"lSklZpDEEaMBTR1fKlFbPZM8jhBe4UR2egX8vEmU1vaVWGLcsCDFQEQ6UZBpFe/BhE8e5LCkprtXJLV5",
-	"YlAgFnSl7i+CClvTsajTUGOR7bCHn9voYTm0PAAG8wBO/QMcRZ/033sPErLkl8T8iaaYmeOYChIhyedE",
-	"3Xs5rPlX3V2hbIScQVIRzzrhbI7acDEgxVRhgcaSJtBhv49mPFH0ZQXA7PsAiXS60FwsxwcUoinTUhsc",
-	"ZZ8An/NkQqOIsFvid8PTHOeLlpTZWwtoIYfCbLa7pLns8PkHz0GAJql0d4SCz1v+ay61eRZP9MJugQJn",
-	"R0A4IVViYLZ+Rf3efHeJhFCPGyJtfs74VJ3pOo+Fr2E97hRXsL9qOrhvBhRYSSwwBs9MQqthNNpkeQeI",
-	"MPMZVFBWgwE9370y4dxSA8tuNXx7YDz1oKTSQ8YFw6lc8IT+Tr4GFZJ/JgwkBXK1ArNcjgb8Se5y9ROC",
-	"E5KY2alASyoEGGoSXxg/xgnsQPj+/fvuKFXSplQLI2Bo1IcI9KTi72UDZvgUZgwz4T0hWHDW2+rzufbQ",
-	"LdLViieSRK9IRPE5vHlrtOc1XO/Dq+56ve6qe6ObJjFhUx6V9sRBggAUBLDc5e5UWRTCG6H0uZUx0X7l",
-	"WbWqWiZXwllVl0jpsFoL9R9/Wi2UBakzByqgRumvtxWWvhsnvxsn78o4eQ/2lipjylG1MQV5thR3LG4p",
-	"4tpTkX1eKcmid0TwNJmSVhEZBzshY4uKkJmZUiloRDyN84HQ9xwwDOyuOjHlqwwBt+OUdv0Z06tiiY5l",
-	"lZZ/eDfLf80dEzTHXK1cLdKDH4QM4Ig0csu+vRRTI6QUVzjYaYX+UF8vv7Qy06aOZIFLa/iltcoZeV0E",
-	"iL/A1v7o6p8//vLqYJK2gqJcErQM8/ok6RKwoa5iLFvDVoQl6cLTiq9y6/hS/p2KT6B8Vfh/F6BrF+wo",
-	"lcpkL5t5wnlMMCiS2hNcMSdLlRryic8+aam3KnQi95ZMowavKUVC1IRhZB7oD374DYCYR1IB0eUJqiCr",
-	"WJOH2o8OO8ajYQOLtEP6OU8qSKSwcQXmI9GSC4n2+4dPPMtir4oC7DYUKDqhy6W6pga93v6jR9sHKSAQ",
-	"Rqxa1ImSAUbmpqxaUkwv3Y6XT5jGIUSIuDeR2Q0PKm/zo1QzjMoFpkSH8SgypRFZrrgkbLpBn8kGLbCS",
-	"mwhDghB2pA4wRIswsgaJrzypR9cg6ZxGuTOYpkBP2/FmPwx8TPiLqMKpjYAA3AK/YIqjKOmvQogCB06l",
-	"FOX94otR7nGFHFX+zT0pT7dFlKp7q/jc+f7dLB4kSpz6WEHeOfx4cjaOIqpIAce+f22GY0GCIl1iies/",
-	"0SErpX2BzbQqYa1o4IWOGJcdyHEhjuOw8rTaLzV9ldl1Rse/kA1civjqJWFzuWgN9x89akSCAHVuqkDj",
-	"YBv9GcmifKqnMXXnoUKL8qQBcHfwNRO+DlWJBa1MlEd8Cbb9mVU2YECQL6wssqZxDJKnOvdcMWFJluIm",
-	"OSB/xq4dQFqcznalknNZmDzZnkZVsE1IzNlcFOAqrb04N63A7Glk71+7LcFNvMjpC/UrsIDaF3eBMk3i",
-	"8sAXSVyGczuBAuhqMEcEQUZhuY3IFtSAbLPQrx34Qh0VKrpuSIFH+qgryclqQj5n6KGRYQ4QSiDXdAq+",
-	"z89kJSGCqXdrEl5Sdqo/HOxGz2p1p8+cj9sja1gsrC8hU0IvHRZmCV/msNBDpzOluVpn7pitEn5JIxKh",
-	"dtEb3UHUjKouDRQRSaayNC1YiZU6oS4PISCya8xAGH8gcm7wTg+dKKXbqsXG1qvldhsXftC5GfUQLNr8",
-	"BNQeLx3fq3X1DIWZTwspSWC20eK0tWiCXjnLMcrb43ROGEmwNHaihEjUPtivjejs9MbsfM2NhwKjhEvN",
-	"v9dULtQkEV8zJRwPEVg3jDADZkNB54xE2gQ14XJRQOKSMntZDSo41BJfGZrdb8hhFG4v3r3M4xW0lcjE",
-	"cBvLlAJOJnQ+JwmJhihcSLkSoQnswGjBhbxZ8M3xpQZc54RdkphrEaFa5GhypC3rLELT9MpW7L0egp24",
-	"iwOluD23BO1iFTVhy/k918GeM0riCAK+V/q7I4TNQzjQCVnFeEq0rCEkT0ikj07g3quKi1HHXxFCs5vg",
-	"nT+JfulP4Ng5KLIXj/TxLPDBvIHKZ4h3w+1ywFi21xbEROtAuIX5v9K2OFOsWfMYUuIweaDunHu8JmvF",
-	"PXZhByWKfkFwrCAqni9tk/IVNpB+UoYvMY3Bz/zxJn5jxqg6SL4Do7QueOwC4hSq9esmtL1M39b9UrYB",
-	"KbaKTQSEFjIVetIlZr3WUB2aqo2wdroqbv3i/PytccQpXtqb91BYiEEJ64YuoMfOE1j4tyDKas8FTY0Z",
-	"N4+Rxl5hqVRdNMWCdCkThAkq6SWJN+r4GJ0ajrjdVEbWmcXHBK+4v9WPJikjIjGR5JN2YlXpsZm1tURK",
-	"xD7ehumyuO8ZRW+0iWWo1JPlPq9Ca7XptAS6B2Bm5yxYb2+A3H132B8EzdfRAP6io6Me8RnseWfctg3Z",
-	"gZfWrbcf3Pm+nWsZqMIkLSVZrqo4+nPKqFCnwr4SaOOjUgKYRBDOemSS5VDKJI31RQRhroq/z/QAza9G",
-	"A+RIz1eFMmLPcwMnr71faVRnAV9iluL4k8xwU7b6QWRGQ8AhWQxuHaGHa/DNhajYXtCGywDa9W/ZYIu7",
-	"un0ub/MAYtiynZPJptromt1s3YEWspna5SleEse480MDz9ef2QvJRmdVzrCLi6P6yjRjBG65W1BVbX9v",
-	"kLj5XgkLYXYDhEMX1jTTGokJ5/GijYIsLVIcZS53zshu8tfNuZgV0MnK9Mx6C1xFTI03nhKbQ3vFhQHk",
-	"ZbIN3J2VQ9rDUAcmDDN0YWoPRC5ettfMvL5to8+c76EgqsHzT2klgyjSV/butpkss6iaqLHWlQe78uJI",
-	"o01DuN2rgQVjG/w2CaW4Aj3VQT/nL6o880rWyywDW+75CiJbYQG5B1Md1KCPMJpDDOP+1VWgs3rDGaZx",
-	"iNo4FhytFzRWXEXC+cMJQSvCIsrmHV9aUwODFZHGN0vfNHMtb8PVhai6ToFmq72fdW5RkU4a7GM6qQRG",
-	"QVFyEekQlBvTOLe94/lk6hM5K3/0MzlLa3Xg3s5j4/scyi7vO3fnFLOAm7ly7tJX45nAa20rCqd/ZS9N",
-	"RuLfvSTbvSTbHCMelXwzTpHsfPVuRQxbLWe1GzoSIPE6j4wBVhyVDIMBqDFUOEN61Pt3smp7JPN1Fm2f",
-	"QzU2GXsf3YElOwfCba3Y3iD/zhbsOziDVdbib9/m692yRVHBGFpN8Lj13GUuQK9SDVPMT4msacI0Ryls",
-	"GcOTmETV5oi6/Tw16eFJRBKUKWsBytkmA2QVrgD5lsnGW18wrVTfxqXdirGQ1ohRc4U8ytmWsjipbTYn",
-	"G+WVEBD8WVGZbqJjGYWnYi0Nwhj9JZWtGYYMq/ThT5ooqra4/sY3QYve554UYImmEryP9bS8LRTRI8SI",
-	"zHAay4IYXaTL7dIBV3q9+nFCQBhwvqHPZKOVvtXO4sAN9HgHMZCWiVUYznq9QX/fL1p1BH5wgbzyEQK1",
-	"/7uroeye0TnDMk20e6tMF1VsawTlyHicSoIU41IcHxhYlvKhWViAsAkOLQDVVBCoje40lPLM+Ypuxa7u",
-	"kb189Un1f92Fe2wR9b+BU++ta8u2vuTzCq1Rh3mOZPOA85wifUN4oxJZdIZvjp34KnQ1K/EMS8b+Y8u9",
-	"hObO7dIorD5e5kC+xZuY42hnQ4E1XD/l2sJXMb5+4azeTA6p3xLCmRiXKEkZ2hBZY0g7y9nNtW3eWrWr",
-	"jOfGBtaYhrP93+JvqTXViRTisbZY63L2N22TUyqq/s4Y49KEVJqJqg9R1SHJBbP6lpPCdpf2p7Cj9rg5",
-	"P0J2BDLUbj9Gta6Xb+M0feWBqCm8I22kgC2ZeePBKQ+kafvxIfqFPi36iWCWVtAyLiqZYCZWPJEI/J71",
-	"sQjbTmM2eDPfVe1x24yaOtWgem10k1/Nhfj/qx4Sh5DtJ+UO9Hnv9rq1Om/GeIvldFEtAbsKJXclwdws",
-	"LDVR1cGkdgTGKShXZKzT05jgRCAqexBTo4VDu4I9v8LKbj7HWvnKH7IKbvVrBCAb85W6sdVokN3tQLsr",
-	"ab9OUB9BxJn+9chgTIPu2x+2yeQ32gb07GlC5eZMAavJR6cOjlIdJ6b/em75/8/vz1vl5NKf35/bYNrJ",
-	"BmGtG81Q+P7k6Ys3b3559unn97+cfbp49zKEHNOJDh+OCJjnloo2PpPNmLWtPBSZeL9uV6QThGM6JSFa",
-	"JRRK8kLJ3JBcrcAma8/MEQqpEOFeiNMoBM3aluSCTZxyNqPzNCGRDvKFzQFKhvVlWFRqik6qpGzGy9vi",
-	"IIRKMVmttjkVMtlAtKCT92wBXPRGiVKcSaXcoAWPI4HkmusAN+2BHzM71OjtqQh0MKQiJizpJCZWZ0oI",
-	"jl0NseGYjdlD9PDhyLffgPClae7hQ9QO98BWIvZ6vV4YoHDPZAHC350hghoJpkCCX1cBir8h1G5QViFA",
-	"CVkBS1XbqO3UkE89NKXZ/paZdsZpv7//OHsKbvQjNRMkvrGIXJEIgDLffuh//JsCFfBtPHhIcn5kyAyu",
-	"co1SxVmMydFWMTIl6JZ4o6aYmPB5zmKtu3cCXbvRVd8J9A0NSw+/jG3E0rg1RL1eL0BjE7xnHlyHPesF",
-	"QYRFKw4UakjSz0WVvLa2UU/voQ2wBQry6wCqXYRCgULi2YyyuV9DbpVOYjpVNAM7vaJ7l/t7+uGe/d7s",
-	"tFqSqasJc/BUBug1EfLns66Qm5iYpdesG370/s4itzJcKHrU1mK1bNgxr+aJCbQPRyacDkhqiHTdE1Ol",
-	"7uf357osXajNkLrY9DTGdAneA1MkaMzauRjRzhH8FGqv0ica2W90wHCIf1+F1g+vRuzYwarSwKGGHgzn",
-	"5WnY8XQVQD4zdRBEp5h2QqWiNqQOujoHbeewsZCasSG73g4LUc+KiJ1GKIawi2IRKtox/7dGqXa4pySx",
-	"hOF4Tz/Se9wbswtBEhNRkPBLKihXTNmkvLi8EkBCgELw+6v/qOst7PjxVHQJBKy3Enb2PdgsbY1iFPFp",
-	"utTgmL1Y088UrfCcCDRunURUZgxy3FI08xNRj+K8a1KMWzbGeswcthRFq6HQuKWdFvacjVsdF5JtD4J4",
-	"gBQnQhEVeJ4QEmh/nuO4uqaH0FPkgTdh58AvQGBBAm+ErkA4Zv/xH+iZM+qqByPrytIypOY5jt+vSIKW",
-	"Si6D3gC2eJQJqBJKlVZS3QQLoxLgqSY4A9l0gdmcaI42xZBvowv/Ze6zGGxmzDj4gJnpIGf/24SD722C",
-	"p587PTQaMz/nBaPw7Zuz81DzFK9ALvc96A8ESpNYMc6IIDzHlJlYSSoRyPkkEub6MdWs9c0xROH24rKK",
-	"2BSNdkdzwuTQzhft6fN/SRJFsoYHBBlhIHQmMYtwEllCEKZIWd6KootoexaXAOXif4JsLzizxVORtQMM",
-	"ba5YIlBEui7XWXMuKjtBNpk6IULi5SpE7ZTRKyWQcRYJIM/AmfnV6PZqX4DGCW4jbyBhDazhEIWXg0Bj",
-	"QlHJ40P04tXouHv2YrT/6HHb+GQmG0lEoMYdt/S72fo14nr5xw7S3K9q1/WDcavjEK4oS5GxnitAYoWn",
-	"pOuaH8BlVRA3zPHvDFHojMYg7aq9dk9GFsOmfqye0Wz7El9ZCODmdV+Z07cp76tFs5aLLLhh2WwdDlHM",
-	"1ySZqmO3IFdqAj6rRywch04PKd1xiMIFF7AQW4fBFbSFigvqL125xUBeCn8NbTFcL/YwpMsVT+Qn8yX6",
-	"TxSmwOQiqNGwASkZhjO6Co5jF8f4n/apfRn2pF58GOrzrW51xX38K93q1O4G13cfQuHrNBE4w+EQyb/p",
-	"nVKUrrcqQJcD83BBrirwGTj6lA0JL7wchIr6FAg29W/C5QJ0CxSlCVzVLsUPsiJdgAu+dBKGOWND9OFj",
-	"6PhkyrSGokkY7V9dmZKYmisa60WhGUeAMFyFPJWonakzz05env795N0/Pp2fvjp5c3EeBsj4mhTog0dI",
-	"dAKQ1mfAxbMINV1hJyERTchU8Xbwqur7iUQdDYoxnwRIJpREhv3imdSIyaD45cXJm7dnn96dnL/7hwJp",
-	"9I+zELUNIOiRCA76IthfBoP+cogeuYD4jiUuN9Dz0fHpy9Pzf9QOtQwO+svgsRrnMBsnQP/nfw/66P9H",
-	"v1IpSXKEMAz7jshk0x0peF0hSSrQgjOu9C/YI8rQh4jEeBOgffR//xeC/388QuHhoI9+4oyESEglU2ir",
-	"GhgyYePOcTInUlQqeIBjNh9qOTtKiBC58s5GWG7HnK/U5RgolfISSwJHN6bsczfmUxzDGZrGPI3Qkkis",
-	"Tk2Ajn96PToP0MXLUaDOSkfrnnp/UxaruSgTNCJ51I5evnzz/tP56N1PJ+efjk+fvTsLj8yiZqnAsR5m",
-	"ypPIFo821aesZbptItG7g45GwIKgBRWS6+ucMi3A5Fz4DwQKrRdFl8imDIU/nZyjOhUh5nMRgr43KzES",
-	"360N+caDQxThjehoTVpSGXs9VKJW0DK3eGvY6vcGvX7rOmjxFWF4RVvD1kGvD21rVlguwN5gFFSwY3FR",
-	"YQk5NrIWNvlPR75mNSFTviS6WLcWXU3dUAW/qdQK0+syuKeRG3BkSvT53bw+VJtyslf2TCOu64/ODmlN",
-	"xDWloaoLJhYLCuasy2pHFQdSV5bIutQcL5RufnzevHBgsW7Pdd7KKJOUFHvY7PcHDepc7TD9zRULXf2a",
-	"66B12O/XjerA3CuVdYYPB00/LBYNPew/bvppvtSv+nbwqPm0FRU6wQbnmijorXKErk4XngtXBkq0Pqr3",
-	"rUXni5VJrk29IlJVWmikzoAAm0dPaTNEGgOiyfBQB8eU2dZ/mKwQW+Le8ggjx8xoolSh0A/ECQvag60c",
-	"oPRFFz0BxQOUPgM3mTEAxgRuRVDWlkt1jUSGreRPrIbbntgCwR7WhAk7AtOw/pkEdtD001xx60O9tCbf",
-	"5WvkfxVR5yhSI34rRQateZX9+pWmqXwVbUWFRwgrDbZr+DRc54f9QxTTz0Rrs8x1onBxXnly+InIGlro",
-	"/4HM60+kpz+dLsCUs5UodrxWTevK66D5DVzJCveg7t3eF/VPE764xNatgjDbcEaOstLj3m9yQZaCxDNt",
-	"loyxkMaUa4r+xwRfkjGzKLEJdTSOdZcLSMEwbBa1D/v9SjannU+AiwvbHq8Jq8sKp6OYszlJ3Br+8jyv",
-	"0Pfi7ij8nSEKSwxgQ/2TSN42ZNzldAStVSpvEAdCfUxCaw7fubcjaiu9fb3gY6bI3ET9U+nnik6hxWUU",
-	"aeVd2yYW3NWqzhCsJAvPTlJ1QEZRtOV0DLacDjUdjiIjBWw/SfBunBAcbRx4WdlFbWqNvp+s256sURRl",
-	"uy757uJujsfveRVhG0jABfatyNvy7Kx/S0SWXJLIMOoKaVT9DEiCsXfm0xitYkzZdx59RzwatjKh84Ut",
-	"7+b1dfor8GlHO6aPuGZNE+92aisJelzoiTJuacFjTYXiwc9s/X/FaX1GWyLwtwn/Wgr32+R8p+1b0PYr",
-	"/NnbX4vP5jzS6uIKlkoFzVKYH4uAznTfjskG2dRoFEE/vVJCC3T8jopeXRfHIsatzhEKc0k0YXmUoJgW",
-	"4wz6xjROXchOnkRfUiGtJ3BnI55u/d7glJrG7OrNPPLesHiTN3mA64Fc4amEXyh4UFFbcjSjOtxCrRH0",
-	"ACUz2UMMvThEp65vuwldrG0A8/FWGrAzPX7wMiF0xKzNfSgUi3LFoT7qyNzWf42i2amQV+mby/Xn6fLg",
-	"x/cnb1qlpKkPughDa0WweCV+fHM6nzxlp6MBw4ej1+zZr/uTQzLxgjOHuuiBwjd89+vBfEJo+sOT+ekP",
-	"T346ffLDT/vvTy/2f3jy/KfJZOl/B1USFDoM4jAyOQhV6RSDgQmSg3AvMdyzp6UnqCR7g/2Dw0eP8/kL",
-	"OjdSAdYMYfnqWhZrn49fvT14cXHw0+X05Zv4SfL6+OV/ZZuNmdYTt0De3wo4nkwjMisADlbejz4R7RKr",
-	"WhGoWm8ReZCZCwsNkP67e84ljrvHPK3LuJLqBa+suh/PllmQXHyFjlWJoWndeoElsAuICsFzyKi7sY97",
-	"Vqbq+rth8FYGoFIsT/F66rof/hiTUFDjQqq86050NJX1ckoOgTVHKDQnPLQ/QRqgIqI6V1JWCeFrfULq",
-	"v4qz2yRoza1XMZRbM3QsN+Bwm2mPTpDrt6K/2cK8DauBipYQBZMr29tqwhcbu5/K2Zp35oDy13ynF9iN",
-	"+NmdK2+7TnbDZB3zdZUrvglv2r8ST7svD55HMLUMcbvcvvfF/K+pgy/H27KwRWOFNsls4GChUncZnWAW",
-	"cZPNX+Vv89laE+XPJ8N/A59bsYfg3XvdmlBRsIN2N4oiPzQkQLmgOhNWElRpaUqoUmrhmIWxUp7CvZCD",
-	"bgQlzdZ4I9AK0sVkYHJVstqalizAwAtBW27K9YILE3I8ZjbkxWaazmwpz6lps8k4Cm30UQjR/yb28AG6",
-	"OEVKnxLZCx/6ujh8lfMwI+x71hs/3qODMp/hftPNoANYXQEeu9lfL6Zbaio2APgugd87m9AyeCMecW+i",
-	"t1nd7nK60uMasS1naCqmFHR6Jvg81/48q0+09mL/FGcaM1twyITwhigh64TagJj1gsd+riKEwJgMplB7",
-	"urzExY7LxjNR5PDiEQpdhqAOvQv9fMMQEbUINZuaQQe4u/pYLskQgl4hMhACfY/GzAJsm8qbSNdsrr3C",
-	"POBlOOz3ezYcVi0BwO/4aYRjZvIIwcZssgjUt4otQWylwonpGoihEXgPjUwrebuMLpVkiRJibgBgZmPW",
-	"1iDmLYAdpazT6QJ5jHuVSghk1PkXNpWar5WcotBVbQDUaSH3onnlEmi3al9Bq+l7xazTHZQ6D5wPZbtS",
-	"fuAPnqKzq3aRpRRfGz3t9obFv6xdcTfFcHDwJ2uG+vxkl/L3a/ZPUQvzV9cdKYV7Xgn4b+9+b26HOyPM",
-	"ZO/a/GPG14GXge8rEVRAmp9iLeZaGrN8jKkrOGCygypycsCYp29nm4OThZT30In24oyZ7Qu+5pCSLAIn",
-	"OCxre2+YtLhS5rPp7B8Wa6FrKcGvrY7CUjn3ELV1jrXNlP5MNh3o2p2r1z4sJhKZvtYS1CwT2Nsuph+F",
-	"grAo7BwVwAbfsAHaJC45d+Rkkyt3PvS8yUjv+ETLF0vIozzs9/VOhpl0YjoSBzbWU3efNh4QLQ+1w9xt",
-	"FwYoH3asQHYE4jYJbBtLeqUJBPZVLZ/prPIYTz9DAIal2iNT5QFdnD6z0iIes6zgPASnhqX2/aHJvPQa",
-	"S1voTWS12Ub/EzXVmGG7FWY6fwtRyiJdrVna6vdh3qsfZofCetsNCsfMCmo2sqRCbjJVwO5FcKpsQ9BQ",
-	"0gEpg5F1Vvc+Y5/ZKdIVatbc612ANZ5aQQvk8ho4PrQGvf3ek8N+bzA4eDz4sbffe/Sod9AbtIKaX/aV",
-	"TFLuXFD9tuty4QMLy2NkbYuu5xcEm6dpyAWruBX4g5mmPLojQQuqYfwPg7QeT+b66m8mLfhNJBrZ4vdv",
-	"KGm2xgL9lpL0r23p+zaFCrOZHg/S1xz0MN4uYFRngdncr9qQkfPqkgkPRLkutU7YdS0vs8oMtg5DVpNh",
-	"zHRRhsqqqYajZpOJB9kcUEAVHL9QrjvSWmxWH2PMbKK/DmVRUj0RaL+vK13pet62cMcRPNNWRIjfsDGu",
-	"2Ki7+/1+XSRKoVOguM/EhKqGidutf6IyfAczY84IIyxxWFWYttNrfDaLLbYKtAr16EtE4tGp/a1gtqqU",
-	"It9BtR0odJEZl3lSV9GjZySyNIEGHMwWUy4WI+14Bh+h3vRkMlsF/m+WaNRLHSgdkBBXhAgyNHNlQ1zN",
-	"67ZrdrokmJUa7BqJON/v8EhpmrAYNVH2bioFjYhX0AOMPQ8fHvYPHj5EoeNy6B0xMl4Pjexug2XLGMKG",
-	"Vpy0WIQUL1MDAeztdtIHwtbbhiWaDOst61NyrCtA36SRKyThTpPNSvJ5glcLOkUJZhFfdo5ckdh91K7t",
-	"79rZaY3ax2DhklynmFMIB3CeMzVFz9S4YFKnxHmlXrxWvIoIXC9eV/JD17XWxw0qDSpCdEUIqUCXuqcb",
-	"idCEzHgCKShZ8rlNlfOK6FDOOrozkhKpQbgfs4cPgZgePrS5w0kakwCFpircxpZcwEui0+2RWPA0jkBU",
-	"hPgzLcvapKusmpzx/kDJGr0kNTRIXaaykj0tQY7sA49CqG3SAchoC0Is/GNmRT9wCmWVGa0UrsuT6Gpl",
-	"Wc3UUkkRZ+vUh5kzMmamgNERclzO4jz8cl2ZWmCiFAq9Y5uKx1UGMGfxEgs6k72EqOu8Z/zzrcA9hvHd",
-	"849FixG5IiDqTfnSXtXNQzCqO4vfRxiGLYSY9W5RX7SCr8CD30b2Q+ttV8nqb7v7zlb446z/pP/k0bT7",
-	"Y/Ro0D38kTzuTiLc75Ink4N90p89ftx/5DUYURA8+/sA//Iblccvj+PTwf7yh4u3zyej0eU/Z//8Lf15",
-	"3RD7t0W/a0hxH3EchbluIV+X7/CG0rX60JOtqyMiirf/DZd/AznVWcNOt0dI2Kxna85pLsUeISpz9yEj",
-	"a1PsfcxGTi481NKuFTy92lj7/cFRXpo0N48tuiQIi+DqAkF3zPIAuSJSOi2WRgUGeXFx+iyw/O+wPnO6",
-	"iq19XUTHrcnpsNmHmcpVHRmxIzXVREm82Zki3Fahmp3CpkJdVouDRlv3z21fZmSC6AfdXLg6gOHG/bw3",
-	"daMhC/tzqUQ7xncmkd2M6AXEnD7b5tfW3krIiwGJy6sQ5/zbpUJ3wxtb7IyZLqKbKXNa9GXTOI1I1Lm5",
-	"+U6QSUhG0GoDrY5ZJjZ1jGNY2BzIzAX88OF+f/DwYWCK2BVKA2p9HFzemU95zKqcyko0Pl6QqVJWQWSk",
-	"QouMQ79w4WF/YGo9KriMgd+qUk72NdYABRNnY6ZvUp3Md+SrAsPMYuuf5Ybc9mjMcqoe7JFJ0Ipre9gb",
-	"88dh/wDUiXxSqdKunmcKhtszp16AT4TOPJRkKd+mrqy2ude4y78J8bYk1lkvqPnvD+qlXYS2oLVMNmQ2",
-	"f/H26d9f/LxOr/r84Ok/3v+wePuq//Sf8fQY369Ubdpq/UFStcn9Ce57B+5LxL6z3bovKdy40HZ3mn87",
-	"EvjXX6H5y+j2snrM5+IW9mTPClNRksyO3jG9DiVZQtVK65YY6iK7ufYjlh2rl3Xga4zBumLiRaFGmik1",
-	"F/bQL16ls54ta+zfMUZshHw9KM2q7xwzy2G/j4wN4obsxZcKQSXZoyLb0ENJ1q5UQyH8EsTQwiTvc6vK",
-	"LMw+OI3Eh4+tygSxG6vsF8KcGgAON7v276rB6hIf/YYP9emPN05omB4CAxSypaeo0AWO2++eH6ODg4Mf",
-	"a/MvhcSJfKa4uw9Gs1bvu8FmLIC7AEdYdGvQqsaDyO7caK6D2qAP7QvpMl2qP/rQQlH/1S+3B6mbQIeM",
-	"V8/QYMgCOsGg6Gcqq9XWbiRP5DOouqm+roSg9ezk7Njr/zOCv+BhRfvtPyC02zYdqbmnMlJqfkUpjn8n",
-	"91LZu2PVGecbjjVnu+XFYRvw73hx5O6HCr9Xr5IXez1S79V3V2wPu7vf7m49cjlseXsFjdUbeOLO8NL6",
-	"BHCFsSRwXpqcptQWJhkJ9MIxyzwVvnel6KPoGHXPBb54Pc5FD41yixkzZ7XLvy9sMX3dZgJcPnlfYY1n",
-	"wO/FeydqE47jO1ZLyt2y/+CCn1W9l/9VTN3VRmufpracjxv42J0bqnPn9siLUDisy+Urku+/tvW34bbc",
-	"1uqbQ+/NFl+vb8XuVt8aC+/W/er/iSf2W7DsNt7+e7TowtW3JMncuwDfjs6PX+iYxCJFoHalLbdsoNVB",
-	"nDkLbfjlOiyaYDv+qR/UW/zu/NqyC+sBtrPS9j3bnclr3Vd6JyG/kikYoW5zqd21ne3Oj8g3Zzm6ExvQ",
-	"TrfgguBYLn6vrzqVBdNlccyuLY4h6QA96h9ktct66DUvRMFU1gR+AXO3vjZzyeX+7CJ7mblrCCMLJdRF",
-	"tbMFJ4pqgFAeaTvfLeBMGb7ENLZRpncBsAMwskXj9Nb0cl0DW8MPH32C0WPqxgwenZjVGwoptq7yo07r",
-	"4v3grJsapeUOWdBLq4eOq3oyZXGeJY4Myecmb1OY9lvO7ARlUHXMn9o0k6ieqSf69axHqWlYJvCSjFlI",
-	"I7JccUnYdPML2RjfkG7k0TbdD6EHkdVFko7rKGU9QoysTXaoS7YcM23RtAEI5bp9ejjLTXTPya/g+tb7",
-	"4Lfu9d0F4GCAh2fdQaEDsPE+ZN6IukHyuLIfds+6g679eGdLP6zcsdDGge53cl/A3CN7Gdbl5YHuCoVm",
-	"zZt/gg3nDqJ7DMX5Ag8xVGdPvxEdqg+/tfLc58H3by8oUeh3+wutZy00Z/wmdtBDpxnBgtWDJ4XFiy1n",
-	"U0kTX30uSzF2Nx1UhQItFJbP6c0C3U6y2vej94cfvcy6VXfsbNPXL8V8puvbNRPJlWfIVzMeosP+wZEp",
-	"pg/BDkMd3KTbxmVpbB19Y16cPhszCJuAerYu784FSvSPbIqXtv8xl/yVT32ESbKUuzHT0/TQO79Og5c4",
-	"psNo1LgQ2K3Lj+czDmHGMavqw5alkObbsbmY/Tg2kyxRmzJIL4SAlk5gslTHzBZNNLnyWWJLsWtKfbMA",
-	"2NDnCV/u1hzF4BO7GhN/5fQtTRT32SNARzRppNY1CrAlG3Y2S5RyEJtkYt+yn8YWRqHh3/tSSq78c3nI",
-	"Uy4X6nCJjIs4HiIKTEQffd8YtzX1FiYds3Iebw89r+UWlU0boaaD7q5Ywy5MUwXosmaS2JtzBzQaM+FX",
-	"e1tjKrNqb6arggWGcUlnVv6xRknGeMqmROkbG7TkCdnCcmCcW/Ack1XznencDdOxGdHfAr8pZ1zfE5Oq",
-	"KZdf2W2qvRsDQRX8Y8wsA4EI1edZjxJ7murKKex2iseMygCyxzyxZIEFmhDC0G8pJdKFxerFqaOd9Zl8",
-	"ffL+09nJu9OTM92+M+veOWYHfSQ6w1yBDWjx60QfqxvZOns5QQmapkBS33pBY53cBjKbSehy+wWhGPYP",
-	"66zN1ddwvV/0mNK24jBiks/GDIPIOpfrRbsgGVLmXF6TmTyjV3KWLrae4/YFgzpq7/cPdQqos3kprVSt",
-	"B77y2WZNbxp9Cs55DV8c3MgXG3So8d+uWNa/c1My3VjGbj7fyhQLZswvrQnBCUlGqVy0hh8+QsF0klxa",
-	"lqm99HvAgMxYxc0xXfC1LKQjDE1Ak0d07vQzouuu2tLvuplDOcrJjGrkMiBPe9MvcKIDDvXHqK3Pmk7P",
-	"9FmUX4bOPOt4c9tiFcG2Ffnu0AoBDvqUFJaTuQbKQz8v1QtwChmezdRxzLL4bePe0dvTXil+cbNtlgvf",
-	"j7vzDHn3Rnn0E92VXzEREKVsCnp9vCpqO4OvyIJZ6gxb/h4Zbb4MhDG527VpS3t+c8H2fv3x+v8FAAD/",
-	"/w==",
+	"7H3rctu40uCroHR2K1I+SpZsJ5PIdapWcZKJZ3L7YvvkOydKhZAISZhQgIYALWuyfo59jn2F3Rf7Co0L",
+	"wZtMOfYkM2d+JaZIoNFoNPreX1pTvlxxRpgUreGX1goneEkkSeCv0XRKVlL9LyJimtCVpJy1hq2TGVol",
+	"RBAmA7RMhUQ4jvkahXi1iukUq7f2fhGchahNYkHQYf9hp9cKWlR9vCA4IkkraDG8JK2hnSRoiemCLLGa",
+	"TW5W6hchE8rmrauroDWKJ+ny5GkZFPgB0ShAgz6aLnCCpwp6FH4Ydf+Fu7/1u48/hm7uFZaLbGasvv1E",
+	"o1bQSsivKU1I1BrKJCXbYXmOpzSmcvOeTBacf66CyvyEaITa5+cnTzs9NGIbuaBsjgAjVCDMxJokJEKH",
+	"/cMaANdmhl0hfEmXtGLb3uI5QYL+RgKEGaJMkjlJ0Djt9w/I31H/CJELkhgo1wvCEJ6oPXbA/ZqSZJNB",
+	"F8MsFZCYkQGUN7OZIFUkJMlSIMmR+ExXdfD0m4DB9QzXwHFKEkrECRMSsyk5r9q0swVBAl4LEEZPT47f",
+	"vELnJ09RWxCCTmUabbzPgZ7JJV6uYjXVoLffe3TY7w0GBw8Hj3v7vQcPege9QfW2lmHZbXuLsNQsRb2V",
+	"W8kQZYcd8RmK6JxKgQRRp16SCE02KOJSBGigdubhoXegAsT4mMUER4o6fiMJR5QhnI2I2mE/RFQKEs8U",
+	"eXNGKqkeHfb7vTG7Hns1uCuufTfUnQuSvCOzaoyFIp2EiCdILggiS0xjhSWMUkES9JnxNVNokZpMLuiU",
+	"1Bxb9f6OcDXiJQHa35nHGRayK5e7Ui+LFWeCwE1Q4HlPcPSO/JoSASd7ypkkDP5bvAHUM7PPMA5ZruTm",
+	"OCFYEvWnSJdLnGwUb3pzeobWVC7QlyvUBozP8JLGmyEgHB6QC0VnFzhOiei0ghb8D0ZNEp60hq0nOEIW",
+	"rqC1JELgOWkNP7TEgqdxhCYEYSTINE0IOn/3Us/34uzs7WkraKVJrC8z/ZbGRNCCSYX+RS0UK7KXKCZY",
+	"SDRAJCZLuDzzb6oxGMJJghWnIni60HCrQ1N4jzOiyEytcsbVPaqOi17kUF2sAZoZ5PcUFrpTzhiZKgz3",
+	"MFydJNrySkJ+IdP8K1OF/prP3W/2u9bHoCUklqk45hFpDQ/7fUUccFO8S+PCLj5Tj1GSxgTNMI3VSjib",
+	"EtTWh4ZE9wQy5PBvsoFiQWeyl+g1afQqhBceK2YWx/4PK56UXlfHNUpjEpU/cD/ZB6WZYEC7412cSr7E",
+	"kk5xHG9qXio8zijJzJDBgOO4hCRDUpSIqk0RZJqQ4q4wjpY8IUguMEP7/s7kXve3ppo6lzie8WRJop9O",
+	"37zOU+gITXi0UVNIdR0xDgyFRghe3YUk1X6bDdRjloYbopSRyxVgDREWKSpRzxFlq1SiNpZospEEPerU",
+	"rINxOWJvJgrvxVXAOKWlYIa4fv2rVpJtGExjhqyFsRbLCiQluiEsUOlmuBUI1dSBngN4wbG+irpnmxUZ",
+	"luesXkLK4HJ/m/AVSRTF5hdzrn9GK/d7oA47gxPP5YIkwPHETisyg22QuqeRYW8KX+SSwrtNON5Op6hq",
+	"7Ve+DPA/EiUYtf62l0mJe/pXsfeaCPkPRdiAzGewOvi8LEXB/oDcZG8VJVLBBW6EEbeV/onpodCgJ0Qx",
+	"FVJobWTM1EVCIkBxoJev8C7JpRZi1R+rGEt14O8JNI2xEN0LDSo3O6MOYnEPx2xGE6HEVrcVoHlM1YZo",
+	"HaS0LWHH7HyYJnEYoFDfBOp/GbsLgzELzc6EPTRCbvyYzCTiqVT4YGkc2/VPF2T6WfFRcqk4rx4dYRa5",
+	"CRBnY6ZZeoDWCzpdaDgUbhT3VX9Rs1g1pUJgkTEAw4QvBAKxn/6mGGk0ZvoX+DiAadXPhpELCx2cYSQo",
+	"m8fEElUPPSEbzqLiJsDmDMcsrLoEDCSAvtyNYanZw/pEyeErqV4GSAtf6A3LJvnfZgizfTAlINgcjdfn",
+	"Lz35GTanyELHTLOUHDfVf1aYN9RGconOz553H6EFBq0HGTJGAm+UJCA4anNGxoxfkAQN0Cv6xChCg4OO",
+	"0oSugtbPC8JXAmwZr7l8zlMWNRestcogMY2tTQOAmqlRLIQYLclyAmqJY0LGdvKaS6RnbMwNNLhbuYCG",
+	"I+JEZMfHqlZK6CCJI00DmjrMVKK2eiZ5HCG8wons9Ar4eZMoHe4rscS4YUiKnYh0oiDTCt+9CZ/cy2FJ",
+	"TXenSGrzxKBALOhK3WYEFbamY1GnocYi22EPPzfRynJouQfs5h7wgHs4ij7pv/fuJWTJL4j5E00xM4cz",
+	"FSRCks+JugVzWPMvvttC2Qg586QinnXC2Ry14ZpAisXCAo1dTaDDfh/NeKLoy4qD2fcBEul0oXlajiso",
+	"RFOmZTg41j4BPufJhEYRYTfE74anOT4YLSmzdxjQQg6F2Wy3SXPZ4fMPnoMATVLpbgwFn7f811xqYy2e",
+	"6IXdAAXOqoBwQqqEwmz9ivq9+W4TCaEeN0TaGJ3xqTpDdh4LX8N63CmuYH/VdHDXDCiwcllgzJ+ZvFbD",
+	"aN7iTcxxdMb5S5zMyVdgoizUG84Sq4ETLcQO+oePHvzwEJQlkUON4TDoGZNKzjzjHGmIbhNJRSUvBxpc",
+	"5+0chD7H0KbeWyAZszOGaCiroRU9351eVzmiCOzFpOHbA6OzByWVHjLOGU7lgif0N/I1qJD8M2EgbZHL",
+	"FZgzc6fFn+Q2Vz8hOFHbDrNTgZZUCDBwJb4Sc4wT2IHw/fv33VGqpHSpFkbAQKvZDeiXxd/Lht/wCcwY",
+	"ZkpPQrDgrLfVV3bloVukqxVPJIlekYjiM3jzxmjPWwa8Dy+76/W6q27YbprEhE15VNoTBwkCUBDAcpeH",
+	"tCSwV0Lp83Vj2v7Ks2pV3EwCh7OqrtvSYbWW/d//tFooC/J5DlRAjdL7bypW/mXU/cuoe1tG3TuwU1UZ",
+	"oY6qjVDIs0G5Y3FDZcCeiuzzSpkfvSOCp8mUtIrIONgJGVuUqcw8l0pBI+Lp5veEvueAYWB31YkpX2UI",
+	"uBmntOvPmF4VS3Qsq7T8w9tZ/mvumKA55mrlapEe/CBkAEekkVv2Vwm/dvW1gquPjBsLyDmMDW6JYG4u",
+	"Cqthby771Yh2RboY7LRKf6ivl/pamSFdx03BVT/80lrlXAou3shfYGt/dPmvxz+/OpikraAozQUtw/I/",
+	"SboEbCgBBsvWsBVhSbrwtOKr3Dq+lH+n4hMo9xXRBguw5RTsdJXGil4284TzmGAwVOi4g4o5WarU3E98",
+	"9knrClWBOrm3ZBo1eE0pqqIm6CeLd/jgB3sBiHkkFRBdnqAKsoo1eaj96LBj/Gc2jE2HPzznSQWJFDau",
+	"wLIlWnIh0X7/8JFnx+5VUYDdhgJFJ3S5VJf7oNfbf/Bg+yAFBMKIVYt6piSnkZEvqpYU0wu34+UTpnEI",
+	"8UjuTWR2w4PK2/wo1QyjcoEp0UFjikxpRJYrLgmbbtBnskELrKRNwpAghB2pAwyxSYysQU4uT+rRNciH",
+	"J1HuDKYp0NN2vNkPAx8T/iKqcGrjbQC3wC+Y4ihKZq4QPcFdWCl7er/4wqd7XCF9ln9zT8rTbRFA694q",
+	"PneRJm4WDxIlhH6sIO8cfjztBEcRVaSAY9+bO8OxIEGRLrHE9Z/oAKnSvsBmWkW6VqDyApWMgxhuyBDH",
+	"cVh5Wu2Xmr7K7Dqj45/JBi5FfPmSsLlctIb7Dx40IkGAOjdVoHGwjf6MPFY+1dOYuvNQoXt6MhQ41/ia",
+	"CV/zrMSCVsHKI74E39HMqmgwIEhlVoJb0zgGeV2de66YsCRLcZ0ckD9jVw4grYRku1LJuSxMnkZEoyrY",
+	"JiTmbC4KcJXWXpybVmD2JLL3r92W4Dpe5LSs+hVYQO2Lu0CZJnF54PMkLsO5nUABdDWYI4Igo7DcRmQL",
+	"akC2WaDhDnyhjgoVXTekwCN91JXkZPVHnzP00MgwBwhckWs6BU/7Z7KSEC/XuzEJLyk70R8OdqNntbqT",
+	"py6iwiNrWCysLyFTQi8cFmYJX+aw0EMnM6Xv29CBMVsl/IJGJELtYuxDB1Ezqro0UEQkmcrStOCFUEqY",
+	"ujyEgDjCMQNh/J7IBV10eugZni6cMcFYyLXcbrMQDjrXox5Ck5ufgNrjpaPJtYUjQ2HmM0VKEphttDht",
+	"7cCgjc9yjPLmOJ0TRhIsjXUtIRK1D/Zr44c7vTE7W3PjAcMo4VLz7zWVCzVJxNdMCcdDBDYhI8yAGijo",
+	"nJFIG+4mXC4KSFxSZi+rQQWHWuJLQ7P7DTmMwu35u5d5vIK2EpmMAWPPU8DJhM7nJCHREIULKVciNGFE",
+	"GC24kNcLvjm+1IDrPGMXJOZaRKgWOZocacs6i9A0vbIVe6+HYCfu4kApbs8NQTtfRU3Ycn7PdWjxjJI4",
+	"gvSClf7uCGHzEA50QlYxnhItawjJExLpoxO496qisNTxV4TQ7CZ450+iX/oGHDsHRfbikT6eBT6YN+v5",
+	"DPF2uF0OGMv22oKY2DAI5zH/V9oWZ4o1ax5DShwmD9Stc4/XZK24xy7soETRLwiOFUTF86VtUr7CBtJP",
+	"yvAFpjHEMXy8jt+YMaoOku/2Ka0LHrvwS4Vq/bpJpCjTt3ValW1Aiq1iE2GjhUyFnnSJWa81VIemaiOs",
+	"na6KW784O3tr3JeKl/bmPRQWYpzCuqEL6LHzBBb+LYiy2nNBU2PGOWaksVdYKlUXTbEgXcoEYYJKekHi",
+	"jTo+RqeGI243lZF1ZvExwVHub/WjSQGKSEwk+aRdf1V6bGZxLZESsY+3Ybos7ntG0WttYhkq9WS5z6vQ",
+	"Wm06LYHuAZjZOQvW22sgd98d9gdB83U0gL/oHqpHfAZ73oW5bUN24KV16+0Ht75vZ1oGqjBJS0mWqyqO",
+	"/pwyKtSpsK8E2violAAmEQRPH5nUTJQySWN9EUFQteLvMz1A86vRADnS81WhjNjz3MA1bu9XGtVZwJeY",
+	"pTj+JDPclK1+EM/SEHBITYRbR+jhGnxzLiq2F7ThMoB2/Vs22OKubp/L2zyAGMls52SyqTa6Zjdbd6CF",
+	"bKZ2eYqXxDHu/NDA8/Vn9kKy0X+VM+zi4qi+Ms0YgVvuFlRV298bpAm/V8JCmN0A4dCFzc20RmKCoLwY",
+	"rSBLwhVHWaACZ2Q3+ev6zN8K6GRlMnC9Ba4iEskbT4nNob3iwgCygNkG7s7KIe1hqAMThhm6MMh7IheP",
+	"3WtmXt+20afO91AQ1eD5p7SSQRTpK3t320yWWVRN1FjryoNdeXGk0aYh3O7VwIKxDX6b8lRcgZ7qoJ/z",
+	"F1WeeSXrZZaBLfd8BZGtsIBMl6kOBdFHGM0hRnb/8jLQOeThDNM4RG0cC47WCxorriLh/OGEoBVhEWXz",
+	"ji+tqYHBikjj66VvmrmWt+HqXFRdp0Cz1d7POreoSCcN9jGdVAKjoCi5iHTgzrVJw9ve8Xwy9WnDlT/6",
+	"ecOltTpwb+ax8X0OZZf3rbtzijnnzVw5t+mr8UzgtbYVhdM/s5cmI/G/vCTbvSTbHCMelXw3TpHsfPVu",
+	"RAxbLWe1GzoSIPE6j4wBVhyVDIMBqDFUOEN61Pt3smp7JPN1Fm2fQzU2GXsf3YIlOwfCTa3Y3iD/zhbs",
+	"WziDVdbi79/m692yRVHBGFpNyL313GUuQK8uElPMT4msacI0RylsGcOTmETV5oi6/TwxxQiSiCQoU9YC",
+	"lLNNBsgqXAHyLZONt75gWqm+jUu7FWMhrRGj5gp5kLMtZXFS22xONsorISD4s6Iy3UTHMgpPxVoahDH6",
+	"SypbMwwZVunDnzRRVG1x/Y1vgha9zz0pwBJNJXgf62l5WyiiR4gRmeE0lgUxukiX26UDrvR69eOEgDDg",
+	"fEOfyUYrfaudxYFr6PEWYiAtE6swnPV6g/6+XyLtCPzgAnlh2wK1/6uroeye0jnDMk20e6tMF1VsawTF",
+	"73icSoIU41IcHxhYliijWViAsAkOLQDVVBCoje40lPLU+YpuxK7ukL189Un1f92Fe2wR9b+DU++ta8u2",
+	"vuTzCq1Rh3mOZPOA85wifU14oxJZdAZ5jp34KnQ1K/EMS8b+Y4sLhebO7dIorD5e5kCa5I2dDQXWcP2E",
+	"awtfxfj6hdN6MzmUFpAQzsS4REnK0IbIGkPaac5urm3z1qpdZTw3NrDGNJzt/xZ/S62pTqQQj7XFWpez",
+	"v2mbnFJR9XfGGJcmpNJMVH2Iqg5JLpjVt5wUtru0P4UdtcfN+RGyI5ChdvsxqnW9fB+n6SsPRE2ZJ2kj",
+	"BWyB1msPTnkgTdsPD9HP9EnRTwSztIKWcVHJBDOx4olE4Pesj0XYdhqzwZv5rmqP22bU1KkGtZKj6/xq",
+	"LsT/j3pIHEK2n5Rb0Oe92+vG6rwZ4y2W00W1BOwq4NyWBHO9sNREVQeT2hEYp6A4lrFOT2OCE4Go7EFM",
+	"jRYO7Qr2/Ao+u/kca+Urf8gquNWvEYBszFfqxlajQU68A+22pP06QX0EEWf61yODMQ26b3/YJpNfaxvQ",
+	"s6cJlZtTBawmH506OEp1nJj+67nl/z+9P2uVU3J/en9mg2knG4S1bjRD4ftnT168efPz008/vf/59NP5",
+	"u5chZOZOdPhwRMA8t1S08Zlsxqxt5aHIxPt1uyKdIBzTKQnRKqFQABoKNIfkcgU2WXtmjlBIhQj3QpxG",
+	"IWjWtgAcbOKUsxmdpwmJdJAvbA5QMqwvw6JSU3RSJWUzXt4WByFUIsoqA86pkMkGogWdvGfLLaM3SpTi",
+	"TCrlBi14HAkk11wHuGkP/JjZoUZvT0SggyEVMWFJJzGxOlNCcOwq1g3HbMzuo/v3R779BoQvTXP376N2",
+	"uAe2ErHX6/XCAIV7JgsQ/u4MEVSWMGUl/DxZKDWIULtBMYoAJWQFLFVto7ZTQxb60BQC/Htm2hmn/f7+",
+	"w+wpuNGP1EyQ+MYickkiAMp8+6H/8e8KVMC38eAhyXngptGTchZvjHVMjyJQX2nvjx8/huE1UcLFrzdA",
+	"8SFjoLQ1tUx5xCXeoImJtFfDgrR45Gmq/T5aYZqITgCFPNXwrj5UoO94QF74ZWxjnsatIer1egEam/A/",
+	"8+Aq7Fk/CiIsWnGgcUPUfjar5LXVt3qaCmyILtCgX7dS0QEUthQSz2aUzf2ah6t0EtOpojqglRXdu9jf",
+	"0w/37PeGVtSSTB1YmIOnMkCviZA/nXaF3MTELL1m3fCj93cW+5XhQlG0tjerZcOee7VmTKh+ODIBeUCU",
+	"Q6TrzZiqij+9P9NlFENtyNTF0acxpkvwP5gyVmPWzkWZdo7gp1D7pT7RyH6jQ45D/NsqtJ58NWLHDlaV",
+	"fg81H2E4L9PDjqerVvKZqT8hOsXEFSqBAhWrUCTedi4fC6kZG6oa2GEhbloRttMpxRB2USxCRTvm/9as",
+	"1Q73lCyXMBzv6Ud6j3tjdi5IYmISEn5BBeWKrZukGZeZAkgIUAiRA+o/6oIMO35EFl0CAeuthJ19D1ZP",
+	"W1MbRXyaLjU4Zi/W9DNFKzwnAo1bzyIqMxY7bima+ZGoR3HeuSnGLRulPWYOW4qi1VBo3NJuD3vOxq2O",
+	"C+q2B0HcQ4qXoYgKPE8ICbRH0PFsXUtF6CnywJvAdeAhIPIggTcCCQ5L/tvf0FNnFlYPRtYZpqVQzYfc",
+	"jbEiCVoqyQ56WdjyZiYkSyhlXMmFEyyMUoGnmuAMZNMFZnOiudwUQ8aOLk2ZOeBisLox4yIEHqfDpP1v",
+	"Ew7euwmefu700GjM/KwZjMK3b07PQs1TvILO3PfB3xMoTWLFTCOC8BxTZqItqUSgKZBImAvMVF/Xd88Q",
+	"hduLIStiUzTaHc0Jk0M7X7Snz/8FSRTJGh4QZISB0KnELMJJZAlBmDJ6eTuMLvru2WwClIsgCrK94MwW",
+	"+0XWkjC02WaJQBHpumxpczPJTpBNpk6IkHi5ClE7ZfRSiXScRQLIM3COAjW6FQ4WoLOC48kbSFgTbThE",
+	"4cUg0JhQVPLwEL14NTrunr4Y7T942DZeHahxEahxxy39brZ+jbhe/rGDNPer2nX9YNzqOIQrylJkrOcK",
+	"kFjhKem6Zh1wWRUEFnP8O0MUOrMzyMtqr92TkcWwqXesZzTbvsSXFgK4ed1X5vRtyvtq0awlKwtuWDZ8",
+	"h0MU8zVJpurYLcilmoDP6hELx6HTQ0r7HKJwwQUsxFZycAWYoWaD+ktXzDGQlwJoQ1u82YteDOlyxRP5",
+	"yXyJ/gOFKTC5CKo8bEDOhuGMtoPj2EVC/od9al+GPakXH4b6fKtbXXEf/0q3Wrm7wfXdh1D4Ok0EznA4",
+	"RPLveqcUpeutCtDFwDxckMsKfAaOPmVDwgsvBqGiPgWCTR6ccLkA7QRFaQJXtUsShLxKFyKDL5yEYc7Y",
+	"EH34GDo+mTKt42gSRvuXl6Zoq+aKxv5RaB4TIAxXIU8lamcK0dNnL0/+8ezdPz+dnbx69ub8LAyQ8VYp",
+	"0AcPkBIulbw/Ay6exbjpykYJiWhCpoq3g19W308k6mhQjAEmQDKhJDLsF8+kRkwGxc8vnr15e/rp3bOz",
+	"d/9UII3+eRqitgEEPRDBQV8E+8tg0F8O0QMXUt+xxOUGej46Pnl5cvbP2qGWwUF/GTxU4xxm4wTo//3f",
+	"QR/9T/QLlZIkRwjDsO+ITDbdkYLXlTqlAi0440qDgz2iDH2ISIw3AdpH////IPj/xyMUHg766EfOSIiE",
+	"VDKFtsuBKRQ27gwncyJFpYoIOGbzoZazo4QIkStHboTldsz5Sl2OgVJKL7AkcHRjyj53Yz7FMZyhaczT",
+	"CC2JxOrUBOj4x9ejswCdvxwF6qx0tPaq9zdlsZqLMkEjkkft6OXLN+8/nY3e/fjs7NPxydN3p+GRWdQs",
+	"FTjWw0x5Etli56bql7Vtt00se3fQ0QhYELSgQnJ9nVOmBZhcEMA9gULrh9El3SlD4Y/PzlCdihDzuQhB",
+	"Y5yVGInvGIeM5cEhivBGdLQuLqmMvZ4/UStomVu8NWz1e4Nev3UVtPiKMLyirWHroNeHNksrLBdgsTAq",
+	"LljCuKiwpRwbWQubDKojX7OakClfEl1cXouuprKtgt/UEobpdaHmk8gNODKlEf3ucx+qjUHZK3umcdzV",
+	"R2fJtEbmmuJS1YUqi4Ucc/ZptaOKA6krS2RdlY4XSrs/PmtesLFY+ecqb6eUSUqKPZf2+4MGlbJ2mP76",
+	"SpGuAs5V0Drs9+tGdWDulQqPw4eDph8Wi7Ue9h82/TRfjFp9Ozho+m2xhBt8/aA50BV1VcEG6FqG6I12",
+	"x0SdTTwXrgyVaH1U71uL0hcr0VyZekmkqrTRSJ0gbZ/pKV2ISGPANBkm6tiZMvL6D5OVYhs6WA5jpKAZ",
+	"TZQiFfqBQGFB97CVC5S26aI3oHiB0obgHjQGyJjAnQqq3nKpLqHIMKX8eddw2/NeIPfDmjBlR54a1m9J",
+	"no1JLFe8/VAvrcl3+R4QX3UkchSpEb+VIoPWvMp+/krTVL5KvKLCI4SV/ts1XB6EgcP+IYrpZ6J1Yeb6",
+	"rrg4szw5/EhkDS30f0fW9w3p6ZvTBRiCthLFjpeyadR6FTS/vytZ4R7U3dv7ov5pwheX2Lp1EGYbzshR",
+	"Vlrf+00uyFKQeKaNmjEW0hiCTVOLmOALMmYWJTahj8ax7u8CKSCGzaL2Yb9fyea08wtwcW6bQTZhdVlj",
+	"ABRzNieJW8OfnucV+rrcHoW/M0RhiQEssN+I5G370V1OR9BapfIacSDUxyS0xvSdO5lCiyK0XvAxU2Ru",
+	"sg6o9HNVp9DQNYq06q8tGwvuKoxnCFaShWdlqTogoyjacjoGW06Hmg5HkZECtp8keDdOCI42Drys7KM2",
+	"1EZ/naybnqxRFGW7Lvnu4m6Ox+95FWkbSMAF9q3I2/LsrD9RRJZcksgw6gppVP0MSIKxd+bTGK1iTNlf",
+	"PPqWeDRsZULnC1tezutb9mfg0452TNd8zZom3u3UVhL0uNDzZ9zSgseaCsWDn9quDYrT+oy2ROBvE/61",
+	"FO63gfqLtm9A26/wZ29/LT6b80iriytYKhU0S2F+JAM61d1WJhtkU7NRBN0jSwk10N8+KvqEXRyNGLc6",
+	"RyjMJfGE5VGCYlqOcwcYwzp1IUN5En1JhbR+xJ1NgC/pksomp/TNbCaIfjOPvDcs3uRNHuC4IJd4KuEX",
+	"Cv5X1JYczagO1lBrBD1AyUz2EEMHFdFxbdh/TUmy8XrC69DJ2rY9H2+kATvD5QcvE0NH7Nrci0KxKlec",
+	"6qOODG795yianQh5mb65WH+eLg8ev3/2plVK2vqgi0C0VgSLV+Lxm5P55Ak7GQ0YPhy9Zk9/2Z8ckokX",
+	"HDrURRcUvuG7Xw7mE0LTHx7NT3549OPJox9+3H9/cr7/w6PnP04mS/87qNKg0GEQh5HJgahK5xgMTJAe",
+	"hJuJ4Z49LT1BJdkb7B8cPniYz5/QuZkKsGYIy1f3slj7fPzq7cGL84MfL6Yv38SPktfHL/8z22zMtJ64",
+	"BfL+VsDxZBqRWQFwsBF/9Ilol1jZikDZeovIvcxcWGhb9V/dMy5x3D3maV3Gl1QveGXd/Xi6zILkojN0",
+	"pEsMTRnXCyyBXUBMCZ5DRl/eSl5xiLIyWVd/GQZvZAAqRQIVr6eu++H3MQkFNQ6oyrvumY7Fsj5SySEs",
+	"5wiF5oSH9idIQ1REVOeIyioxfK1HSf1XcXabhK259SqGcm+GjuUG3HUz7Q8Kcn1i9DdbmLdhNVBRE2Jo",
+	"cmWDW034YmPnVTlb9NbcV/6ab/UCuxY/u3PlbdfJbpisY76ucsZ34Yv7I/G079P/55FbLTvdLvXvfTH/",
+	"a+oezHHGLGTS2LBNKh64Z6jUPXgnmEXc1CKo8tb5TLGJ6ugT8b+Bx67YN/L2fXZNqCjYQTccRZEflhKg",
+	"XECfCWkJqnQ8JZIppXLMwlipXuFeyEGzgoJsa7wRaAXJbjIwmTZZZVBLFmAehoAxN+V6wYUJdx4zG25j",
+	"82RnthDp1LRWZRyFNvIphGwEE/d4D52fIKWNieyFD31d2r7K9ZgR9h1rnR/v0L2Zz8+/7l7RwbOufJDd",
+	"7K8X8i01FdsX/CW/3zmb0BJ8Ix5xZ4K7Wd3uUr7SAhuxLWemKqYzdHom8N3NkK+utPbiDhVnGjNbLsmE",
+	"D4coIeuE2nCa9YLHfqYlBNCY/KtQ+8m8tMuOyyU0Eezw4hEKXX6jDvsL/WzJEBG1CDWbmkEH17vqXi5F",
+	"EgJuISoRgoyPxswCLPlcW6B0lG02115hHvBRHPb7PRuKq5YA4Hf8JMgxM1mQYKE2GQzqW8WWIK5T4cT0",
+	"PMTQJr+HRhCzK9wyulSSJUqIuQGAmY1ZW4OYtx92lKpPpwvkMe5VKiGIUud+2ERwvlZyikJXtflQp6Tc",
+	"id6WS//dqrsFrabvFXNmd1AJPXA+lK1S+YE/eGrSrrpJlhB9ZbS8m5sl/7RWyd3UysHBN9Yr9fnJLuW/",
+	"rtk/oFKZv/huSaXc88rff3/SQXMb4ClhJhfZ5l4zvg686gO+CkIFJCgqxmQutTHLx7e6Ygsmr6kimwgM",
+	"ifput9lDWTB8Dz3THqQxs53k1xzSsUXgxI5lbd8Rk9BXyvoODTTFOvBaxvDryqOwVMo+RG2dX26zxD+T",
+	"TQf6vOdq1Q+LKVCmE7oEJc0EFbeLiVOhICwKO0cFsMEvbYA2KVfOFTrZ5Eq9Dz1PNtI7PtHSyRIyQA/7",
+	"fb2TYSbbmG7MgY0z1f3KjfdFS1PtMHdXhgHKhzwrkB2BuE0Cy8iSXmoCgX1Vy2c6oz7G088Q/GGp9shU",
+	"uEDnJ0+trInHLCu2D4GxoU1Qz3remJxRrxW5hd5EdZtt9D9RU40ZtlthpvO3EKUs0pWqpa38H+YjCsLs",
+	"UFhPv0HhmFkxz0a1VEhdpgLanYhdlS0YGspJIKMwss5q/mfsMztFujrPmnt9G7DGUytogVRfA8eH1qC3",
+	"33t02O8NBgcPB497+70HD3oHvUErqPllX0k05a4N1W+7Dh8+sLA8Rta24Hx+QbB5moZcoIxbgT+YaUik",
+	"uzG0oBLI/zJI6/FkrgWHZrKG30CjkR9g/5pybmss0K8pSf/cdsI/o0hiSMHjYPqShO7P28WT6uw3m/NW",
+	"G+xyVl0q4p4oV/TWicquWWhWkcLWn8hqUYyZLkZRWW/W8ONsMnEvmwNKz4LLGgqdR1qDzuqCjJktcKCD",
+	"cJRGQQTa7+saYboSui1YcgTPtAUTIk9sdC42qvZ+v18XQ1PosSjuMqWiqtXkdsujqAw8wsyYUsIISxxW",
+	"lfTt9Bqf7GJzsgKtQiX/EpF4dGp/K5jMKmXQd1CnCAp8ZIZtKymUybNn5Lk0gdYlzJahLpZx7XjGJqHe",
+	"9CQ6Wz//75Zo1EsdKJmQEFe+CTJTc+VSXLXwtmsTuySYlVoTG3k63ynySGm5sBg1UfZuKgWNiFfIBAxN",
+	"9+8f9g/u30eh45HoHTESYg+N7G6DVc0Y4YZWGLVYhOQ0U/sBbP120nvCViqHJZrM8i3rU1KwK93fpAUu",
+	"JB9Pk81K8nmCVws6RQlmEV92sqJF+6hd2xm3s9MatX/DwiW5Tq2nEMjgvHZqip6p7cGkTubzStx4TYwV",
+	"Ebguxq7Uia4Iro8b1GhUhOjKN1KBLnQ3PBKhCZnxBJJnsqR7m+TnFQ+inHV0TyklkINqMGb37wMx3b9v",
+	"c6aTNCYBCk09vY0tNYGXRJcZQGLB0zgCQRMi57QkbNPFsjp8xvMEpXr0ktTQILOZKlP2tAQ5sg88CqG2",
+	"vQkgoy0IsfCPmRUcwSGV1bS0Mrwuy6LrvGXVZkulVJydVR9mzsiYmcJNR8hxOYvz8MtVZVKEia8odN1t",
+	"KlxXGd+ctU0s6Ez2EqKu856JLGgF7jGM755/LFqryCUBQXHKl/aqbh48Ut2T/S4CSGwJyazrjfqiFXwF",
+	"HvwGvB9ab7tK0n/b3Xd2ysez/qP+owfT7uPowaB7+Jg87E4i3O+SR5ODfdKfPXzYf+C1ZlEQPP3HAP/8",
+	"K5XHL4/jk8H+8ofzt88no9HFv2b/+jX9ad0Q+zdFv2vlcRcRKIW5biCdl+/whrK5+jAvmQ8aflUSkqsj",
+	"OYqSwzWCQwMZ19nhTrZHdthcb2tIai4BHyEqc3cpI2tTYn/MRk6mPNSSshVavXpi+/3BUV4SNbeWLVQl",
+	"CIvg2gMheczyALnCWzoZmEYF5np+fvI0sLzzsD5fvIolfl0kyo1J8bDZh5myVx3RsSM11UR3vNmZItxW",
+	"oZqdwqaqX1a/hEZb989tX2begqgN3dK5OvDi2v28M1WlIfv7tlSiHfo7k8hu5vsCYk6ebvPHay8rZAOB",
+	"tOZV1XN++VJxwOG1jY3GTJcuzhRBLTazaZxGJOpc3/IoyKQrI6S1gVbHLBO5OsahLWzmZ+a6vn9/vz+4",
+	"fz8whf8K5RS1Lg+u+swXPmZVznAlVh8vyFQpuiBuUqHFzaFf7PGwPzD1MRVcxrVg1TAnNxtLgoKJszHT",
+	"t7BOYTzy1YhhZiv2z3JDbns0Zjk1EfbIpKVB5zGjQeT1QWM6OewfgCqST6VVmtnzTDlxe+ZUE/DG0JmH",
+	"kizR3VTz1db+Gjf/dyEal0RC6701//1BvbSLwBe0lsmGzOYv3j75x4uf1ullnx88+ef7HxZvX/Wf/Cue",
+	"HuO7lchNM7PfSSI3GU/BXe/AXYnnt7ZbdyXBG+fd7s7+70p63/0KvTWRP3+R3VzOj/lc3MCO7Vl/KkrA",
+	"2dE7pjulJEuoEmqdKUNd1DjXMMaycvWyDvaNMVh1TIws1KQzpf3CHvrZqyzXs2Wk/fvJiJyQ4QilcPV9",
+	"ZWY57PeRsX1ck+/5UiGoJLdU5Gd6KMkazGoohF/yGZrO5D2FVbmY2QcnkfjwsVWZUndtX4RCaFcDwEEq",
+	"0F5pNVhdqqjfoqM+YfTaCQ3DRGD4QrZYFxW6oHT73fNjdHBw8Lg2Y1VInMin6mbwwWjWnH832IzlcRfg",
+	"CItuDFrVeBDNnhvN9bwb9KHhJF2mS/VHH5pe6r/65YYudRPoMPnqGRoMWUAnGDL93G612tqN5Il8ClVO",
+	"1deVELSePjs99jo2jeAveFjRMP13CGe3bWJq7riMlJpfb4rx38qdVvYqWVXIebRjzdlueHGkxtW/48WR",
+	"ux8q/G29Sl7sdbW9U59hsaHv7v7C2/UE5rDl7RW0wm/gATzFS+uLwBWGlsB5h3JaVluYBCzQKccs85D4",
+	"Xp2ib6RjVEUXruN1pRc9NMotZsycxS//vrDNC3RjEHA15X2UNR4Jv3vyrahcOI5vWaUp9zf/nQusVnXL",
+	"/gOZ2G/ZWO7T45azdQ0PvHUDee7MH3lRFYd1uY9F0v9jW50bbstNrc059F5vafZ6jOxuba6xLG/dr/43",
+	"PO3fg0W58fbfoSUZrs0lSebe5fl2dHb8QkdhFikCtSttyGXDsA5bzVmGwy9XYdH02/FP/aDe0njrV55d",
+	"WA+wnbUh6NleXF6jxtI7CfmFTMH4dZML8bbte7d+RL47i9U3tz3tdIMuCI7l4rf6+mBZ8GAW9e3aH5nj",
+	"EKAH/YOsylwPveaFqJ/K6s0vYO7W12aJuTyrXWQ+M3cNUWWhk7r8ebbgRFEcENkDbZu8AZwpwxeYxjYm",
+	"9zYAdgBGtryf3pperr9ka/jho08wekzdgMOjE7N6QyHFFmV+lG1dfCPwCVNNttwJDXqm9dBxVe+tLK61",
+	"xM0h0d/kyArTZs2Zu6BgrY5xVJtmigJkapF+PetmaxrTCbwkYxbSiCxXXBI23fxMNsafpRu2tE2fTOg1",
+	"ZXWgpOM6h1kvFiNrk4nrElvHTFtSbdBEucKiHs5yIt2d9CtuDOsx8Zs8+y4OcIrAw9PuoNAr2nhMMg9K",
+	"3SB5XNkPu6fdQdd+vLN3Albu2G/jtIBbuWtg7pG9SOtyIEFnhpLA5s1vYDv6xtFMhlp9QYsYirWcw4gs",
+	"1YzDWqbukmn4Nx8UovQ7QobWkxga/nAdK+mhk4zYwVLDk8LixZZzraSYrz7TpXjE6w65QoEWRstn/HpB",
+	"cicZ8a9j+4c6tpk1r+7I2rbEX4pZZ1c3azeTK8GRr3c9RIf9gyPTbgECQ4Y6EEy3JcySDTv6pj4/eTpm",
+	"EGICFY9ddqQLKukf2UQ8be9kLkUvn6AKk2SJkWOmp+mhd34tDi+9T4ccqXEhgF4XqM/nhcKMY1bV5y9L",
+	"9M23+3O5EXFsJlmiNmWQBArBP53A5BKPmS2raeohZAlExb469e0kYEOfJ3y5W/scg0/s6oj8mZPsNFHc",
+	"ZRcJHf2lkVrXSsKW5djZlFLKFG2SL3/DjitbGIWGf+9LKQX22/KQJ1wu1OESGRdxPEQUmIg++r4BcWuC",
+	"NEw6ZuVs6x56XsstKpuCQt0O3b2zhl2YthvQxc+UGmjOHdBozIRf0W+Nqcwq+pm+GxYYxiWdWdnJGlIZ",
+	"4ymbEqXnbNCSJ2QLy4FxbsBzTPbSX0zndpiOzVv/HvhNOS/+jphUTUOFyn5k7d0YCKrgH2NmGQhE8z7P",
+	"utjY01RX9GK3UzxmVAaQpeeJJQss0IQQhn5NKZEuhFgvTh3trI/p62fvP50+e3fy7FS3h826w47ZQR+J",
+	"zjBXBgVaSDvRx+pVtpZiTlCCtjqQPLle0FgnEYLMZhLn3H5B6In9wzqnc1VQXHcgPaa0zVqMmOSzMcMg",
+	"ss74etEuKIiUOZfXhijP6JWcpcvx57h9wQmA2vv9Q51q62xtSqNV64GvfLZZ071In4IzXsMXB9fyxQY9",
+	"jPy3K5b179y2TrcespvPtzLFgvn0S2tCcEKSUSoXreGHj1BSnyQXlmXqqIQ9YEBmrOLmaPj0jKaPvQng",
+	"8ojOnX5GdG1d2xxAt/soR3WZUY1cBuRpb/oFTnSApf4YtfVZ02mwPovySw2aZx1vbltSJNi2It+FWyHA",
+	"QSebwnIyl0R56OelugxOIcOzmTqOWbUE2xh69PakV4rX3Gyb5dz3Pe88Q96tUh4dLBWIKiYCopRN9a+P",
+	"z0VtZ2gWWfBOnVHM3yOjzZeBMKZ+uzZt4c9vLtj8rz5e/XcAAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

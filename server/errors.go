@@ -94,7 +94,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		var ae *apiError
 		var he *echo.HTTPError
+		var mbe *http.MaxBytesError
 		switch {
+		case errors.As(err, &mbe):
+			ae = tooLarge()
 		case errors.As(err, &ae):
 		case errors.As(err, &he):
 			msg := http.StatusText(he.Code)

@@ -64,10 +64,9 @@ func validateEventBodies(next echo.HandlerFunc) echo.HandlerFunc {
 		if !principal(r.Context()).HasScope(PublishScope) {
 			return nestError(http.StatusForbidden, "Forbidden Resource")
 		}
-		raw, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
-		_ = r.Body.Close()
-		if err != nil || len(raw) > maxWebhookBody {
-			return nestValidation([]string{fmt.Sprintf("the request body must be JSON of at most %d bytes", maxWebhookBody)})
+		raw, aerr := readBody(r)
+		if aerr != nil {
+			return aerr
 		}
 		keys, body, err := decodeWebhookBody(r.Header.Get(echo.HeaderContentType), raw)
 		if err != nil {

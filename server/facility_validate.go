@@ -41,9 +41,6 @@ import (
 // secrets should not be empty" (an empty secret cannot sign), and NUL characters are refused in
 // facilities and secrets (PostgreSQL cannot store them).
 
-// maxWebhookBody bounds the size of a webhook request body.
-const maxWebhookBody = 1 << 20
-
 // webhookBodyRules are the rules of the body of one operation.
 type webhookBodyRules struct {
 	events     []string // the family's event values, in the documented order
@@ -80,13 +77,9 @@ func validateWebhookBodies(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return next(c)
 		}
-		raw, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
-		_ = r.Body.Close()
-		if err != nil {
-			return nestValidation([]string{"the request body could not be read"})
-		}
-		if len(raw) > maxWebhookBody {
-			return nestValidation([]string{fmt.Sprintf("the request body must not be larger than %d bytes", maxWebhookBody)})
+		raw, aerr := readBody(r)
+		if aerr != nil {
+			return aerr
 		}
 		keys, body, err := decodeWebhookBody(r.Header.Get(echo.HeaderContentType), raw)
 		if err != nil {

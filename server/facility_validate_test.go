@@ -192,8 +192,6 @@ func TestFacilityWebhookBodies(t *testing.T) {
 			{"no Content-Type", http.MethodPost, userPath, "", valid, 400, []string{wrongType}, ""},
 			{"another charset", http.MethodPost, facilityPath, "application/json; charset=latin1", valid, 400,
 				[]string{"the request body must be encoded in UTF-8 (Content-Type: application/json; charset=utf-8)"}, ""},
-			{"too large", http.MethodPost, facilityPath, jsonType, `{"url": "` + strings.Repeat("a", 1<<20) + `"}`, 400,
-				[]string{"the request body must not be larger than 1048576 bytes"}, ""},
 			{"JSON with charset and odd case", http.MethodPost, facilityPath, "Application/JSON; charset=UTF-8", valid, 201, nil, ""},
 			{"empty body: every rule of create", http.MethodPost, facilityPath, "", "", 400,
 				[]string{secureURL, urlString, eventsMin, eventsArray, facilityEventsMsg}, ""},

@@ -1,12 +1,9 @@
 package server
 
 import (
-	"mime"
 	"net/url"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/webhookd/webhookd/gen"
 	"github.com/webhookd/webhookd/store"
@@ -139,33 +136,4 @@ func webhookPatch(f *gen.WebhookPatchForm) (store.WebhookPatch, *apiError) {
 	}
 	p.Enabled = f.Enabled
 	return p, nil
-}
-
-// listKeys are the Kheops form keys that may be sent several times.
-var listKeys = map[string]bool{"event": true, "add_event": true, "remove_event": true, "SeriesInstanceUID": true}
-
-// kheopsForm checks a Kheops form body before the generated binding reads it: every key and
-// value must be storable text (see storableText), and a key that holds one value may be sent
-// only once (`url=a&url=b`: the binding would silently keep the first).
-func kheopsForm(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		mt, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-		if familyOf(r.URL.Path) != familyKheops || mt != echo.MIMEApplicationForm {
-			return next(c)
-		}
-		form, err := c.FormParams()
-		if err != nil {
-			return badRequest("the form body could not be read: %v", err)
-		}
-		for k, vs := range form {
-			if !textOK(k) || !allTextOK(vs) {
-				return badRequest("parameters must be UTF-8 text without NUL characters")
-			}
-			if len(vs) > 1 && !listKeys[k] && !strings.HasSuffix(k, "]") {
-				return badRequest("'%s' may be sent only once", k)
-			}
-		}
-		return next(c)
-	}
 }

@@ -64,7 +64,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 
 // storableText rejects requests whose path or query values are not valid UTF-8 or hold NUL
 // characters: no parameter can be such text, and PostgreSQL can neither store nor compare it
-// (the query would fail). Kheops forms are checked by kheopsForm. The facility family's only
+// (the query would fail). Kheops forms are checked by kheopsForms (forms.go). The facility family's only
 // path parameters are webhook ids, which are answered 404 when they are not UUIDs, and its only
 // query parameters are those of GET /logs; its JSON bodies are checked by their own validation.
 func storableText(next echo.HandlerFunc) echo.HandlerFunc {

@@ -63,10 +63,11 @@ func (s *Server) Handler() (http.Handler, error) {
 			return internalError(err)
 		},
 	}))
+	e.Use(limitBodies)
 	e.Use(kheopsNegotiation)
 	e.Use(s.authenticate)
 	e.Use(storableText)
-	e.Use(kheopsForm)
+	e.Use(kheopsForms(formRulesOf(spec)))
 	e.Use(validateLogsQuery)
 	e.Use(validateEventBodies)
 	e.Use(validateWebhookBodies)
