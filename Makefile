@@ -1,6 +1,13 @@
 # webhookd — the two commands a newcomer needs are `make run` and `make test`.
 
 GO ?= go
+# The build is stamped with its commit and date (`webhookd version`); VERSION overrides the
+# version written in buildinfo.BaseVersion.
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION ?=
+BUILDINFO = github.com/webhookd/webhookd/buildinfo
+LDFLAGS = -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE) $(if $(VERSION),-X $(BUILDINFO).version=$(VERSION))
 OAPI_CODEGEN = $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
 .PHONY: run test generate check-generated build migrate bench lint
@@ -9,9 +16,9 @@ OAPI_CODEGEN = $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codege
 run: build
 	./webhookd serve
 
-## build: compile the binary ./webhookd.
+## build: compile the binary ./webhookd, stamped with its version, commit and date.
 build:
-	$(GO) build -o webhookd ./cmd/webhookd
+	$(GO) build -ldflags "$(LDFLAGS)" -o webhookd ./cmd/webhookd
 
 ## test: run every test (SQLite always; PostgreSQL too when TEST_DATABASE_URL is set).
 test:

@@ -4,7 +4,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +48,18 @@ type Config struct {
 	// NewSeriesDelay is how long a study must be quiet before new_series fires
 	// (WEBHOOKD_NEW_SERIES_DELAY, default 30s).
 	NewSeriesDelay time.Duration
+
+	// LogFormat is "text" or "json" (WEBHOOKD_LOG_FORMAT, default "text").
+	LogFormat string
+	// LogLevel is the lowest level logged (WEBHOOKD_LOG_LEVEL: debug, info, warn or error;
+	// default info).
+	LogLevel slog.Level
+	// MetricsAddr, when set, serves /metrics on a listener of its own (WEBHOOKD_METRICS_ADDR);
+	// empty serves it on Addr with the API.
+	MetricsAddr string
+	// AdminPassword, when set, mounts the River UI at /riverui behind HTTP basic auth as user
+	// "admin" (WEBHOOKD_ADMIN_PASSWORD); empty leaves it off.
+	AdminPassword string
 }
 
 // SQLitePath is where the embedded database lives.
@@ -94,9 +108,21 @@ func Parse(getenv func(string) string) (Config, error) {
 		KheopsRetryDelays:   durations("WEBHOOKD_KHEOPS_RETRY_DELAYS", "5s,30s,2m,10m"),
 		FacilityRetryDelays: durations("WEBHOOKD_FACILITY_RETRY_DELAYS", "5m,30m,60m"),
 		NewSeriesDelay:      duration("WEBHOOKD_NEW_SERIES_DELAY", "30s"),
+		LogFormat:           strings.ToLower(get("WEBHOOKD_LOG_FORMAT", "text")),
+		MetricsAddr:         get("WEBHOOKD_METRICS_ADDR", ""),
+		AdminPassword:       getenv("WEBHOOKD_ADMIN_PASSWORD"),
 	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL, or nothing for the embedded SQLite"))
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkPublicURL(c.PublicURL); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("WEBHOOKD_LOG_FORMAT: want text or json, got %q", c.LogFormat))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("WEBHOOKD_LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("WEBHOOKD_LOG_LEVEL: want debug, info, warn or error, got %q", get("WEBHOOKD_LOG_LEVEL", "info")))
 	}
 	if cidrs := get("WEBHOOKD_ALLOW_TARGET_CIDRS", ""); cidrs != "" {
 		for _, part := range strings.Split(cidrs, ",") {
@@ -112,4 +138,34 @@ func Parse(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// checkDatabaseURL accepts nothing (SQLite) or a postgres:// URL naming a host.
+// The message never repeats the URL, which may hold a password.
+func checkDatabaseURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	const want = "want postgres://user[:password]@host[:port]/database[?sslmode=...], or nothing for the embedded SQLite"
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: not a URL (%s)", want)
+	}
+	switch {
+	case u.Scheme != "postgres" && u.Scheme != "postgresql":
+		return fmt.Errorf("DATABASE_URL: scheme %q is not postgres (%s)", u.Scheme, want)
+	case u.Host == "":
+		return fmt.Errorf("DATABASE_URL: no host (%s)", want)
+	}
+	return nil
+}
+
+// checkPublicURL accepts an absolute http(s) URL with a host and no query or fragment: it is
+// the base receivers see as `host`.
+func checkPublicURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("WEBHOOKD_PUBLIC_URL: want an absolute http:// or https:// URL such as https://hooks.example.org, got %q", s)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -66,6 +67,38 @@ func TestParse(t *testing.T) {
 			},
 			wantErr: []string{"WEBHOOKD_DELIVERY_TIMEOUT", "WEBHOOKD_ALLOW_TARGET_CIDRS", "DATABASE_URL", "WEBHOOKD_FACILITY_RETRY_DELAYS"},
 		},
+		{
+			name: "logging and operations",
+			env: map[string]string{"WEBHOOKD_LOG_FORMAT": "JSON", "WEBHOOKD_LOG_LEVEL": "debug",
+				"WEBHOOKD_METRICS_ADDR": "127.0.0.1:9090", "WEBHOOKD_ADMIN_PASSWORD": " pw "},
+			check: func(t *testing.T, c Config) {
+				if c.LogFormat != "json" || c.LogLevel != slog.LevelDebug || c.MetricsAddr != "127.0.0.1:9090" || c.AdminPassword != " pw " {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{
+			name: "logging defaults",
+			check: func(t *testing.T, c Config) {
+				if c.LogFormat != "text" || c.LogLevel != slog.LevelInfo || c.MetricsAddr != "" || c.AdminPassword != "" {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{name: "bad log format", env: map[string]string{"WEBHOOKD_LOG_FORMAT": "xml"}, wantErr: []string{"WEBHOOKD_LOG_FORMAT"}},
+		{name: "bad log level", env: map[string]string{"WEBHOOKD_LOG_LEVEL": "loud"}, wantErr: []string{"WEBHOOKD_LOG_LEVEL"}},
+		{name: "public url not a url", env: map[string]string{"WEBHOOKD_PUBLIC_URL": "not a url"}, wantErr: []string{"WEBHOOKD_PUBLIC_URL", "absolute http"}},
+		{name: "public url without scheme", env: map[string]string{"WEBHOOKD_PUBLIC_URL": "hooks.example.org"}, wantErr: []string{"WEBHOOKD_PUBLIC_URL"}},
+		{name: "public url ftp", env: map[string]string{"WEBHOOKD_PUBLIC_URL": "ftp://hooks.example.org"}, wantErr: []string{"WEBHOOKD_PUBLIC_URL"}},
+		{name: "public url with query", env: map[string]string{"WEBHOOKD_PUBLIC_URL": "https://h.example.org/?a=1"}, wantErr: []string{"WEBHOOKD_PUBLIC_URL"}},
+		{name: "database url without host", env: map[string]string{"DATABASE_URL": "postgres:///webhookd"}, wantErr: []string{"DATABASE_URL: no host"}},
+		{name: "database url unparsable", env: map[string]string{"DATABASE_URL": "postgres://u:p@h:port/db"}, wantErr: []string{"DATABASE_URL: not a URL"}},
+		{
+			name:    "database url password never echoed",
+			env:     map[string]string{"DATABASE_URL": "mysql://user:hunter2@h/db"},
+			wantErr: []string{"DATABASE_URL"},
+			check:   func(t *testing.T, c Config) {},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +106,9 @@ func TestParse(t *testing.T) {
 			if len(tt.wantErr) > 0 {
 				if err == nil {
 					t.Fatal("want an error")
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("error %q repeats the password", err)
 				}
 				for _, w := range tt.wantErr {
 					if !strings.Contains(err.Error(), w) {

@@ -31,10 +31,12 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestTokenIsAcceptedByTheDevelopmentVerifier(t *testing.T) {
 	cfg := testConfig(t)
-	var out bytes.Buffer
-	if err := token(cfg, []string{"--sub", "alice", "--email", "a@example.org", "--client-id", "app",
-		"--facilities", "P-1, P-2", "--scope", "webhooks:publish", "--ttl", "5m"}, &out); err != nil {
-		t.Fatal(err)
+	getenv := envOf(map[string]string{"WEBHOOKD_DATA_DIR": cfg.DataDir})
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"token", "--sub", "alice", "--email", "a@example.org", "--client-id", "app",
+		"--facilities", "P-1, P-2", "--scope", "webhooks:publish", "--ttl", "5m"}, &out, &errOut, getenv)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	v, err := verifier(context.Background(), cfg, quiet)
 	if err != nil {
@@ -48,8 +50,8 @@ func TestTokenIsAcceptedByTheDevelopmentVerifier(t *testing.T) {
 		!p.HasScope("webhooks:publish") {
 		t.Errorf("principal %+v", p)
 	}
-	if err := token(cfg, []string{"--email", "x"}, io.Discard); err == nil {
-		t.Error("token without --sub must fail")
+	if code := run(context.Background(), []string{"token", "--email", "x"}, io.Discard, io.Discard, getenv); code != 1 {
+		t.Errorf("token without --sub: exit %d, want 1", code)
 	}
 	if _, err := auth.LoadOrCreateDevKey(cfg.DataDir); err != nil {
 		t.Error(err)

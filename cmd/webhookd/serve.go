@@ -4,27 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/buildinfo"
 	"github.com/webhookd/webhookd/config"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 )
 
-// userAgent is sent with every webhook request.
-const userAgent = "webhookd/" + version
-
-// version is webhookd's version, also in the User-Agent of its requests.
-const version = "0.1.0"
-
 // openStore opens the database and migrates it, the queue tables included, and builds the
 // delivery engine on it (not started).
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, *delivery.Engine, error) {
+	if cfg.DatabaseURL == "" {
+		if err := checkDataDir(cfg.DataDir); err != nil {
+			return nil, nil, err
+		}
+	}
 	st, err := store.Open(ctx, store.Config{
 		DatabaseURL:         cfg.DatabaseURL,
 		SQLitePath:          cfg.SQLitePath(),
@@ -34,10 +37,10 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 		NewSeriesDelay:      cfg.NewSeriesDelay,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, explainOpenError(cfg, err)
 	}
 	engine, err := delivery.NewEngine(st, delivery.EngineConfig{
-		UserAgent: userAgent,
+		UserAgent: buildinfo.Get().UserAgent(),
 		Timeout:   cfg.DeliveryTimeout,
 		Policy:    delivery.TargetPolicy{Allow: cfg.AllowTargetCIDRs},
 		Kheops:    delivery.RetryPolicy{Delays: cfg.KheopsRetryDelays, Jitter: 0.1},
@@ -58,6 +61,23 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 	return st, engine, nil
 }
 
+// explainOpenError says which setting to look at when the database cannot be opened. The
+// DATABASE_URL is shown without its password.
+func explainOpenError(cfg config.Config, err error) error {
+	if cfg.DatabaseURL == "" {
+		return fmt.Errorf("open the SQLite database %s (WEBHOOKD_DATA_DIR): %w", cfg.SQLitePath(), err)
+	}
+	shown := "DATABASE_URL"
+	if u, perr := url.Parse(cfg.DatabaseURL); perr == nil {
+		shown = fmt.Sprintf("DATABASE_URL %s", u.Redacted())
+	}
+	hint := ""
+	if msg := err.Error(); strings.Contains(msg, "does not exist") && strings.Contains(msg, "database") {
+		hint = " (create the database first, e.g. createdb, or CREATE DATABASE in psql)"
+	}
+	return fmt.Errorf("cannot connect to PostgreSQL at %s%s: %w", shown, hint, err)
+}
+
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	st, _, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -76,7 +96,7 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 func verifier(ctx context.Context, cfg config.Config, log *slog.Logger) (*auth.Verifier, error) {
 	vc := auth.VerifierConfig{JWKSURL: cfg.JWKSURL, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience}
 	if cfg.JWKSURL == "" {
-		key, err := auth.LoadOrCreateDevKey(cfg.DataDir)
+		key, err := loadDevKey(cfg.DataDir, io.Discard) // the warning below names the key
 		if err != nil {
 			return nil, err
 		}
