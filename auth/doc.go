@@ -10,8 +10,12 @@
 //     algorithms its type (and curve) can produce. "none" and symmetric
 //     (HMAC) algorithms are never accepted, which rules out the
 //     HMAC-with-public-key "algorithm confusion" attack;
-//   - "exp" is required; "exp", "nbf" and "iat" are checked with a small
-//     clock skew; "iss" and "aud" are checked when configured;
+//   - "exp" is required and must be in the future (30 s of clock skew);
+//     "exp", "nbf" and "iat" must be JSON numbers (not numeric strings) and
+//     are checked with that skew; "iss" and "aud" are checked when
+//     configured;
+//   - a header with "crit" is rejected (RFC 7515 §4.1.11: no extension is
+//     understood here);
 //   - "sub" must be present and the custom claims must have the expected
 //     JSON types.
 //

@@ -142,6 +142,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err := checkCompact(token); err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	if err := precheck(token, time.Now()); err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
 
 	set := v.local
 	if set == nil {

@@ -51,7 +51,12 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return kheopsError(http.StatusUnauthorized, "Unauthorized", "a bearer token is required (Authorization: Bearer <JWT>)")
 		}
 		p, err := s.verifier.Verify(r.Context(), strings.TrimSpace(token))
-		if err != nil || !principalOK(p) {
+		if err == nil && !principalOK(p) {
+			err = errors.New("a claim holds NUL characters or invalid UTF-8")
+		}
+		if err != nil {
+			// The reason only: Verify's errors never hold the token.
+			s.log.InfoContext(r.Context(), "token rejected", "method", r.Method, "path", r.URL.Path, "reason", err.Error())
 			return kheopsError(http.StatusUnauthorized, "Unauthorized", "the bearer token is not valid")
 		}
 		if err := s.users.provision(r.Context(), s.store, p); err != nil {

@@ -47,6 +47,9 @@ type Options struct {
 	// Engine, when set, runs a delivery engine with this configuration (zero fields get the
 	// defaults of deliverytest.Start).
 	Engine *delivery.EngineConfig
+	// Logger, when set, receives the server's logs (by default they are discarded, or shown
+	// from level WARN with -v).
+	Logger *slog.Logger
 }
 
 // New starts a server on a fresh database of the given kind.
@@ -74,6 +77,9 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if opts.Logger != nil {
+		log = opts.Logger
 	}
 	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log}).Handler()
 	if err != nil {
