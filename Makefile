@@ -10,7 +10,7 @@ BUILDINFO = github.com/webhookd/webhookd/buildinfo
 LDFLAGS = -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE) $(if $(VERSION),-X $(BUILDINFO).version=$(VERSION))
 OAPI_CODEGEN = $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: run test generate check-generated build migrate bench lint
+.PHONY: run test generate check-generated build migrate bench lint lint-spec
 
 ## run: build and start the service on the embedded SQLite database (./data).
 run: build
@@ -45,3 +45,10 @@ bench:
 ## lint: staticcheck (pinned) on the hand-written code.
 lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+## lint-spec: lint openapi/openapi.yaml with Redocly CLI and Spectral (pinned in tools/npm,
+## installed into ~/.cache/webhookd-npm); any error or warning fails.
+lint-spec:
+	@tools="$$(tools/npm/ensure.sh)" && \
+	REDOCLY_TELEMETRY=off "$$tools/node_modules/.bin/redocly" lint --config openapi/redocly.yaml openapi/openapi.yaml && \
+	"$$tools/node_modules/.bin/spectral" lint --ruleset openapi/.spectral.yaml --fail-severity=warn openapi/openapi.yaml
