@@ -167,6 +167,18 @@ func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, ids []string
 	return nil
 }
 
+// EnqueueResends schedules one extra attempt of each delivery now, in the caller's transaction.
+func (e *Engine) EnqueueResends(ctx context.Context, tx *sql.Tx, ids []string) error {
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: id, Resend: true}}
+	}
+	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("delivery: enqueue resends: %w", err)
+	}
+	return nil
+}
+
 // ScheduleSeriesFlush schedules the coalesced new_series notification of a study.
 func (e *Engine) ScheduleSeriesFlush(ctx context.Context, tx *sql.Tx, albumID, studyUID string, at time.Time) error {
 	_, err := e.client.InsertTx(ctx, tx, seriesArgs{AlbumID: albumID, StudyUID: studyUID}, &river.InsertOpts{ScheduledAt: at})

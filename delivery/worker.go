@@ -15,7 +15,10 @@ import (
 // attemptArgs is the job of one attempt of one delivery.
 type attemptArgs struct {
 	DeliveryID string `json:"delivery_id"`
-	Attempt    int    `json:"attempt"`
+	// Attempt is the attempt's number; a resend's is the one after those recorded when it runs.
+	Attempt int `json:"attempt"`
+	// Resend marks the extra attempt asked by resend or recover (store.Delivery.Resend).
+	Resend bool `json:"resend,omitempty"`
 }
 
 // Kind names the job type.
@@ -39,12 +42,13 @@ func (w *attemptWorker) NextRetry(job *river.Job[attemptArgs]) time.Time {
 }
 
 func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) error {
-	return w.engine.attempt(ctx, job.Args.DeliveryID, job.Args.Attempt)
+	return w.engine.attempt(ctx, job.Args)
 }
 
-// attempt makes attempt n of a delivery, records it, and schedules the next one when the
+// attempt makes an attempt of a delivery, records it, and schedules the next one when the
 // retry policy says so, all recorded in one transaction.
-func (e *Engine) attempt(ctx context.Context, id string, n int) error {
+func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
+	id, n := args.DeliveryID, args.Attempt
 	d, recorded, err := e.store.GetDelivery(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the webhook was deleted with its deliveries
@@ -52,7 +56,12 @@ func (e *Engine) attempt(ctx context.Context, id string, n int) error {
 	if err != nil {
 		return err
 	}
-	if recorded >= n || d.Status != store.DeliveryPending {
+	if args.Resend {
+		if !d.Resend {
+			return nil // made and recorded already (a re-run after a crash)
+		}
+		n = recorded + 1
+	} else if recorded >= n || d.Status != store.DeliveryPending {
 		return nil // this attempt was already made and recorded (a re-run after a crash)
 	}
 	res := e.send(ctx, d, n)
@@ -74,7 +83,8 @@ func (e *Engine) attempt(ctx context.Context, id string, n int) error {
 			return err
 		}
 	}
-	if _, err := e.store.RecordAttempt(ctx, res.attempt, status, schedule); err != nil {
+	if _, err := e.store.RecordAttempt(ctx, store.AttemptOutcome{Attempt: res.attempt, Status: status,
+		Resend: args.Resend, Next: schedule}); err != nil {
 		return err
 	}
 	e.log.InfoContext(ctx, "webhook attempt", "delivery", id, "attempt", n, "status", res.attempt.Status,

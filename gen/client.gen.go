@@ -223,6 +223,40 @@ type ClientInterface interface {
 	// Corresponds with PATCH /albums/{album_id}/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
 	UpdateWebhookWithFormdataBody(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *UpdateWebhookParams, body UpdateWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RecoverWebhookWithBody Recover failed deliveries
+	//
+	// Admins of the album. Resends (as above: one more attempt each, to the current url and
+	// secret) every delivery of the webhook created in [`since`, `until`) whose status is
+	// failed; `until` defaults to now. Answers how many were queued. Idempotent in effect: a
+	// delivery already queued is not counted nor queued again, so a second call while the
+	// first one's attempts are queued answers `{"deliveries": 0}`. The call runs a constant
+	// number of statements whatever the number of deliveries.
+	//
+	// 400 when `since` is missing, when `since` or `until` is not an RFC 3339 time, or when
+	// `until` is not after `since`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/recover (the `RecoverWebhook` operationId).
+	RecoverWebhookWithBody(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecoverWebhookWithFormdataBody Recover failed deliveries
+	//
+	// Admins of the album. Resends (as above: one more attempt each, to the current url and
+	// secret) every delivery of the webhook created in [`since`, `until`) whose status is
+	// failed; `until` defaults to now. Answers how many were queued. Idempotent in effect: a
+	// delivery already queued is not counted nor queued again, so a second call while the
+	// first one's attempts are queued answers `{"deliveries": 0}`. The call runs a constant
+	// number of statements whatever the number of deliveries.
+	//
+	// 400 when `since` is missing, when `since` or `until` is not an RFC 3339 time, or when
+	// `until` is not after `since`.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/recover (the `RecoverWebhook` operationId).
+	RecoverWebhookWithFormdataBody(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, body RecoverWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// TriggerWebhookWithBody Trigger a webhook manually
 	//
 	// Admins of the album. Sends one request now, even when the webhook is disabled or not
@@ -264,6 +298,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/trigger (the `TriggerWebhook` operationId).
 	TriggerWebhookWithFormdataBody(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *TriggerWebhookParams, body TriggerWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResendTrigger Resend a delivery
+	//
+	// Admins of the album. Queues one more attempt of that delivery now, whatever its status,
+	// to the webhook's current `url`, signed with its current secret, even when the webhook is
+	// disabled (as the manual trigger). The attempt is added to the trigger's `attempts` and
+	// its status follows the newest outcome. A delivery that had ended gets exactly one more
+	// attempt (`X-Kheops-Attempt` counts it: `6/6` after five); one still being retried is
+	// tried now and keeps its schedule. Idempotent in effect: while the resend is queued,
+	// asking again answers 202 and adds nothing. No body is read.
+	//
+	// 404 `Webhook Not Found` for a webhook of another album, `Trigger Not Found` for a
+	// delivery of another webhook.
+	//
+	// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/triggers/{trigger_id}/resend (the `ResendTrigger` operationId).
+	ResendTrigger(ctx context.Context, albumId AlbumID, webhookId WebhookID, triggerId TriggerID, params *ResendTriggerParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListFacilityWebhooks List facility webhooks
 	//
@@ -375,6 +425,42 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/v2/public/webhooks/facility/{webhookId} (the `UpdateFacilityWebhook` operationId).
 	UpdateFacilityWebhook(ctx context.Context, webhookId FacilityWebhookID, body UpdateFacilityWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RecoverFacilityWebhookWithBody Recover failed deliveries of a facility webhook
+	//
+	// Resends every delivery of one of the calling application's facility webhooks created in
+	// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+	// webhook's current url, signed with its current secrets, even when it is disabled.
+	// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+	// already queued is not counted nor queued again. A constant number of statements
+	// whatever the number of deliveries.
+	//
+	// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+	// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+	// application's webhook or an id that is not a UUID.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/public/webhooks/facility/{webhookId}/recover (the `RecoverFacilityWebhook` operationId).
+	RecoverFacilityWebhookWithBody(ctx context.Context, webhookId FacilityWebhookID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecoverFacilityWebhook Recover failed deliveries of a facility webhook
+	//
+	// Resends every delivery of one of the calling application's facility webhooks created in
+	// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+	// webhook's current url, signed with its current secrets, even when it is disabled.
+	// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+	// already queued is not counted nor queued again. A constant number of statements
+	// whatever the number of deliveries.
+	//
+	// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+	// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+	// application's webhook or an id that is not a UUID.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/public/webhooks/facility/{webhookId}/recover (the `RecoverFacilityWebhook` operationId).
+	RecoverFacilityWebhook(ctx context.Context, webhookId FacilityWebhookID, body RecoverFacilityWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListWebhookLogs List webhook delivery logs
 	//
 	// The calling application's deliveries (facility and user webhooks), one item per delivery:
@@ -383,6 +469,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v2/public/webhooks/logs (the `ListWebhookLogs` operationId).
 	ListWebhookLogs(ctx context.Context, params *ListWebhookLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryWebhookLog Retry a delivery
+	//
+	// Queues one more attempt of one of the calling application's deliveries now, whatever its
+	// status, to its webhook's current url, signed with its current secrets, even when the
+	// webhook is disabled. The attempt is added to the log's `retries` and the log's `status`
+	// follows the newest outcome. A delivery that had ended gets exactly one more attempt; one
+	// still being retried is tried now and keeps its schedule. Idempotent in effect: while the
+	// attempt is queued, asking again answers 202 and adds nothing. No body is read.
+	//
+	// 404 `Webhook log not found` for another application's delivery, or one whose webhook
+	// was deleted.
+	//
+	// Corresponds with POST /api/v2/public/webhooks/logs/{logId}/retry (the `RetryWebhookLog` operationId).
+	RetryWebhookLog(ctx context.Context, logId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListUserWebhooks List user webhooks
 	//
@@ -447,6 +548,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /api/v2/public/webhooks/user/{webhookId} (the `UpdateUserWebhook` operationId).
 	UpdateUserWebhook(ctx context.Context, webhookId FacilityWebhookID, body UpdateUserWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecoverUserWebhookWithBody Recover failed deliveries of a user webhook
+	//
+	// Resends every delivery of one of the calling application's user webhooks created in
+	// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+	// webhook's current url, signed with its current secrets, even when it is disabled.
+	// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+	// already queued is not counted nor queued again. A constant number of statements
+	// whatever the number of deliveries.
+	//
+	// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+	// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+	// application's webhook or an id that is not a UUID.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/public/webhooks/user/{webhookId}/recover (the `RecoverUserWebhook` operationId).
+	RecoverUserWebhookWithBody(ctx context.Context, webhookId FacilityWebhookID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RecoverUserWebhook Recover failed deliveries of a user webhook
+	//
+	// Resends every delivery of one of the calling application's user webhooks created in
+	// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+	// webhook's current url, signed with its current secrets, even when it is disabled.
+	// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+	// already queued is not counted nor queued again. A constant number of statements
+	// whatever the number of deliveries.
+	//
+	// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+	// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+	// application's webhook or an id that is not a UUID.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/public/webhooks/user/{webhookId}/recover (the `RecoverUserWebhook` operationId).
+	RecoverUserWebhook(ctx context.Context, webhookId FacilityWebhookID, body RecoverUserWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Health check
 	//
@@ -820,6 +957,60 @@ func (c *Client) UpdateWebhookWithFormdataBody(ctx context.Context, albumId Albu
 	return c.Client.Do(req)
 }
 
+// RecoverWebhookWithBody Recover failed deliveries
+//
+// Admins of the album. Resends (as above: one more attempt each, to the current url and
+// secret) every delivery of the webhook created in [`since`, `until`) whose status is
+// failed; `until` defaults to now. Answers how many were queued. Idempotent in effect: a
+// delivery already queued is not counted nor queued again, so a second call while the
+// first one's attempts are queued answers `{"deliveries": 0}`. The call runs a constant
+// number of statements whatever the number of deliveries.
+//
+// 400 when `since` is missing, when `since` or `until` is not an RFC 3339 time, or when
+// `until` is not after `since`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/recover (the `RecoverWebhook` operationId).
+func (c *Client) RecoverWebhookWithBody(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecoverWebhookRequestWithBody(c.Server, albumId, webhookId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecoverWebhookWithFormdataBody Recover failed deliveries
+//
+// Admins of the album. Resends (as above: one more attempt each, to the current url and
+// secret) every delivery of the webhook created in [`since`, `until`) whose status is
+// failed; `until` defaults to now. Answers how many were queued. Idempotent in effect: a
+// delivery already queued is not counted nor queued again, so a second call while the
+// first one's attempts are queued answers `{"deliveries": 0}`. The call runs a constant
+// number of statements whatever the number of deliveries.
+//
+// 400 when `since` is missing, when `since` or `until` is not an RFC 3339 time, or when
+// `until` is not after `since`.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/recover (the `RecoverWebhook` operationId).
+func (c *Client) RecoverWebhookWithFormdataBody(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, body RecoverWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecoverWebhookRequestWithFormdataBody(c.Server, albumId, webhookId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // TriggerWebhookWithBody Trigger a webhook manually
 //
 // Admins of the album. Sends one request now, even when the webhook is disabled or not
@@ -872,6 +1063,32 @@ func (c *Client) TriggerWebhookWithBody(ctx context.Context, albumId AlbumID, we
 // Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/trigger (the `TriggerWebhook` operationId).
 func (c *Client) TriggerWebhookWithFormdataBody(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *TriggerWebhookParams, body TriggerWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewTriggerWebhookRequestWithFormdataBody(c.Server, albumId, webhookId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendTrigger Resend a delivery
+//
+// Admins of the album. Queues one more attempt of that delivery now, whatever its status,
+// to the webhook's current `url`, signed with its current secret, even when the webhook is
+// disabled (as the manual trigger). The attempt is added to the trigger's `attempts` and
+// its status follows the newest outcome. A delivery that had ended gets exactly one more
+// attempt (`X-Kheops-Attempt` counts it: `6/6` after five); one still being retried is
+// tried now and keeps its schedule. Idempotent in effect: while the resend is queued,
+// asking again answers 202 and adds nothing. No body is read.
+//
+// 404 `Webhook Not Found` for a webhook of another album, `Trigger Not Found` for a
+// delivery of another webhook.
+//
+// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/triggers/{trigger_id}/resend (the `ResendTrigger` operationId).
+func (c *Client) ResendTrigger(ctx context.Context, albumId AlbumID, webhookId WebhookID, triggerId TriggerID, params *ResendTriggerParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendTriggerRequest(c.Server, albumId, webhookId, triggerId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1062,6 +1279,62 @@ func (c *Client) UpdateFacilityWebhook(ctx context.Context, webhookId FacilityWe
 	return c.Client.Do(req)
 }
 
+// RecoverFacilityWebhookWithBody Recover failed deliveries of a facility webhook
+//
+// Resends every delivery of one of the calling application's facility webhooks created in
+// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+// webhook's current url, signed with its current secrets, even when it is disabled.
+// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+// already queued is not counted nor queued again. A constant number of statements
+// whatever the number of deliveries.
+//
+// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+// application's webhook or an id that is not a UUID.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/public/webhooks/facility/{webhookId}/recover (the `RecoverFacilityWebhook` operationId).
+func (c *Client) RecoverFacilityWebhookWithBody(ctx context.Context, webhookId FacilityWebhookID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecoverFacilityWebhookRequestWithBody(c.Server, webhookId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecoverFacilityWebhook Recover failed deliveries of a facility webhook
+//
+// Resends every delivery of one of the calling application's facility webhooks created in
+// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+// webhook's current url, signed with its current secrets, even when it is disabled.
+// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+// already queued is not counted nor queued again. A constant number of statements
+// whatever the number of deliveries.
+//
+// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+// application's webhook or an id that is not a UUID.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/public/webhooks/facility/{webhookId}/recover (the `RecoverFacilityWebhook` operationId).
+func (c *Client) RecoverFacilityWebhook(ctx context.Context, webhookId FacilityWebhookID, body RecoverFacilityWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecoverFacilityWebhookRequest(c.Server, webhookId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListWebhookLogs List webhook delivery logs
 //
 // The calling application's deliveries (facility and user webhooks), one item per delivery:
@@ -1071,6 +1344,31 @@ func (c *Client) UpdateFacilityWebhook(ctx context.Context, webhookId FacilityWe
 // Corresponds with GET /api/v2/public/webhooks/logs (the `ListWebhookLogs` operationId).
 func (c *Client) ListWebhookLogs(ctx context.Context, params *ListWebhookLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListWebhookLogsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryWebhookLog Retry a delivery
+//
+// Queues one more attempt of one of the calling application's deliveries now, whatever its
+// status, to its webhook's current url, signed with its current secrets, even when the
+// webhook is disabled. The attempt is added to the log's `retries` and the log's `status`
+// follows the newest outcome. A delivery that had ended gets exactly one more attempt; one
+// still being retried is tried now and keeps its schedule. Idempotent in effect: while the
+// attempt is queued, asking again answers 202 and adds nothing. No body is read.
+//
+// 404 `Webhook log not found` for another application's delivery, or one whose webhook
+// was deleted.
+//
+// Corresponds with POST /api/v2/public/webhooks/logs/{logId}/retry (the `RetryWebhookLog` operationId).
+func (c *Client) RetryWebhookLog(ctx context.Context, logId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryWebhookLogRequest(c.Server, logId)
 	if err != nil {
 		return nil, err
 	}
@@ -1205,6 +1503,62 @@ func (c *Client) UpdateUserWebhookWithBody(ctx context.Context, webhookId Facili
 // Corresponds with PATCH /api/v2/public/webhooks/user/{webhookId} (the `UpdateUserWebhook` operationId).
 func (c *Client) UpdateUserWebhook(ctx context.Context, webhookId FacilityWebhookID, body UpdateUserWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateUserWebhookRequest(c.Server, webhookId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecoverUserWebhookWithBody Recover failed deliveries of a user webhook
+//
+// Resends every delivery of one of the calling application's user webhooks created in
+// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+// webhook's current url, signed with its current secrets, even when it is disabled.
+// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+// already queued is not counted nor queued again. A constant number of statements
+// whatever the number of deliveries.
+//
+// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+// application's webhook or an id that is not a UUID.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/public/webhooks/user/{webhookId}/recover (the `RecoverUserWebhook` operationId).
+func (c *Client) RecoverUserWebhookWithBody(ctx context.Context, webhookId FacilityWebhookID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecoverUserWebhookRequestWithBody(c.Server, webhookId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RecoverUserWebhook Recover failed deliveries of a user webhook
+//
+// Resends every delivery of one of the calling application's user webhooks created in
+// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+// webhook's current url, signed with its current secrets, even when it is disabled.
+// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+// already queued is not counted nor queued again. A constant number of statements
+// whatever the number of deliveries.
+//
+// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+// application's webhook or an id that is not a UUID.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/public/webhooks/user/{webhookId}/recover (the `RecoverUserWebhook` operationId).
+func (c *Client) RecoverUserWebhook(ctx context.Context, webhookId FacilityWebhookID, body RecoverUserWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecoverUserWebhookRequest(c.Server, webhookId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2142,6 +2496,75 @@ func NewUpdateWebhookRequestWithBody(server string, albumId AlbumID, webhookId W
 	return req, nil
 }
 
+// NewRecoverWebhookRequestWithFormdataBody calls the generic RecoverWebhook builder with application/x-www-form-urlencoded body
+func NewRecoverWebhookRequestWithFormdataBody(server string, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, body RecoverWebhookFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewRecoverWebhookRequestWithBody(server, albumId, webhookId, params, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewRecoverWebhookRequestWithBody constructs an http.Request for the RecoverWebhook method, with any body, and a specified content type
+func NewRecoverWebhookRequestWithBody(server string, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "album_id", albumId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook_id", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/albums/%s/webhooks/%s/recover", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.Accept != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept", *params.Accept, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewTriggerWebhookRequestWithFormdataBody calls the generic TriggerWebhook builder with application/x-www-form-urlencoded body
 func NewTriggerWebhookRequestWithFormdataBody(server string, albumId AlbumID, webhookId WebhookID, params *TriggerWebhookParams, body TriggerWebhookFormdataRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2192,6 +2615,69 @@ func NewTriggerWebhookRequestWithBody(server string, albumId AlbumID, webhookId 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.Accept != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept", *params.Accept, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Accept", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewResendTriggerRequest constructs an http.Request for the ResendTrigger method
+func NewResendTriggerRequest(server string, albumId AlbumID, webhookId WebhookID, triggerId TriggerID, params *ResendTriggerParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "album_id", albumId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook_id", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "trigger_id", triggerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/albums/%s/webhooks/%s/triggers/%s/resend", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	if params != nil {
 
@@ -2393,6 +2879,53 @@ func NewUpdateFacilityWebhookRequestWithBody(server string, webhookId FacilityWe
 	return req, nil
 }
 
+// NewRecoverFacilityWebhookRequest calls the generic RecoverFacilityWebhook builder with application/json body
+func NewRecoverFacilityWebhookRequest(server string, webhookId FacilityWebhookID, body RecoverFacilityWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecoverFacilityWebhookRequestWithBody(server, webhookId, "application/json", bodyReader)
+}
+
+// NewRecoverFacilityWebhookRequestWithBody constructs an http.Request for the RecoverFacilityWebhook method, with any body, and a specified content type
+func NewRecoverFacilityWebhookRequestWithBody(server string, webhookId FacilityWebhookID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhookId", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/public/webhooks/facility/%s/recover", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListWebhookLogsRequest constructs an http.Request for the ListWebhookLogs method
 func NewListWebhookLogsRequest(server string, params *ListWebhookLogsParams) (*http.Request, error) {
 	var err error
@@ -2512,6 +3045,40 @@ func NewListWebhookLogsRequest(server string, params *ListWebhookLogsParams) (*h
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRetryWebhookLogRequest constructs an http.Request for the RetryWebhookLog method
+func NewRetryWebhookLogRequest(server string, logId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "logId", logId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/public/webhooks/logs/%s/retry", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2692,6 +3259,53 @@ func NewUpdateUserWebhookRequestWithBody(server string, webhookId FacilityWebhoo
 	}
 
 	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRecoverUserWebhookRequest calls the generic RecoverUserWebhook builder with application/json body
+func NewRecoverUserWebhookRequest(server string, webhookId FacilityWebhookID, body RecoverUserWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRecoverUserWebhookRequestWithBody(server, webhookId, "application/json", bodyReader)
+}
+
+// NewRecoverUserWebhookRequestWithBody constructs an http.Request for the RecoverUserWebhook method, with any body, and a specified content type
+func NewRecoverUserWebhookRequestWithBody(server string, webhookId FacilityWebhookID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhookId", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/public/webhooks/user/%s/recover", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -3185,6 +3799,40 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /albums/{album_id}/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
 	UpdateWebhookWithFormdataBodyWithResponse(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *UpdateWebhookParams, body UpdateWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookResponse, error)
 
+	// RecoverWebhookWithBodyWithResponse Recover failed deliveries
+	//
+	// Admins of the album. Resends (as above: one more attempt each, to the current url and
+	// secret) every delivery of the webhook created in [`since`, `until`) whose status is
+	// failed; `until` defaults to now. Answers how many were queued. Idempotent in effect: a
+	// delivery already queued is not counted nor queued again, so a second call while the
+	// first one's attempts are queued answers `{"deliveries": 0}`. The call runs a constant
+	// number of statements whatever the number of deliveries.
+	//
+	// 400 when `since` is missing, when `since` or `until` is not an RFC 3339 time, or when
+	// `until` is not after `since`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/recover (the `RecoverWebhook` operationId).
+	RecoverWebhookWithBodyWithResponse(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecoverWebhookResponse, error)
+
+	// RecoverWebhookWithFormdataBodyWithResponse Recover failed deliveries
+	//
+	// Admins of the album. Resends (as above: one more attempt each, to the current url and
+	// secret) every delivery of the webhook created in [`since`, `until`) whose status is
+	// failed; `until` defaults to now. Answers how many were queued. Idempotent in effect: a
+	// delivery already queued is not counted nor queued again, so a second call while the
+	// first one's attempts are queued answers `{"deliveries": 0}`. The call runs a constant
+	// number of statements whatever the number of deliveries.
+	//
+	// 400 when `since` is missing, when `since` or `until` is not an RFC 3339 time, or when
+	// `until` is not after `since`.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/recover (the `RecoverWebhook` operationId).
+	RecoverWebhookWithFormdataBodyWithResponse(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, body RecoverWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*RecoverWebhookResponse, error)
+
 	// TriggerWebhookWithBodyWithResponse Trigger a webhook manually
 	//
 	// Admins of the album. Sends one request now, even when the webhook is disabled or not
@@ -3226,6 +3874,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/trigger (the `TriggerWebhook` operationId).
 	TriggerWebhookWithFormdataBodyWithResponse(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *TriggerWebhookParams, body TriggerWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*TriggerWebhookResponse, error)
+
+	// ResendTriggerWithResponse Resend a delivery
+	//
+	// Admins of the album. Queues one more attempt of that delivery now, whatever its status,
+	// to the webhook's current `url`, signed with its current secret, even when the webhook is
+	// disabled (as the manual trigger). The attempt is added to the trigger's `attempts` and
+	// its status follows the newest outcome. A delivery that had ended gets exactly one more
+	// attempt (`X-Kheops-Attempt` counts it: `6/6` after five); one still being retried is
+	// tried now and keeps its schedule. Idempotent in effect: while the resend is queued,
+	// asking again answers 202 and adds nothing. No body is read.
+	//
+	// 404 `Webhook Not Found` for a webhook of another album, `Trigger Not Found` for a
+	// delivery of another webhook.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/triggers/{trigger_id}/resend (the `ResendTrigger` operationId).
+	ResendTriggerWithResponse(ctx context.Context, albumId AlbumID, webhookId WebhookID, triggerId TriggerID, params *ResendTriggerParams, reqEditors ...RequestEditorFn) (*ResendTriggerResponse, error)
 
 	// ListFacilityWebhooksWithResponse List facility webhooks
 	//
@@ -3343,6 +4009,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v2/public/webhooks/facility/{webhookId} (the `UpdateFacilityWebhook` operationId).
 	UpdateFacilityWebhookWithResponse(ctx context.Context, webhookId FacilityWebhookID, body UpdateFacilityWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFacilityWebhookResponse, error)
 
+	// RecoverFacilityWebhookWithBodyWithResponse Recover failed deliveries of a facility webhook
+	//
+	// Resends every delivery of one of the calling application's facility webhooks created in
+	// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+	// webhook's current url, signed with its current secrets, even when it is disabled.
+	// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+	// already queued is not counted nor queued again. A constant number of statements
+	// whatever the number of deliveries.
+	//
+	// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+	// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+	// application's webhook or an id that is not a UUID.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/public/webhooks/facility/{webhookId}/recover (the `RecoverFacilityWebhook` operationId).
+	RecoverFacilityWebhookWithBodyWithResponse(ctx context.Context, webhookId FacilityWebhookID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecoverFacilityWebhookResponse, error)
+
+	// RecoverFacilityWebhookWithResponse Recover failed deliveries of a facility webhook
+	//
+	// Resends every delivery of one of the calling application's facility webhooks created in
+	// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+	// webhook's current url, signed with its current secrets, even when it is disabled.
+	// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+	// already queued is not counted nor queued again. A constant number of statements
+	// whatever the number of deliveries.
+	//
+	// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+	// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+	// application's webhook or an id that is not a UUID.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/public/webhooks/facility/{webhookId}/recover (the `RecoverFacilityWebhook` operationId).
+	RecoverFacilityWebhookWithResponse(ctx context.Context, webhookId FacilityWebhookID, body RecoverFacilityWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*RecoverFacilityWebhookResponse, error)
+
 	// ListWebhookLogsWithResponse List webhook delivery logs
 	//
 	// The calling application's deliveries (facility and user webhooks), one item per delivery:
@@ -3353,6 +4055,23 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v2/public/webhooks/logs (the `ListWebhookLogs` operationId).
 	ListWebhookLogsWithResponse(ctx context.Context, params *ListWebhookLogsParams, reqEditors ...RequestEditorFn) (*ListWebhookLogsResponse, error)
+
+	// RetryWebhookLogWithResponse Retry a delivery
+	//
+	// Queues one more attempt of one of the calling application's deliveries now, whatever its
+	// status, to its webhook's current url, signed with its current secrets, even when the
+	// webhook is disabled. The attempt is added to the log's `retries` and the log's `status`
+	// follows the newest outcome. A delivery that had ended gets exactly one more attempt; one
+	// still being retried is tried now and keeps its schedule. Idempotent in effect: while the
+	// attempt is queued, asking again answers 202 and adds nothing. No body is read.
+	//
+	// 404 `Webhook log not found` for another application's delivery, or one whose webhook
+	// was deleted.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/public/webhooks/logs/{logId}/retry (the `RetryWebhookLog` operationId).
+	RetryWebhookLogWithResponse(ctx context.Context, logId string, reqEditors ...RequestEditorFn) (*RetryWebhookLogResponse, error)
 
 	// ListUserWebhooksWithResponse List user webhooks
 	//
@@ -3423,6 +4142,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /api/v2/public/webhooks/user/{webhookId} (the `UpdateUserWebhook` operationId).
 	UpdateUserWebhookWithResponse(ctx context.Context, webhookId FacilityWebhookID, body UpdateUserWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserWebhookResponse, error)
+
+	// RecoverUserWebhookWithBodyWithResponse Recover failed deliveries of a user webhook
+	//
+	// Resends every delivery of one of the calling application's user webhooks created in
+	// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+	// webhook's current url, signed with its current secrets, even when it is disabled.
+	// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+	// already queued is not counted nor queued again. A constant number of statements
+	// whatever the number of deliveries.
+	//
+	// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+	// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+	// application's webhook or an id that is not a UUID.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/public/webhooks/user/{webhookId}/recover (the `RecoverUserWebhook` operationId).
+	RecoverUserWebhookWithBodyWithResponse(ctx context.Context, webhookId FacilityWebhookID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecoverUserWebhookResponse, error)
+
+	// RecoverUserWebhookWithResponse Recover failed deliveries of a user webhook
+	//
+	// Resends every delivery of one of the calling application's user webhooks created in
+	// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+	// webhook's current url, signed with its current secrets, even when it is disabled.
+	// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+	// already queued is not counted nor queued again. A constant number of statements
+	// whatever the number of deliveries.
+	//
+	// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+	// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+	// application's webhook or an id that is not a UUID.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/public/webhooks/user/{webhookId}/recover (the `RecoverUserWebhook` operationId).
+	RecoverUserWebhookWithResponse(ctx context.Context, webhookId FacilityWebhookID, body RecoverUserWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*RecoverUserWebhookResponse, error)
 
 	// GetHealthWithResponse Health check
 	//
@@ -4510,6 +5265,96 @@ func (r UpdateWebhookResponse) ContentType() string {
 	return ""
 }
 
+// RecoverWebhookResponse401Headers the declared response headers of an HTTP 401 response for RecoverWebhook
+type RecoverWebhookResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RecoverWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *RecoverAccepted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KheopsBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KheopsUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KheopsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KheopsWebhookNotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KheopsNotAcceptable
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KheopsUnsupportedMediaType
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RecoverWebhookResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RecoverWebhookResponse) GetJSON202() *RecoverAccepted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecoverWebhookResponse) GetJSON400() *KheopsBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecoverWebhookResponse) GetJSON401() *KheopsUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RecoverWebhookResponse) GetJSON403() *KheopsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecoverWebhookResponse) GetJSON404() *KheopsWebhookNotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r RecoverWebhookResponse) GetJSON406() *KheopsNotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r RecoverWebhookResponse) GetJSON415() *KheopsUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetBody returns the raw response body bytes
+func (r RecoverWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecoverWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecoverWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecoverWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // TriggerWebhookResponse401Headers the declared response headers of an HTTP 401 response for TriggerWebhook
 type TriggerWebhookResponse401Headers struct {
 	WWWAuthenticate *string
@@ -4594,6 +5439,89 @@ func (r TriggerWebhookResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r TriggerWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResendTriggerResponse401Headers the declared response headers of an HTTP 401 response for ResendTrigger
+type ResendTriggerResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ResendTriggerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ResendAccepted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KheopsBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KheopsUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KheopsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KheopsNotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KheopsNotAcceptable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResendTriggerResponse401Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResendTriggerResponse) GetJSON202() *ResendAccepted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ResendTriggerResponse) GetJSON400() *KheopsBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ResendTriggerResponse) GetJSON401() *KheopsUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ResendTriggerResponse) GetJSON403() *KheopsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ResendTriggerResponse) GetJSON404() *KheopsNotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ResendTriggerResponse) GetJSON406() *KheopsNotAcceptable {
+	return r.JSON406
+}
+
+// GetBody returns the raw response body bytes
+func (r ResendTriggerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResendTriggerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResendTriggerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResendTriggerResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4896,6 +5824,68 @@ func (r UpdateFacilityWebhookResponse) ContentType() string {
 	return ""
 }
 
+type RecoverFacilityWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *RecoverAcceptedEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NestBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NestUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NestNotFound
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RecoverFacilityWebhookResponse) GetJSON202() *RecoverAcceptedEnvelope {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecoverFacilityWebhookResponse) GetJSON400() *NestBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecoverFacilityWebhookResponse) GetJSON401() *NestUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecoverFacilityWebhookResponse) GetJSON404() *NestNotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r RecoverFacilityWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecoverFacilityWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecoverFacilityWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecoverFacilityWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListWebhookLogsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4945,6 +5935,61 @@ func (r ListWebhookLogsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListWebhookLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RetryWebhookLogResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ResendAcceptedEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NestUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NestNotFound
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RetryWebhookLogResponse) GetJSON202() *ResendAcceptedEnvelope {
+	return r.JSON202
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RetryWebhookLogResponse) GetJSON401() *NestUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RetryWebhookLogResponse) GetJSON404() *NestNotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryWebhookLogResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryWebhookLogResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryWebhookLogResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryWebhookLogResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5227,6 +6272,68 @@ func (r UpdateUserWebhookResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateUserWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RecoverUserWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *RecoverAcceptedEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NestBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NestUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NestNotFound
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RecoverUserWebhookResponse) GetJSON202() *RecoverAcceptedEnvelope {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RecoverUserWebhookResponse) GetJSON400() *NestBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RecoverUserWebhookResponse) GetJSON401() *NestUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RecoverUserWebhookResponse) GetJSON404() *NestNotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r RecoverUserWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecoverUserWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecoverUserWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecoverUserWebhookResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5881,6 +6988,52 @@ func (c *ClientWithResponses) UpdateWebhookWithFormdataBodyWithResponse(ctx cont
 	return ParseUpdateWebhookResponse(rsp)
 }
 
+// RecoverWebhookWithBodyWithResponse Recover failed deliveries
+//
+// Admins of the album. Resends (as above: one more attempt each, to the current url and
+// secret) every delivery of the webhook created in [`since`, `until`) whose status is
+// failed; `until` defaults to now. Answers how many were queued. Idempotent in effect: a
+// delivery already queued is not counted nor queued again, so a second call while the
+// first one's attempts are queued answers `{"deliveries": 0}`. The call runs a constant
+// number of statements whatever the number of deliveries.
+//
+// 400 when `since` is missing, when `since` or `until` is not an RFC 3339 time, or when
+// `until` is not after `since`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/recover (the `RecoverWebhook` operationId).
+func (c *ClientWithResponses) RecoverWebhookWithBodyWithResponse(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecoverWebhookResponse, error) {
+	rsp, err := c.RecoverWebhookWithBody(ctx, albumId, webhookId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecoverWebhookResponse(rsp)
+}
+
+// RecoverWebhookWithFormdataBodyWithResponse Recover failed deliveries
+//
+// Admins of the album. Resends (as above: one more attempt each, to the current url and
+// secret) every delivery of the webhook created in [`since`, `until`) whose status is
+// failed; `until` defaults to now. Answers how many were queued. Idempotent in effect: a
+// delivery already queued is not counted nor queued again, so a second call while the
+// first one's attempts are queued answers `{"deliveries": 0}`. The call runs a constant
+// number of statements whatever the number of deliveries.
+//
+// 400 when `since` is missing, when `since` or `until` is not an RFC 3339 time, or when
+// `until` is not after `since`.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/recover (the `RecoverWebhook` operationId).
+func (c *ClientWithResponses) RecoverWebhookWithFormdataBodyWithResponse(ctx context.Context, albumId AlbumID, webhookId WebhookID, params *RecoverWebhookParams, body RecoverWebhookFormdataRequestBody, reqEditors ...RequestEditorFn) (*RecoverWebhookResponse, error) {
+	rsp, err := c.RecoverWebhookWithFormdataBody(ctx, albumId, webhookId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecoverWebhookResponse(rsp)
+}
+
 // TriggerWebhookWithBodyWithResponse Trigger a webhook manually
 //
 // Admins of the album. Sends one request now, even when the webhook is disabled or not
@@ -5933,6 +7086,30 @@ func (c *ClientWithResponses) TriggerWebhookWithFormdataBodyWithResponse(ctx con
 		return nil, err
 	}
 	return ParseTriggerWebhookResponse(rsp)
+}
+
+// ResendTriggerWithResponse Resend a delivery
+//
+// Admins of the album. Queues one more attempt of that delivery now, whatever its status,
+// to the webhook's current `url`, signed with its current secret, even when the webhook is
+// disabled (as the manual trigger). The attempt is added to the trigger's `attempts` and
+// its status follows the newest outcome. A delivery that had ended gets exactly one more
+// attempt (`X-Kheops-Attempt` counts it: `6/6` after five); one still being retried is
+// tried now and keeps its schedule. Idempotent in effect: while the resend is queued,
+// asking again answers 202 and adds nothing. No body is read.
+//
+// 404 `Webhook Not Found` for a webhook of another album, `Trigger Not Found` for a
+// delivery of another webhook.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /albums/{album_id}/webhooks/{webhook_id}/triggers/{trigger_id}/resend (the `ResendTrigger` operationId).
+func (c *ClientWithResponses) ResendTriggerWithResponse(ctx context.Context, albumId AlbumID, webhookId WebhookID, triggerId TriggerID, params *ResendTriggerParams, reqEditors ...RequestEditorFn) (*ResendTriggerResponse, error) {
+	rsp, err := c.ResendTrigger(ctx, albumId, webhookId, triggerId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendTriggerResponse(rsp)
 }
 
 // ListFacilityWebhooksWithResponse List facility webhooks
@@ -6093,6 +7270,54 @@ func (c *ClientWithResponses) UpdateFacilityWebhookWithResponse(ctx context.Cont
 	return ParseUpdateFacilityWebhookResponse(rsp)
 }
 
+// RecoverFacilityWebhookWithBodyWithResponse Recover failed deliveries of a facility webhook
+//
+// Resends every delivery of one of the calling application's facility webhooks created in
+// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+// webhook's current url, signed with its current secrets, even when it is disabled.
+// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+// already queued is not counted nor queued again. A constant number of statements
+// whatever the number of deliveries.
+//
+// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+// application's webhook or an id that is not a UUID.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/public/webhooks/facility/{webhookId}/recover (the `RecoverFacilityWebhook` operationId).
+func (c *ClientWithResponses) RecoverFacilityWebhookWithBodyWithResponse(ctx context.Context, webhookId FacilityWebhookID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecoverFacilityWebhookResponse, error) {
+	rsp, err := c.RecoverFacilityWebhookWithBody(ctx, webhookId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecoverFacilityWebhookResponse(rsp)
+}
+
+// RecoverFacilityWebhookWithResponse Recover failed deliveries of a facility webhook
+//
+// Resends every delivery of one of the calling application's facility webhooks created in
+// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+// webhook's current url, signed with its current secrets, even when it is disabled.
+// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+// already queued is not counted nor queued again. A constant number of statements
+// whatever the number of deliveries.
+//
+// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+// application's webhook or an id that is not a UUID.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/public/webhooks/facility/{webhookId}/recover (the `RecoverFacilityWebhook` operationId).
+func (c *ClientWithResponses) RecoverFacilityWebhookWithResponse(ctx context.Context, webhookId FacilityWebhookID, body RecoverFacilityWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*RecoverFacilityWebhookResponse, error) {
+	rsp, err := c.RecoverFacilityWebhook(ctx, webhookId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecoverFacilityWebhookResponse(rsp)
+}
+
 // ListWebhookLogsWithResponse List webhook delivery logs
 //
 // The calling application's deliveries (facility and user webhooks), one item per delivery:
@@ -6108,6 +7333,29 @@ func (c *ClientWithResponses) ListWebhookLogsWithResponse(ctx context.Context, p
 		return nil, err
 	}
 	return ParseListWebhookLogsResponse(rsp)
+}
+
+// RetryWebhookLogWithResponse Retry a delivery
+//
+// Queues one more attempt of one of the calling application's deliveries now, whatever its
+// status, to its webhook's current url, signed with its current secrets, even when the
+// webhook is disabled. The attempt is added to the log's `retries` and the log's `status`
+// follows the newest outcome. A delivery that had ended gets exactly one more attempt; one
+// still being retried is tried now and keeps its schedule. Idempotent in effect: while the
+// attempt is queued, asking again answers 202 and adds nothing. No body is read.
+//
+// 404 `Webhook log not found` for another application's delivery, or one whose webhook
+// was deleted.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/public/webhooks/logs/{logId}/retry (the `RetryWebhookLog` operationId).
+func (c *ClientWithResponses) RetryWebhookLogWithResponse(ctx context.Context, logId string, reqEditors ...RequestEditorFn) (*RetryWebhookLogResponse, error) {
+	rsp, err := c.RetryWebhookLog(ctx, logId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryWebhookLogResponse(rsp)
 }
 
 // ListUserWebhooksWithResponse List user webhooks
@@ -6220,6 +7468,54 @@ func (c *ClientWithResponses) UpdateUserWebhookWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseUpdateUserWebhookResponse(rsp)
+}
+
+// RecoverUserWebhookWithBodyWithResponse Recover failed deliveries of a user webhook
+//
+// Resends every delivery of one of the calling application's user webhooks created in
+// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+// webhook's current url, signed with its current secrets, even when it is disabled.
+// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+// already queued is not counted nor queued again. A constant number of statements
+// whatever the number of deliveries.
+//
+// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+// application's webhook or an id that is not a UUID.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/public/webhooks/user/{webhookId}/recover (the `RecoverUserWebhook` operationId).
+func (c *ClientWithResponses) RecoverUserWebhookWithBodyWithResponse(ctx context.Context, webhookId FacilityWebhookID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RecoverUserWebhookResponse, error) {
+	rsp, err := c.RecoverUserWebhookWithBody(ctx, webhookId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecoverUserWebhookResponse(rsp)
+}
+
+// RecoverUserWebhookWithResponse Recover failed deliveries of a user webhook
+//
+// Resends every delivery of one of the calling application's user webhooks created in
+// [`since`, `until`) whose status is `failure`: one more attempt each, now, to the
+// webhook's current url, signed with its current secrets, even when it is disabled.
+// `until` defaults to now. Answers how many were queued. Idempotent in effect: a delivery
+// already queued is not counted nor queued again. A constant number of statements
+// whatever the number of deliveries.
+//
+// 400 (every failed rule listed) for an unknown property, a `since` that is missing or
+// not an RFC 3339 time, an `until` that is not one or not after `since`; 404 for another
+// application's webhook or an id that is not a UUID.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/public/webhooks/user/{webhookId}/recover (the `RecoverUserWebhook` operationId).
+func (c *ClientWithResponses) RecoverUserWebhookWithResponse(ctx context.Context, webhookId FacilityWebhookID, body RecoverUserWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*RecoverUserWebhookResponse, error) {
+	rsp, err := c.RecoverUserWebhook(ctx, webhookId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecoverUserWebhookResponse(rsp)
 }
 
 // GetHealthWithResponse Health check
@@ -7274,6 +8570,87 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 	return response, nil
 }
 
+// ParseRecoverWebhookResponse parses an HTTP response from a RecoverWebhookWithResponse call
+func ParseRecoverWebhookResponse(rsp *http.Response) (*RecoverWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecoverWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest RecoverAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest KheopsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest KheopsUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest KheopsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest KheopsWebhookNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest KheopsNotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest KheopsUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RecoverWebhookResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseTriggerWebhookResponse parses an HTTP response from a TriggerWebhookWithResponse call
 func ParseTriggerWebhookResponse(rsp *http.Response) (*TriggerWebhookResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -7345,6 +8722,80 @@ func ParseTriggerWebhookResponse(rsp *http.Response) (*TriggerWebhookResponse, e
 	switch {
 	case rsp.StatusCode == 401:
 		var headers TriggerWebhookResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResendTriggerResponse parses an HTTP response from a ResendTriggerWithResponse call
+func ParseResendTriggerResponse(rsp *http.Response) (*ResendTriggerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResendTriggerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ResendAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest KheopsBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest KheopsUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest KheopsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest KheopsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest KheopsNotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ResendTriggerResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -7582,6 +9033,53 @@ func ParseUpdateFacilityWebhookResponse(rsp *http.Response) (*UpdateFacilityWebh
 	return response, nil
 }
 
+// ParseRecoverFacilityWebhookResponse parses an HTTP response from a RecoverFacilityWebhookWithResponse call
+func ParseRecoverFacilityWebhookResponse(rsp *http.Response) (*RecoverFacilityWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecoverFacilityWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest RecoverAcceptedEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NestBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NestUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NestNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListWebhookLogsResponse parses an HTTP response from a ListWebhookLogsWithResponse call
 func ParseListWebhookLogsResponse(rsp *http.Response) (*ListWebhookLogsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -7616,6 +9114,46 @@ func ParseListWebhookLogsResponse(rsp *http.Response) (*ListWebhookLogsResponse,
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRetryWebhookLogResponse parses an HTTP response from a RetryWebhookLogWithResponse call
+func ParseRetryWebhookLogResponse(rsp *http.Response) (*RetryWebhookLogResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryWebhookLogResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ResendAcceptedEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NestUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NestNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 
@@ -7826,6 +9364,53 @@ func ParseUpdateUserWebhookResponse(rsp *http.Response) (*UpdateUserWebhookRespo
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRecoverUserWebhookResponse parses an HTTP response from a RecoverUserWebhookWithResponse call
+func ParseRecoverUserWebhookResponse(rsp *http.Response) (*RecoverUserWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecoverUserWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest RecoverAcceptedEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NestBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NestUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NestNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 

@@ -263,6 +263,17 @@ type FacilityWebhook struct {
 	// ClientId The application that owns the webhook.
 	ClientId string `json:"clientId"`
 
+	// DisabledReason Why webhookd disabled the webhook: its endpoint answered `410 Gone`, or every attempt
+	// failed for `WEBHOOKD_DISABLE_AFTER` (see "Endpoint health"). Absent when it did not
+	// (also when the application disabled it); `enabled: true` removes it.
+	//
+	//
+	// Example: the endpoint answered 410 Gone at 2026-11-23T10:00:00Z
+	DisabledReason *string `json:"disabledReason,omitempty"`
+
+	// Enabled Whether it receives events (new webhooks are enabled; PATCH sets it).
+	Enabled bool `json:"enabled"`
+
 	// Events List of events that this webhook will listen to
 	Events []FacilityEvent `json:"events"`
 
@@ -310,6 +321,9 @@ type FacilityWebhookList struct {
 
 // FacilityWebhookUpdate Every field is optional; a field sent replaces the stored value, a field left out or null is kept.
 type FacilityWebhookUpdate struct {
+	// Enabled false stops its deliveries (none is created while disabled); true enables it again and removes `disabledReason`.
+	Enabled *bool `json:"enabled,omitempty"`
+
 	// Events Replaces the events.
 	Events *[]FacilityEvent `json:"events,omitempty"`
 
@@ -367,6 +381,54 @@ type NestValidationError struct {
 
 	// StatusCode Example: 400
 	StatusCode int `json:"statusCode"`
+}
+
+// RecoverAccepted defines model for RecoverAccepted.
+type RecoverAccepted struct {
+	// Deliveries The number of deliveries queued.
+	Deliveries int `json:"deliveries"`
+}
+
+// RecoverAcceptedEnvelope defines model for RecoverAcceptedEnvelope.
+type RecoverAcceptedEnvelope struct {
+	Data RecoverAccepted `json:"data"`
+}
+
+// RecoverForm defines model for RecoverForm.
+type RecoverForm struct {
+	// Since RFC 3339 time: deliveries created at or after it.
+	//
+	// Example: 2026-11-20T08:00:00Z
+	Since string `json:"since"`
+
+	// Until RFC 3339 time: deliveries created before it; now when absent.
+	//
+	// Example: 2026-11-21T08:00:00Z
+	Until *string `json:"until,omitempty"`
+}
+
+// RecoverRequest defines model for RecoverRequest.
+type RecoverRequest struct {
+	// Since RFC 3339 time: deliveries created at or after it.
+	//
+	// Example: 2026-11-20T08:00:00Z
+	Since string `json:"since"`
+
+	// Until RFC 3339 time: deliveries created before it; now when absent.
+	//
+	// Example: 2026-11-21T08:00:00Z
+	Until *string `json:"until,omitempty"`
+}
+
+// ResendAccepted defines model for ResendAccepted.
+type ResendAccepted struct {
+	// Id The delivery (trigger) id.
+	Id string `json:"id"`
+}
+
+// ResendAcceptedEnvelope defines model for ResendAcceptedEnvelope.
+type ResendAcceptedEnvelope struct {
+	Data ResendAccepted `json:"data"`
 }
 
 // Trigger defines model for Trigger.
@@ -455,6 +517,17 @@ type UserWebhook struct {
 	// ClientId The application that owns the webhook.
 	ClientId string `json:"clientId"`
 
+	// DisabledReason Why webhookd disabled the webhook: its endpoint answered `410 Gone`, or every attempt
+	// failed for `WEBHOOKD_DISABLE_AFTER` (see "Endpoint health"). Absent when it did not
+	// (also when the application disabled it); `enabled: true` removes it.
+	//
+	//
+	// Example: the endpoint answered 410 Gone at 2026-11-23T10:00:00Z
+	DisabledReason *string `json:"disabledReason,omitempty"`
+
+	// Enabled Whether it receives events (new webhooks are enabled; PATCH sets it).
+	Enabled bool `json:"enabled"`
+
 	// Events List of events that this webhook will listen to
 	Events []UserEvent `json:"events"`
 
@@ -492,6 +565,9 @@ type UserWebhookList struct {
 
 // UserWebhookUpdate Every field is optional; a field sent replaces the stored value, a field left out or null is kept.
 type UserWebhookUpdate struct {
+	// Enabled false stops its deliveries (none is created while disabled); true enables it again and removes `disabledReason`.
+	Enabled *bool `json:"enabled,omitempty"`
+
 	// Events Replaces the events.
 	Events *[]UserEvent `json:"events,omitempty"`
 
@@ -504,7 +580,14 @@ type UserWebhookUpdate struct {
 
 // Webhook A Kheops album webhook. The secret itself is never returned.
 type Webhook struct {
-	Enabled bool `json:"enabled"`
+	// DisabledReason Why webhookd disabled the webhook: its endpoint answered `410 Gone`, or every attempt
+	// failed for `WEBHOOKD_DISABLE_AFTER` (see "Endpoint health"). Absent when it did not
+	// (also when an admin disabled it); enabling the webhook removes it.
+	//
+	//
+	// Example: the endpoint answered 410 Gone at 2026-11-23T10:00:00Z
+	DisabledReason *string `json:"disabled_reason,omitempty"`
+	Enabled        bool    `json:"enabled"`
 
 	// Events In the order new_series, remove_series, new_user, delete_album.
 	Events []KheopsEvent `json:"events"`
@@ -537,6 +620,13 @@ type WebhookCreateForm struct {
 
 // WebhookDetail defines model for WebhookDetail.
 type WebhookDetail struct {
+	// DisabledReason Why webhookd disabled the webhook: its endpoint answered `410 Gone`, or every attempt
+	// failed for `WEBHOOKD_DISABLE_AFTER` (see "Endpoint health"). Absent when it did not
+	// (also when an admin disabled it); enabling the webhook removes it.
+	//
+	//
+	// Example: the endpoint answered 410 Gone at 2026-11-23T10:00:00Z
+	DisabledReason   *string       `json:"disabled_reason,omitempty"`
 	Enabled          bool          `json:"enabled"`
 	Events           []KheopsEvent `json:"events"`
 	Id               string        `json:"id"`
@@ -637,6 +727,9 @@ type SeriesInstanceUID = string
 
 // StudyInstanceUID defines model for StudyInstanceUID.
 type StudyInstanceUID = string
+
+// TriggerID defines model for TriggerID.
+type TriggerID = string
 
 // UserRef defines model for UserRef.
 type UserRef = string
@@ -782,8 +875,20 @@ type UpdateWebhookParams struct {
 	Accept *Accept `json:"Accept,omitempty"`
 }
 
+// RecoverWebhookParams defines parameters for RecoverWebhook.
+type RecoverWebhookParams struct {
+	// Accept If present, must allow `application/json` (else 406).
+	Accept *Accept `json:"Accept,omitempty"`
+}
+
 // TriggerWebhookParams defines parameters for TriggerWebhook.
 type TriggerWebhookParams struct {
+	// Accept If present, must allow `application/json` (else 406).
+	Accept *Accept `json:"Accept,omitempty"`
+}
+
+// ResendTriggerParams defines parameters for ResendTrigger.
+type ResendTriggerParams struct {
 	// Accept If present, must allow `application/json` (else 406).
 	Accept *Accept `json:"Accept,omitempty"`
 }
@@ -838,6 +943,9 @@ type CreateWebhookFormdataRequestBody = WebhookCreateForm
 // UpdateWebhookFormdataRequestBody defines body for UpdateWebhook for application/x-www-form-urlencoded ContentType.
 type UpdateWebhookFormdataRequestBody = WebhookPatchForm
 
+// RecoverWebhookFormdataRequestBody defines body for RecoverWebhook for application/x-www-form-urlencoded ContentType.
+type RecoverWebhookFormdataRequestBody = RecoverForm
+
 // TriggerWebhookFormdataRequestBody defines body for TriggerWebhook for application/x-www-form-urlencoded ContentType.
 type TriggerWebhookFormdataRequestBody = TriggerForm
 
@@ -847,11 +955,17 @@ type CreateFacilityWebhookJSONRequestBody = FacilityWebhookCreate
 // UpdateFacilityWebhookJSONRequestBody defines body for UpdateFacilityWebhook for application/json ContentType.
 type UpdateFacilityWebhookJSONRequestBody = FacilityWebhookUpdate
 
+// RecoverFacilityWebhookJSONRequestBody defines body for RecoverFacilityWebhook for application/json ContentType.
+type RecoverFacilityWebhookJSONRequestBody = RecoverRequest
+
 // CreateUserWebhookJSONRequestBody defines body for CreateUserWebhook for application/json ContentType.
 type CreateUserWebhookJSONRequestBody = UserWebhookCreate
 
 // UpdateUserWebhookJSONRequestBody defines body for UpdateUserWebhook for application/json ContentType.
 type UpdateUserWebhookJSONRequestBody = UserWebhookUpdate
+
+// RecoverUserWebhookJSONRequestBody defines body for RecoverUserWebhook for application/json ContentType.
+type RecoverUserWebhookJSONRequestBody = RecoverRequest
 
 // PublishFacilityEventJSONRequestBody defines body for PublishFacilityEvent for application/json ContentType.
 type PublishFacilityEventJSONRequestBody = FacilityEventRequest
@@ -897,9 +1011,15 @@ type ServerInterface interface {
 	// UpdateWebhook Edit a webhook
 	// (PATCH /albums/{album_id}/webhooks/{webhook_id})
 	UpdateWebhook(ctx echo.Context, albumId AlbumID, webhookId WebhookID, params UpdateWebhookParams) error
+	// RecoverWebhook Recover failed deliveries
+	// (POST /albums/{album_id}/webhooks/{webhook_id}/recover)
+	RecoverWebhook(ctx echo.Context, albumId AlbumID, webhookId WebhookID, params RecoverWebhookParams) error
 	// TriggerWebhook Trigger a webhook manually
 	// (POST /albums/{album_id}/webhooks/{webhook_id}/trigger)
 	TriggerWebhook(ctx echo.Context, albumId AlbumID, webhookId WebhookID, params TriggerWebhookParams) error
+	// ResendTrigger Resend a delivery
+	// (POST /albums/{album_id}/webhooks/{webhook_id}/triggers/{trigger_id}/resend)
+	ResendTrigger(ctx echo.Context, albumId AlbumID, webhookId WebhookID, triggerId TriggerID, params ResendTriggerParams) error
 	// ListFacilityWebhooks List facility webhooks
 	// (GET /api/v2/public/webhooks/facility)
 	ListFacilityWebhooks(ctx echo.Context) error
@@ -915,9 +1035,15 @@ type ServerInterface interface {
 	// UpdateFacilityWebhook Update Webhook
 	// (PATCH /api/v2/public/webhooks/facility/{webhookId})
 	UpdateFacilityWebhook(ctx echo.Context, webhookId FacilityWebhookID) error
+	// RecoverFacilityWebhook Recover failed deliveries of a facility webhook
+	// (POST /api/v2/public/webhooks/facility/{webhookId}/recover)
+	RecoverFacilityWebhook(ctx echo.Context, webhookId FacilityWebhookID) error
 	// ListWebhookLogs List webhook delivery logs
 	// (GET /api/v2/public/webhooks/logs)
 	ListWebhookLogs(ctx echo.Context, params ListWebhookLogsParams) error
+	// RetryWebhookLog Retry a delivery
+	// (POST /api/v2/public/webhooks/logs/{logId}/retry)
+	RetryWebhookLog(ctx echo.Context, logId string) error
 	// ListUserWebhooks List user webhooks
 	// (GET /api/v2/public/webhooks/user)
 	ListUserWebhooks(ctx echo.Context) error
@@ -933,6 +1059,9 @@ type ServerInterface interface {
 	// UpdateUserWebhook Update a user webhook
 	// (PATCH /api/v2/public/webhooks/user/{webhookId})
 	UpdateUserWebhook(ctx echo.Context, webhookId FacilityWebhookID) error
+	// RecoverUserWebhook Recover failed deliveries of a user webhook
+	// (POST /api/v2/public/webhooks/user/{webhookId}/recover)
+	RecoverUserWebhook(ctx echo.Context, webhookId FacilityWebhookID) error
 	// GetHealth Health check
 	// (GET /healthz)
 	GetHealth(ctx echo.Context) error
@@ -1472,6 +1601,50 @@ func (w *ServerInterfaceWrapper) UpdateWebhook(ctx echo.Context) error {
 	return err
 }
 
+// RecoverWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) RecoverWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "album_id" -------------
+	var albumId AlbumID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "album_id", ctx.Param("album_id"), &albumId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter album_id: %s", err))
+	}
+
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RecoverWebhookParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Accept" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept")]; found {
+		var Accept Accept
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept", valueList[0], &Accept, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept: %s", err))
+		}
+
+		params.Accept = &Accept
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RecoverWebhook(ctx, albumId, webhookId, params)
+	return err
+}
+
 // TriggerWebhook converts echo context to params.
 func (w *ServerInterfaceWrapper) TriggerWebhook(ctx echo.Context) error {
 	var err error
@@ -1513,6 +1686,58 @@ func (w *ServerInterfaceWrapper) TriggerWebhook(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.TriggerWebhook(ctx, albumId, webhookId, params)
+	return err
+}
+
+// ResendTrigger converts echo context to params.
+func (w *ServerInterfaceWrapper) ResendTrigger(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "album_id" -------------
+	var albumId AlbumID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "album_id", ctx.Param("album_id"), &albumId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter album_id: %s", err))
+	}
+
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// ------------- Path parameter "trigger_id" -------------
+	var triggerId TriggerID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "trigger_id", ctx.Param("trigger_id"), &triggerId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter trigger_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ResendTriggerParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Accept" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept")]; found {
+		var Accept Accept
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Accept, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept", valueList[0], &Accept, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Accept: %s", err))
+		}
+
+		params.Accept = &Accept
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResendTrigger(ctx, albumId, webhookId, triggerId, params)
 	return err
 }
 
@@ -1582,6 +1807,22 @@ func (w *ServerInterfaceWrapper) UpdateFacilityWebhook(ctx echo.Context) error {
 	return err
 }
 
+// RecoverFacilityWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) RecoverFacilityWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId FacilityWebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RecoverFacilityWebhook(ctx, webhookId)
+	return err
+}
+
 // ListWebhookLogs converts echo context to params.
 func (w *ServerInterfaceWrapper) ListWebhookLogs(ctx echo.Context) error {
 	var err error
@@ -1639,6 +1880,22 @@ func (w *ServerInterfaceWrapper) ListWebhookLogs(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListWebhookLogs(ctx, params)
+	return err
+}
+
+// RetryWebhookLog converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryWebhookLog(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "logId" -------------
+	var logId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "logId", ctx.Param("logId"), &logId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter logId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryWebhookLog(ctx, logId)
 	return err
 }
 
@@ -1705,6 +1962,22 @@ func (w *ServerInterfaceWrapper) UpdateUserWebhook(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateUserWebhook(ctx, webhookId)
+	return err
+}
+
+// RecoverUserWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) RecoverUserWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId FacilityWebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RecoverUserWebhook(ctx, webhookId)
 	return err
 }
 
@@ -1947,17 +2220,22 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/albums/:album_id/webhooks/:webhook_id", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
 	router.PATCH(options.BaseURL+"/albums/:album_id/webhooks/:webhook_id", wrapper.UpdateWebhook, options.OperationMiddlewares["updateWebhook"]...)
 	router.POST(options.BaseURL+"/albums/:album_id/webhooks/:webhook_id/trigger", wrapper.TriggerWebhook, options.OperationMiddlewares["triggerWebhook"]...)
+	router.POST(options.BaseURL+"/albums/:album_id/webhooks/:webhook_id/triggers/:trigger_id/resend", wrapper.ResendTrigger, options.OperationMiddlewares["resendTrigger"]...)
+	router.POST(options.BaseURL+"/albums/:album_id/webhooks/:webhook_id/recover", wrapper.RecoverWebhook, options.OperationMiddlewares["recoverWebhook"]...)
 	router.GET(options.BaseURL+"/api/v2/public/webhooks/facility", wrapper.ListFacilityWebhooks, options.OperationMiddlewares["listFacilityWebhooks"]...)
 	router.POST(options.BaseURL+"/api/v2/public/webhooks/facility", wrapper.CreateFacilityWebhook, options.OperationMiddlewares["createFacilityWebhook"]...)
 	router.DELETE(options.BaseURL+"/api/v2/public/webhooks/facility/:webhookId", wrapper.DeleteFacilityWebhook, options.OperationMiddlewares["deleteFacilityWebhook"]...)
 	router.GET(options.BaseURL+"/api/v2/public/webhooks/facility/:webhookId", wrapper.GetFacilityWebhook, options.OperationMiddlewares["getFacilityWebhook"]...)
 	router.PATCH(options.BaseURL+"/api/v2/public/webhooks/facility/:webhookId", wrapper.UpdateFacilityWebhook, options.OperationMiddlewares["updateFacilityWebhook"]...)
+	router.POST(options.BaseURL+"/api/v2/public/webhooks/facility/:webhookId/recover", wrapper.RecoverFacilityWebhook, options.OperationMiddlewares["recoverFacilityWebhook"]...)
 	router.GET(options.BaseURL+"/api/v2/public/webhooks/user", wrapper.ListUserWebhooks, options.OperationMiddlewares["listUserWebhooks"]...)
 	router.POST(options.BaseURL+"/api/v2/public/webhooks/user", wrapper.CreateUserWebhook, options.OperationMiddlewares["createUserWebhook"]...)
 	router.DELETE(options.BaseURL+"/api/v2/public/webhooks/user/:webhookId", wrapper.DeleteUserWebhook, options.OperationMiddlewares["deleteUserWebhook"]...)
 	router.GET(options.BaseURL+"/api/v2/public/webhooks/user/:webhookId", wrapper.GetUserWebhook, options.OperationMiddlewares["getUserWebhook"]...)
 	router.PATCH(options.BaseURL+"/api/v2/public/webhooks/user/:webhookId", wrapper.UpdateUserWebhook, options.OperationMiddlewares["updateUserWebhook"]...)
+	router.POST(options.BaseURL+"/api/v2/public/webhooks/user/:webhookId/recover", wrapper.RecoverUserWebhook, options.OperationMiddlewares["recoverUserWebhook"]...)
 	router.GET(options.BaseURL+"/api/v2/public/webhooks/logs", wrapper.ListWebhookLogs, options.OperationMiddlewares["listWebhookLogs"]...)
+	router.POST(options.BaseURL+"/api/v2/public/webhooks/logs/:logId/retry", wrapper.RetryWebhookLog, options.OperationMiddlewares["retryWebhookLog"]...)
 	router.POST(options.BaseURL+"/internal/events/facility", wrapper.PublishFacilityEvent, options.OperationMiddlewares["publishFacilityEvent"]...)
 	router.POST(options.BaseURL+"/internal/events/user", wrapper.PublishUserEvent, options.OperationMiddlewares["publishUserEvent"]...)
 
@@ -3253,6 +3531,124 @@ func (response UpdateWebhook415JSONResponse) VisitUpdateWebhookResponse(w http.R
 	return err
 }
 
+type RecoverWebhookRequestObject struct {
+	AlbumId   AlbumID   `json:"album_id"`
+	WebhookId WebhookID `json:"webhook_id"`
+	Params    RecoverWebhookParams
+	Body      *RecoverWebhookFormdataRequestBody
+}
+
+type RecoverWebhookResponseObject interface {
+	VisitRecoverWebhookResponse(w http.ResponseWriter) error
+}
+
+type RecoverWebhook202JSONResponse RecoverAccepted
+
+func (response RecoverWebhook202JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverWebhook400JSONResponse struct{ KheopsBadRequestJSONResponse }
+
+func (response RecoverWebhook400JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverWebhook401JSONResponse struct{ KheopsUnauthorizedJSONResponse }
+
+func (response RecoverWebhook401JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverWebhook403JSONResponse struct{ KheopsForbiddenJSONResponse }
+
+func (response RecoverWebhook403JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverWebhook404JSONResponse struct {
+	KheopsWebhookNotFoundJSONResponse
+}
+
+func (response RecoverWebhook404JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverWebhook406JSONResponse struct {
+	KheopsNotAcceptableJSONResponse
+}
+
+func (response RecoverWebhook406JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverWebhook415JSONResponse struct {
+	KheopsUnsupportedMediaTypeJSONResponse
+}
+
+func (response RecoverWebhook415JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TriggerWebhookRequestObject struct {
 	AlbumId   AlbumID   `json:"album_id"`
 	WebhookId WebhookID `json:"webhook_id"`
@@ -3375,6 +3771,106 @@ func (response TriggerWebhook415JSONResponse) VisitTriggerWebhookResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendTriggerRequestObject struct {
+	AlbumId   AlbumID   `json:"album_id"`
+	WebhookId WebhookID `json:"webhook_id"`
+	TriggerId TriggerID `json:"trigger_id"`
+	Params    ResendTriggerParams
+}
+
+type ResendTriggerResponseObject interface {
+	VisitResendTriggerResponse(w http.ResponseWriter) error
+}
+
+type ResendTrigger202JSONResponse ResendAccepted
+
+func (response ResendTrigger202JSONResponse) VisitResendTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendTrigger400JSONResponse struct{ KheopsBadRequestJSONResponse }
+
+func (response ResendTrigger400JSONResponse) VisitResendTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendTrigger401JSONResponse struct{ KheopsUnauthorizedJSONResponse }
+
+func (response ResendTrigger401JSONResponse) VisitResendTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendTrigger403JSONResponse struct{ KheopsForbiddenJSONResponse }
+
+func (response ResendTrigger403JSONResponse) VisitResendTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendTrigger404JSONResponse struct{ KheopsNotFoundJSONResponse }
+
+func (response ResendTrigger404JSONResponse) VisitResendTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendTrigger406JSONResponse struct {
+	KheopsNotAcceptableJSONResponse
+}
+
+func (response ResendTrigger406JSONResponse) VisitResendTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3687,6 +4183,71 @@ func (response UpdateFacilityWebhook413JSONResponse) VisitUpdateFacilityWebhookR
 	return err
 }
 
+type RecoverFacilityWebhookRequestObject struct {
+	WebhookId FacilityWebhookID `json:"webhookId"`
+	Body      *RecoverFacilityWebhookJSONRequestBody
+}
+
+type RecoverFacilityWebhookResponseObject interface {
+	VisitRecoverFacilityWebhookResponse(w http.ResponseWriter) error
+}
+
+type RecoverFacilityWebhook202JSONResponse RecoverAcceptedEnvelope
+
+func (response RecoverFacilityWebhook202JSONResponse) VisitRecoverFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverFacilityWebhook400JSONResponse struct{ NestBadRequestJSONResponse }
+
+func (response RecoverFacilityWebhook400JSONResponse) VisitRecoverFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverFacilityWebhook401JSONResponse struct{ NestUnauthorizedJSONResponse }
+
+func (response RecoverFacilityWebhook401JSONResponse) VisitRecoverFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverFacilityWebhook404JSONResponse struct{ NestNotFoundJSONResponse }
+
+func (response RecoverFacilityWebhook404JSONResponse) VisitRecoverFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookLogsRequestObject struct {
 	Params ListWebhookLogsParams
 }
@@ -3733,6 +4294,56 @@ func (response ListWebhookLogs401JSONResponse) VisitListWebhookLogsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookLogRequestObject struct {
+	LogId string `json:"logId"`
+}
+
+type RetryWebhookLogResponseObject interface {
+	VisitRetryWebhookLogResponse(w http.ResponseWriter) error
+}
+
+type RetryWebhookLog202JSONResponse ResendAcceptedEnvelope
+
+func (response RetryWebhookLog202JSONResponse) VisitRetryWebhookLogResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookLog401JSONResponse struct{ NestUnauthorizedJSONResponse }
+
+func (response RetryWebhookLog401JSONResponse) VisitRetryWebhookLogResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookLog404JSONResponse struct{ NestNotFoundJSONResponse }
+
+func (response RetryWebhookLog404JSONResponse) VisitRetryWebhookLogResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4013,6 +4624,71 @@ func (response UpdateUserWebhook413JSONResponse) VisitUpdateUserWebhookResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverUserWebhookRequestObject struct {
+	WebhookId FacilityWebhookID `json:"webhookId"`
+	Body      *RecoverUserWebhookJSONRequestBody
+}
+
+type RecoverUserWebhookResponseObject interface {
+	VisitRecoverUserWebhookResponse(w http.ResponseWriter) error
+}
+
+type RecoverUserWebhook202JSONResponse RecoverAcceptedEnvelope
+
+func (response RecoverUserWebhook202JSONResponse) VisitRecoverUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverUserWebhook400JSONResponse struct{ NestBadRequestJSONResponse }
+
+func (response RecoverUserWebhook400JSONResponse) VisitRecoverUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverUserWebhook401JSONResponse struct{ NestUnauthorizedJSONResponse }
+
+func (response RecoverUserWebhook401JSONResponse) VisitRecoverUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverUserWebhook404JSONResponse struct{ NestNotFoundJSONResponse }
+
+func (response RecoverUserWebhook404JSONResponse) VisitRecoverUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4531,9 +5207,15 @@ type StrictServerInterface interface {
 	// UpdateWebhook Edit a webhook
 	// (PATCH /albums/{album_id}/webhooks/{webhook_id})
 	UpdateWebhook(ctx context.Context, request UpdateWebhookRequestObject) (UpdateWebhookResponseObject, error)
+	// RecoverWebhook Recover failed deliveries
+	// (POST /albums/{album_id}/webhooks/{webhook_id}/recover)
+	RecoverWebhook(ctx context.Context, request RecoverWebhookRequestObject) (RecoverWebhookResponseObject, error)
 	// TriggerWebhook Trigger a webhook manually
 	// (POST /albums/{album_id}/webhooks/{webhook_id}/trigger)
 	TriggerWebhook(ctx context.Context, request TriggerWebhookRequestObject) (TriggerWebhookResponseObject, error)
+	// ResendTrigger Resend a delivery
+	// (POST /albums/{album_id}/webhooks/{webhook_id}/triggers/{trigger_id}/resend)
+	ResendTrigger(ctx context.Context, request ResendTriggerRequestObject) (ResendTriggerResponseObject, error)
 	// ListFacilityWebhooks List facility webhooks
 	// (GET /api/v2/public/webhooks/facility)
 	ListFacilityWebhooks(ctx context.Context, request ListFacilityWebhooksRequestObject) (ListFacilityWebhooksResponseObject, error)
@@ -4549,9 +5231,15 @@ type StrictServerInterface interface {
 	// UpdateFacilityWebhook Update Webhook
 	// (PATCH /api/v2/public/webhooks/facility/{webhookId})
 	UpdateFacilityWebhook(ctx context.Context, request UpdateFacilityWebhookRequestObject) (UpdateFacilityWebhookResponseObject, error)
+	// RecoverFacilityWebhook Recover failed deliveries of a facility webhook
+	// (POST /api/v2/public/webhooks/facility/{webhookId}/recover)
+	RecoverFacilityWebhook(ctx context.Context, request RecoverFacilityWebhookRequestObject) (RecoverFacilityWebhookResponseObject, error)
 	// ListWebhookLogs List webhook delivery logs
 	// (GET /api/v2/public/webhooks/logs)
 	ListWebhookLogs(ctx context.Context, request ListWebhookLogsRequestObject) (ListWebhookLogsResponseObject, error)
+	// RetryWebhookLog Retry a delivery
+	// (POST /api/v2/public/webhooks/logs/{logId}/retry)
+	RetryWebhookLog(ctx context.Context, request RetryWebhookLogRequestObject) (RetryWebhookLogResponseObject, error)
 	// ListUserWebhooks List user webhooks
 	// (GET /api/v2/public/webhooks/user)
 	ListUserWebhooks(ctx context.Context, request ListUserWebhooksRequestObject) (ListUserWebhooksResponseObject, error)
@@ -4567,6 +5255,9 @@ type StrictServerInterface interface {
 	// UpdateUserWebhook Update a user webhook
 	// (PATCH /api/v2/public/webhooks/user/{webhookId})
 	UpdateUserWebhook(ctx context.Context, request UpdateUserWebhookRequestObject) (UpdateUserWebhookResponseObject, error)
+	// RecoverUserWebhook Recover failed deliveries of a user webhook
+	// (POST /api/v2/public/webhooks/user/{webhookId}/recover)
+	RecoverUserWebhook(ctx context.Context, request RecoverUserWebhookRequestObject) (RecoverUserWebhookResponseObject, error)
 	// GetHealth Health check
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -4947,6 +5638,43 @@ func (sh *strictHandler) UpdateWebhook(ctx echo.Context, albumId AlbumID, webhoo
 	return nil
 }
 
+// RecoverWebhook operation middleware
+func (sh *strictHandler) RecoverWebhook(ctx echo.Context, albumId AlbumID, webhookId WebhookID, params RecoverWebhookParams) error {
+	var request RecoverWebhookRequestObject
+
+	request.AlbumId = albumId
+	request.WebhookId = webhookId
+	request.Params = params
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body RecoverWebhookFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RecoverWebhook(ctx.Request().Context(), request.(RecoverWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecoverWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RecoverWebhookResponseObject); ok {
+		return validResponse.VisitRecoverWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // TriggerWebhook operation middleware
 func (sh *strictHandler) TriggerWebhook(ctx echo.Context, albumId AlbumID, webhookId WebhookID, params TriggerWebhookParams) error {
 	var request TriggerWebhookRequestObject
@@ -4978,6 +5706,34 @@ func (sh *strictHandler) TriggerWebhook(ctx echo.Context, albumId AlbumID, webho
 		return err
 	} else if validResponse, ok := response.(TriggerWebhookResponseObject); ok {
 		return validResponse.VisitTriggerWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResendTrigger operation middleware
+func (sh *strictHandler) ResendTrigger(ctx echo.Context, albumId AlbumID, webhookId WebhookID, triggerId TriggerID, params ResendTriggerParams) error {
+	var request ResendTriggerRequestObject
+
+	request.AlbumId = albumId
+	request.WebhookId = webhookId
+	request.TriggerId = triggerId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResendTrigger(ctx.Request().Context(), request.(ResendTriggerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResendTrigger")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResendTriggerResponseObject); ok {
+		return validResponse.VisitResendTriggerResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -5151,6 +5907,54 @@ func (sh *strictHandler) UpdateFacilityWebhook(ctx echo.Context, webhookId Facil
 	return nil
 }
 
+// RecoverFacilityWebhook operation middleware
+func (sh *strictHandler) RecoverFacilityWebhook(ctx echo.Context, webhookId FacilityWebhookID) error {
+	var request RecoverFacilityWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	var body RecoverFacilityWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RecoverFacilityWebhook(ctx.Request().Context(), request.(RecoverFacilityWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecoverFacilityWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RecoverFacilityWebhookResponseObject); ok {
+		return validResponse.VisitRecoverFacilityWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListWebhookLogs operation middleware
 func (sh *strictHandler) ListWebhookLogs(ctx echo.Context, params ListWebhookLogsParams) error {
 	var request ListWebhookLogsRequestObject
@@ -5170,6 +5974,31 @@ func (sh *strictHandler) ListWebhookLogs(ctx echo.Context, params ListWebhookLog
 		return err
 	} else if validResponse, ok := response.(ListWebhookLogsResponseObject); ok {
 		return validResponse.VisitListWebhookLogsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RetryWebhookLog operation middleware
+func (sh *strictHandler) RetryWebhookLog(ctx echo.Context, logId string) error {
+	var request RetryWebhookLogRequestObject
+
+	request.LogId = logId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryWebhookLog(ctx.Request().Context(), request.(RetryWebhookLogRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryWebhookLog")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryWebhookLogResponseObject); ok {
+		return validResponse.VisitRetryWebhookLogResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -5337,6 +6166,54 @@ func (sh *strictHandler) UpdateUserWebhook(ctx echo.Context, webhookId FacilityW
 		return err
 	} else if validResponse, ok := response.(UpdateUserWebhookResponseObject); ok {
 		return validResponse.VisitUpdateUserWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RecoverUserWebhook operation middleware
+func (sh *strictHandler) RecoverUserWebhook(ctx echo.Context, webhookId FacilityWebhookID) error {
+	var request RecoverUserWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	var body RecoverUserWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RecoverUserWebhook(ctx.Request().Context(), request.(RecoverUserWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecoverUserWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RecoverUserWebhookResponseObject); ok {
+		return validResponse.VisitRecoverUserWebhookResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -5546,205 +6423,231 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rctu40uCroHR2K1I+SpZsJ5PIdapWcZyJZ3L7YvvkOydKhZAISZhQgIYALWuyeY59jn2F3Rf7Co0L",
-	"wZtMOfYkM2d+JRZJoNFoNPren1tTvlxxRpgUreHn1goneEkkSeCv0XRKVlL9LyJimtCVpJy1hq3TGVol",
-	"RBAmA7RMhUQ4jvkahXi1iukUq7f2fhGchahNYkHQYf9hp9cKWlR9vCA4IkkraDG8JK2hnSRoiemCLLGa",
-	"TW5W6omQCWXz1pcvQWsUT9Ll6dMyKPAA0ShAgz6aLnCCpwp6FL4fdf+Fu7/1u48/hG7uFZaLbGasvv1I",
-	"o1bQSsivKU1I1BrKJCXbYXmGpzSmcvOOTBacf6qCyjxCNELti4vTp50eGrGNXFA2R4ARKhBmYk0SEqHD",
-	"/mENgGszw64QvqBLWrFtb/CcIEF/IwHCDFEmyZwkaJz2+wfk76h/hMglSQyU6wVhCE/UHjvgfk1Jssmg",
-	"i2GWCkjMyADK69lMkCoSkmQpkORIfKKrOnj6TcDgeoZr4DgjCSXilAmJ2ZRcVG3a+YIgAa8FCKOnp8ev",
-	"X6KL06eoLQhBZzKNNt7nQM/kCi9XsZpq0NvvPTrs9waDg4eDx7393oMHvYPeoHpby7Dstr1FWGqWot7K",
-	"rWSIssOO+AxFdE6lQIKoUy9JhCYbFHEpAjRQO/Pw0DtQAWJ8zGKCI0Udv5GEI8oQzkZE7bAfIioFiWeK",
-	"vDkjlVSPDvv93phdj70a3BXXvhvqLgRJ3pJZNcZCkU5CxBMkFwSRJaaxwhJGqSAJ+sT4mim0SE0ml3RK",
-	"ao6ten9HuBrxkgDt78zjDAvZlct9US+LFWeCwE1Q4HlPcPSW/JoSASd7ypkkDP5bvAHUb2afYRyyXMnN",
-	"cUKwJOpPkS6XONko3vT67BytqVygz19QGzA+w0sab4aAcPiBXCo6u8RxSkSnFbTgfzBqkvCkNWw9wRGy",
-	"cAWtJRECz0lr+L4lFjyNIzQhCCNBpmlC0MXbF3q+5+fnb85aQStNYn2Z6bc0JoIWTCr0E7VQrMheophg",
-	"IdEAkZgs4fLMv6nGYAgnCVaciuDpQsOtDk3hPc6IIjO1yhlX96g6LnqRQ3WxBmhmkN9TWOhOOWNkqjDc",
-	"w3B1kmjLKwn5hUzzr0wV+ms+d8/sd60PQUtILFNxzCPSGh72+4o44KZ4m8aFXTxRP6MkjQmaYRqrlXA2",
-	"JaitDw2J7glkyOHfZAPFgs5kL9Fr0uhVCC/8rJhZHPsPVjwpva6Oa5TGJCp/4B7ZH0ozwYB2x7s4lXyJ",
-	"JZ3iON7UvFT4OaMkM0MGA47jEpIMSVEiqjZFkGlCirvCOFryhCC5wAzt+zuTe93fmmrqXOJ4xpMliX46",
-	"e/0qT6EjNOHRRk0h1XXEODAUGiF4dReSVPttNlCPWRpuiFJGrlaANURYpKhE/Y4oW6UStbFEk40k6FGn",
-	"Zh2MyxF7PVF4L64CxiktBTPE9etftZJsw2AaM2QtjLVYViAp0Q1hgUo3w61AqKYO9BzAC471VdQ936zI",
-	"sDxn9RJSBpf7m4SvSKIoNr+YC/0YrdzzQB12BieeywVJgOOJnVZkBtsgdU8jw94UvsgVhXebcLydTlHV",
-	"2r/4MsD/SJRg1PrbXiYl7umnYu8VEfIfirABmSewOvi8LEXB/oDcZG8VJVLBBW6EEbeV/onpodCgJ0Qx",
-	"FVJobWTM1EVCIkBxoJev8C7JlRZi1R+rGEt14O8JNI2xEN1LDSo3O6MOYnEPx2xGE6HEVrcVoHlM1YZo",
-	"HaS0LWHH7HyYJnEYoFDfBOp/GbsLgzELzc6EPTRCbvyYzCTiqVT4YGkc2/VPF2T6SfFRcqU4rx4dYRa5",
-	"CRBnY6ZZeoDWCzpdaDgUbhT3VX9Rs1g1pUJgkTEAw4QvBAKxn/6mGGk0ZvoJfBzAtOqxYeTCQgdnGAnK",
-	"5jGxRNVDT8iGs6i4CbA5wzELqy4BAwmgL3djWGr2sD5RcvhKqpcB0sIXesOySf63GcJsH0wJCDZH49XF",
-	"C09+hs0pstAx0ywlx031nxXmDbWRXKKL82fdR2iBQetBhoyRwBslCQiO2pyRMeOXJEED9JI+MYrQ4KCj",
-	"NKEvQevnBeErAbaMV1w+4ymLmgvWWmWQmMbWpgFAzdQoFkKMlmQ5AbXEMSFjO3nFJdIzNuYGGtytXEDD",
-	"EXEisuNjVSsldJDEkaYBTR1mKlFb/SZ5HCG8wons9Ar4eZ0oHe4rscS4YUiKnYh0oiDTCt+9CZ/cy2FJ",
-	"TXenSGrzxKBALOhK3WYEFbamY1GnocYi22EPPzfRynJouQfs5h7wgHs4ij7qv/fuJWTJL4n5E00xM4cz",
-	"FSRCks+JugVzWPMvvttC2Qg586QinnXC2Ry14ZpAisXCAo1dTaDDfh/NeKLoy4qD2fcBEul0oXlajiso",
-	"RFOmZTg41j4BPuPJhEYRYTfE74anOT4YLSmzdxjQQg6F2Wy3SXPZ4fMPnoMATVLpbgwFn7f8V1xqYy2e",
-	"6IXdAAXOqoBwQqqEwmz9ivq9+W4TCaEeN0TaGJ3xqTpDdh4LX8N63CmuYH/VdHDXDCiwcllgzJ+ZvFbD",
-	"aN7gTcxxdM75C5zMyVdgoizUG84Sq4ETLcQO+oePHvzwEJQlkUON4TDohEklZ55zjjREt4mkopKXAw2u",
-	"83YOQp9jaFPvLZCM2RlDNJTV0Iqe706vqxxRBPZi0vDtgdHZg5JKDxkXDKdywRP6G/kaVEj+iTCQtsjV",
-	"CsyZudPiT3Kbq58QnKhth9mpQEsqBBi4El+JOcYJ7ED47t277ihVUrpUCyNgoNXsBvTL4vOy4Td8AjOG",
-	"mdKTECw46231lX3x0C3S1YonkkQvSUTxObx5Y7TnLQPeh1fd9XrdVTdsN01iwqY8Ku2JgwQBKAhguctD",
-	"WhLYK6H0+boxbX/lWbUqbiaBw1lV123psFrL/u9/Wi2UBfk8ByqgRun9NxUr/zLq/mXUvS2j7h3YqaqM",
-	"UEfVRijk2aDcsbihMmBPRfZ5pcyP3hLB02RKWkVkHOyEjC3KVGaeS6WgEfF083tC33PAMLC76sSUrzIE",
-	"3IxT2vVnTK+KJTqWVVr+4e0s/xV3TNAcc7VytUgPfhAygCPSyC37q4Rfu/pawdVHxo0F5BzGBrdEMDcX",
-	"hdWwN5f9akS7Il0MdlqlP9TXS32tzJCu46bgqh9+bq1yLgUXb+QvsLU/uvrX459fHkzSVlCU5oKWYfkf",
-	"JV0CNpQAg2Vr2IqwJF34teKr3Do+l59T8RGU+4pogwXYcgp2ukpjRS+becJ5TDAYKnTcQcWcLFVq7kc+",
-	"+6h1hapAndxbMo0avKYUVVET9JPFO7z3g70AxDySCoguT1AFWcWaPNR+cNgx/jMbxqbDH57xpIJEChtX",
-	"YNkSLbmQaL9/+MizY/eqKMBuQ4GiE7pcqst90OvtP3iwfZACAmHEqkWdKMlpZOSLqiXF9NLtePmEaRxC",
-	"PJJ7E5nd8KDyNj9KNcOoXGBKdNCYIlMakeWKS8KmG/SJbNACK2mTMCQIYUfqAENsEiNrkJPLk3p0DfLh",
-	"aZQ7g2kK9LQdb/bDwMeEv4gqnNp4G8At8AumOIqSmStET3AXVsqe3hNf+HQ/V0if5Wful/J0WwTQureK",
-	"v7tIEzeLB4kSQj9UkHcOP552gqOIKlLAse/NneFYkKBIl1ji+k90gFRpX2AzrSJdK1B5gUrGQQw3ZIjj",
-	"OKw8rfZLTV9ldp3R8c9kA5civnpB2FwuWsP9Bw8akSBAnZsq0DjYRn9GHiuf6mlM3Xmo0D09GQqca3zN",
-	"hK95VmJBq2DlEV+A72hmVTQYEKQyK8GtaRyDvK7OPVdMWJKluE4OyJ+xLw4grYRku1LJuSxMnkZEoyrY",
-	"JiTmbC4KcJXWXpybVmD2NLL3r92W4Dpe5LSs+hVYQO2Lu0CZJnF54IskLsO5nUABdDWYI4Igo7DcRmQL",
-	"akC2WaDhDnyhjgoVXTekwCN91JXkZPVHnzP00MgwBwhckWs6BU/7J7KSEC/XuzEJLyk71R8OdqNntbrT",
-	"py6iwiNrWCysLyFTQi8dFmYJX+aw0EOnM6Xv29CBMVsl/JJGJELtYuxDB1Ezqro0UEQkmcrStOCFUEqY",
-	"ujyEgDjCMQNh/J7IBV10eugETxfOmGAs5Fput1kIB53rUQ+hyc1PQO3x0tHk2sKRoTDzmSIlCcw2Wpy2",
-	"dmDQxmc5RnlznM4JIwmWxrqWEInaB/u18cOd3pidr7nxgGGUcKn595rKhZok4mumhOMhApuQEWZADRR0",
-	"zkikDXcTLhcFJC4ps5fVoIJDLfGVodn9hhxG4fbi7Ys8XkFbiUzGgLHnKeBkQudzkpBoiMKFlCsRmjAi",
-	"jBZcyOsF3xxfasB1TtglibkWEapFjiZH2rLOIjRNr2zF3ush2Im7OFCK23ND0C5WURO2nN9zHVo8oySO",
-	"IL1gpb87Qtj8CAc6IasYT4mWNYTkCYn00Qnce1VRWOr4K0JodhO89SfRL30Djp2DInvxSB/PAh/Mm/V8",
-	"hng73C4HjGV7bUFMbBiE85j/K22LM8WaNY8hJQ6TB+rWuccrslbcYxd2UKLo5wTHCqLi+dI2KV9hA+kn",
-	"ZfgS0xjiGD5cx2/MGFUHyXf7lNYFP7vwS4Vq/bpJpCjTt3ValW1Aiq1iE2ETmCiaRbrErFJudxa6Kj79",
-	"/Pz8jXFcBoj05j0UFoKbwutZsJ0hsDBvQY7VmAvaGTMOMSOBvcRSqbdoigXpUiYIE1TSSxJv1JExejQc",
-	"a7uRjKwzK48JiHJ/q4cm7SciMZHko3b3VemumZW1RD7E/rwNx2UR3zOEXmsHy1CpJ8t9XoXWanNpCXQP",
-	"wMy2WbDYXgO5++6wPwiar6MB/EWXUD3iM9jzbsttG7ID/6xbbz+49X0713JPhRlaSrJcVXHxZ5RRoU6F",
-	"fSXQBkcl+DOJIGD6yKRjopRJGuvLBwKpFU+f6QGaX4cGyJGerwplxJ7nBu5we6fSqM7qvcQsxfFHmeGm",
-	"bOmDGJaGgEM6Itw0Qg/X4JsLUbG9oAGXAbTr37LBFnd1+1ze5gFw9GznZLKpNrRmt1l+AODp+qG9amxc",
-	"X4C6Ay2DM0UQU7wk1WPv4tCoviDNGIFb6BYkVVvbGyQFv1OiQZjx/nDoguRmWv8wIU9eRFaQpdyKoyws",
-	"gTOym7R1fZ5vBXSyMvW33t5WEXfkjaeE5NBebmEAOb9sA7dm5ZD2GNSBCcMMXdDjPZGLvu41M6Zv2+gz",
-	"52koCGbw+8e0kjUU6St7d9tMlk1UTdRYx8qDXXllpNGmIdzu1cCCsQ1+m+BUXAGtMepmGn8UoIP+dR6o",
-	"OuYRrrCAjJapDvnQhxfNIRZ2/+oq0Lni4QzTOERtHAuO1gsaKx4j4eThhKAVYRFl844voamBwVpI4+ul",
-	"bJq5kLdh6UJUXaFArdVezjr3p0gnDXYwnVQCo6AouYJ0gM61ycHb3vF8L/XpwZUP/fzg0loduDfzzPi+",
-	"hbJr+9bdNsXc8mYum9v0yXim7lobisLpn9kbk5H4X96Q7d6QbQ4Qj0q+G+dHdr56NyKGrRay2g0dCZBy",
-	"nefFACuOSgbAAFQXKpzBPOr9O1mvPZL5Osu1z6Eam4a9j27BYp0D4abWam+Qf2dL9S2cwSqr8Pdv2/Vu",
-	"2aKoYAyqJrTeeugyV59X/4gp5qdE1jRhmqMUtozhSUyiahNE3X6emqIDSUQSlKlpAcrZIwNkVa0A+dbI",
-	"xltfMKdU38al3YqxkNZwUXOFPMjZk7J4qG12JhvNlRAQ/FlRjW6iXRlVp2ItDcIV/SWV7RiGDKs04Y+a",
-	"KKq2uP7GN8GJ3ueeFGCJphK8D/W0vC3k0CPEiMxwGsuCGF2ky+3SAVcavXo4ISAMOB/QJ7LRSt9qZ3Hg",
-	"Gnq8hVhHy8QqjGW93qC/75dCOwJ/t0BeeLZA7f/qaii7Z3TOsEwT7cYq00UV2xpBkTsep5IgxbgUxwcG",
-	"liXEaBYWIGyCQAtANRUEaqM4DaU8dT6hG7GrO2QvX31S/ae7cI8tov53cOq9dW3Z1hd8XqE16nDOkWwe",
-	"WJ5TpK8JY1Qii84Uz7ETX4W+1tBk7D+2iFBo7twujcLq42UOpEnS2NlQYM3YT7i27VWMr184q7FuneWs",
-	"4tq+bkxcFaZxqDYgIcKJcYmSlKENkdUGc2P9aky92c5v8a7UGulEChFXW+x0OcubtsYp5VR/Z8xwaUIq",
-	"DUTVx6fqeOTCVX2bSWGjSztT2Et70JzvICP+DLXbD1Cto+X7OEdfeRRqCjlJGwtgS7Bee2TKA+lT8PAQ",
-	"/UyfFP1FMIvLS5UJZmLFE4nAyVlzwrefQM855Z+4bMZ6n5Sig82oqdsMKiBH13nOXOD+H/VgOIRsPx23",
-	"oL17d9WNlXczxhssp4tqedfVtbkteeV60aiJYg4GtCMwRUHJK2OLnsYEJwJR2YOAGS0K2hXs+XV5dvMt",
-	"1kpT/pBVcKunEYBsjFXqflajQaa7A+22ZPs6sXwEcWT66ZHBmAbdtzZsk8CvtQTo2dOEys2ZAlaTj04I",
-	"HKU6+kv/9czy/J/enbfKibY/vTu3IbKTDcJaE5qh8N3Jk+evX//89ONP734++3jx9kUIjHCig4IjAsa4",
-	"paKNT2QzZm0r/UQmiq/bFekE4ZhOSYhWCYWyzlB2OSRXK7DA2jNzhEIqRLgX4jQKQY+2Zd1gE6eczeg8",
-	"TUikQ3dhc4CSYX0ZFpVSolMlKZtxm8iJdX3KfMnhCC0xhRxwJZuWkivdW1CJKKsMOKdCJhuIFnRyoC23",
-	"jF4ruYkzqZQetOBxJJBccx3gpn3yY2aHGr05FYEOhlRkhyWdxMTqUgnBsatYNxyzMbuP7t8f+XYdEOI0",
-	"dd6/j9rhHthQxF6v1wsDFO6ZLED4uzNEUFnClJXw82Sh1CBC7QbFKAKUkBUwX7Xh2n4NWehDUwjw75nJ",
-	"Z5z2+/sPs1/BsX6kZoLENxaRKxIBUObb9/0Pf1egAr6NZw9JzgM3jZ6Us3hjrGZ6FIH6Sqt//PgxDK/J",
-	"F8QCvQGKYxnDpa2pZcojLvEGTUykvRoWZMkjT4Pt99EK00R0AijkqYZ39aECLQIA8sLPYxv/NG4NUa/X",
-	"C9DYhAKaH76EPetfQYRFKw6nwZC/n80qeW31rZ6mAhuiCzTo161UdACFLYXEsxllc7/m4SqdxHSqqA5o",
-	"ZUX3Lvf39I979ntDK2pJpg4szMFTGaBXRMifzrpCbmJill6zbnjo/Z3FgWW4UBSt7dBq2bDnXq0ZE6of",
-	"jkxwHhDlEOl6M6aq4k/vznUZxVAbOHVx9GmM6RL8EqaM1Zi1c1GmnSN4FGp/1Uca2W90yHGIf1uF1sOv",
-	"RuzYwarS76HmIwznZXrY8XTVSj4z9SdEp5i4QiVQoGIVisTbzhVkITVjQ1UDOyzETSvCdrqmGMIuikWo",
-	"aMf835q72uGekvoShuM9/ZPe496YXQiSmFiFhF9SQbm6AEzSjMtMASQEKISIAvUfxUTDjh+dRZdAwHor",
-	"YWffgTXU1tRGEZ+mSw2O2Ys1/UTRCs+JQOPWSURlxmLHLUUzPxL1U5x3eopxy0Zpj5nDlqJoNRQat7Q7",
-	"xJ6zcavjgrrtQRD3kOJlKKICzxNCAu0pdDxb11IReoo88CZwHXgICEdI4I1AgsOS//Y39NSZi9UPI+sk",
-	"0/Kq5kPuxliRBC2VDAi9LGx5MxOkJZTmrSTICRZG58BTTXAGsukCsznRXG6KIWNHl6bMHHMxWOOYcR0C",
-	"j9Nx0v63CQev3gRPP3V6aDRmftYMRuGb12fnoeYpXkFn7vvm7wmUJrFiphFBeI4pM5GXVCLQKUgkzAVm",
-	"qq/ru2eIwu3FkBWxKRrtjuaEyaGdL9rT5/+SJIpkDQ8IMsJA6ExiFuEksoQgTBm9vH1GF32vDxoKsr3g",
-	"zBb7RdbOMLTZZolAEem6bGlzM8lOkE2mToiQeLkKUTtl9EoJf5xFAsgzcA4ENboVDhag0YJDyhtIWNNt",
-	"OETh5SDQmFBU8vAQPX85Ou6ePR/tP3jYNt4eqHERqHHHLf1utn6NuF7+Zwdp7qnadf3DuNVxCFeUpchY",
-	"zxUgscJT0nXNOuCyKggs5vh3hih05miQrNVeu19GFsOm3rGe0Wz7El9ZCODmdV+Z07cp76tFs5asLLhh",
-	"2SAeDlHM1ySZqmO3IFdqAj6rRywch04PKT11iMIFF7AQW8nBFWCGmg3qL10xx0BeCqYNbfFmL54xpMsV",
-	"T+RH8yX6DxSmwOQiqPKwAYkchjN6EY5jFxv5H/ZX+zLsSb34MNTnW93qivv4V7rV390Nru8+hMJXaSJw",
-	"hsMhkn/XO6UoXW9VgC4H5scFuarAZ+DoUzYkvPByECrqUyDY5MEJlwvQY1CUJnBVuyRByKt0oTP40kkY",
-	"5owN0fsPoeOTKdPakCZhtH91ZYq2aq5oLCWF5jEBwnAV8lSidqY6PT15cfqPk7f//Hh++vLk9cV5GCDj",
-	"xVKgDx4gJVwqeX8GXDyLfdOVjRIS0YRMFW8Hf62+n0jU0aAYU02AZEJJZNgvnkmNmAyKn5+fvH5z9vHt",
-	"yfnbfyqQRv88C1HbAIIeiOCgL4L9ZTDoL4fogQuv71jicgM9Gx2fvjg9/2ftUMvgoL8MHqpxDrNxAvT/",
-	"/u+gj/4n+oVKSZIjhGHYt0Qmm+5IwetKnVKBFpxxpevBHlGG3kckxpsA7aP//38Q/P/DEQoPB330I2ck",
-	"REIqmUJb7cBQCht3jpM5kaJSmQQcs/lQy9lRQoTIlSM3wnI75nylLsdAqa+XWBI4ujFln7oxn+IYztA0",
-	"5mmElkRidWoCdPzjq9F5gC5ejAJ1Vjpaz9X7m7JYzUWZoBHJo3b04sXrdx/PR29/PDn/eHz69O1ZeGQW",
-	"NUsFjvUwU55Etti5qfplLd9tE/HeHXQ0AhYELaiQXF/nlGkBJhcccE+g0PpndEl3ylD448k5qlMRYj4X",
-	"IWiMsxIj8R3mkLE8OEQR3oiO1tpjOiVMEE8Vf5PwVUKJtM5vKmNfQ28FLXPNt4atfm/Q66u3+IowvKKt",
-	"Yeug14c+TCssF2D8MDowGNW4qDDLHBthDJt0qyNf9ZqQKV8SXX1ey7am9K1aoCk2DNPrSs6nkRtwZGon",
-	"+u3p3lfblbJX9kxnuS8fnFHU2qhrqk9VV7IsVnrMmbfVlisWpe40kbVdOl4o9f/4vHlFx2JpoC95k6dM",
-	"UlJsyrTfHzQopbXD9NeXknQlcr4ErcN+v25UB+ZeqTI5fDho+mGxmuth/2HTT/PVqtW3g4Om3xZrvMHX",
-	"D5oDXVF4FcyJrqeI3mh3TFpBS+K5cHWqROuDet+anD5bkeeLKahEqmofjdQJ0gacnlKWiDS2UJOUoo6d",
-	"qTOv/zCJLLbjg2VBRkya0URpWqEfQRQWlBNb2kCpoy7sA6obKHUJLkpjy4wJXLqgCy6X6paKDNfKn3cN",
-	"tz3vBXI/rIlvduSpYf2W5NmYxHLV3Q/10pp8l28S8VVHIkeRGvFbKTJozatM8S81TeXLyCsqPEJYKchd",
-	"w+VBWjjsH6KYfiJaWWauMYsLUMuTw49E1tBC/3dkfd+Qnr45XYClaCtR7Hgpm06uX4Lm93clK9yDwnx7",
-	"n9U/TfjiElsPEcJswxk5ymrve8/kgiwFiWfa6hljIY2l2HS9iAm+JGNmUWJzAGkc6wYwkDti2CxqH/b7",
-	"lWxO+9EAFxe2W2QTVpd1DkAxZ3OSuDX86XleofHL7VH4W0MUlhjARPuNSN72J93ldAStVSqvEQdCfUxC",
-	"a23fudUp9DBC6wUfM0XmJl2BSj+9dQodX6NI2wa06WPBXQnyDMFKsvDMMFUHZBRFW07HYMvpUNPhKDJS",
-	"wPaTBO/GCcHRxoGX1YXUltzor5N105M1iqJs1yXfXdzN8fg9r2RtAwm4wL4VeVuenTUwisiSSxIZRl0h",
-	"jarHgCQYe2c+jdEqxpT9xaNviUfDViZ0vrD157zGZn8GPu1ox7TV16xp4t1ObSVBjwtNgcYtLXisqVA8",
-	"+Klt66A4rc9oSwT+JuFfS+F+n6i/aPsGtP0Sf/L21+KzOY+0uriCpVJBsxTmhzqgM92OZbJBNqcbRdBe",
-	"spSJAw3wo6LT2AXaiHGrc4TCXPZPWB4lKObzOH+BsbxTF32UJ9EXVEjraNzZBPiCLqlsckpfz2aC6Dfz",
-	"yHvN4k3e5AGeDXKFpxKeUHDQorbkaEZ1NIdaI+gBSmayhxharIiO69P+a0qSjdc0Xkdh1vb1+XAjDdgZ",
-	"Lt97KRw64NcmbRQqW7lKVh90YHHrP0fR7FTIq/T15frTdHnw+N3J61Yp2+u9rhvRWhEsXorHr0/nkyfs",
-	"dDRg+HD0ij39ZX9ySCZenOlQV2tQ+IbvfjmYTwhNf3g0P/3h0Y+nj374cf/d6cX+D4+e/TiZLP3voLyD",
-	"QodBHEYmeaIqD2QwMPF+ELkmhnv2tPQElWRvsH9w+OBhPvFCJ3UqwJohLF8KzGLt0/HLNwfPLw5+vJy+",
-	"eB0/Sl4dv/jPbLMx03riFsj7WwHHk2lEZgXAwUb8wSeiXcJuK2Ju6y0i9zJzYaGv1X91z7nEcfeYp3Wp",
-	"YlK94NV99wPuMguSC9/QoTAxdG1cL7AEdgFBJ3gOgdx5K3nFIcpqan35yzB4IwNQKVSoeD113YPfxyQU",
-	"1DigKu+6Ex2sZZ2okkPczhEKzQkP7SPIX1REVOeIyko4fK1HSf1XcXabva259SqG2nCGjuUG3HUz7Q8K",
-	"co1k9DdbmLdhNVByE4JscnWFW034YmPnVTnN9NbcV/6ab/UCuxY/u3PlbdfJbpisY76u5MZ34Yv7I/G0",
-	"79P/55FbLTvdLvXvfTb/a+oezHHGLKbS2LBNJh+4Z6jUTXonmEXcFDGo8tb5TLGJ6ugT8b+Bx67YWPL2",
-	"fXZNqCjYQTccRZEftxKgXMSfiXkJqnQ8JZIppXLMwlipXuFeyEGzgkpua7wRaAV5czIwSTtZGVFLFmAe",
-	"hogyN+V6wYWJhx4zG49js2Zntmrp1PReZRyFNjQqhHQFExh5D12cIqWNieyF931d+77K9ZgR9h1rnR/u",
-	"0L2ZT+y/7l7R0bWu7pDd7K8X8i01Ffsb/CW/3zmb0BJ8Ix5xZ4K7Wd3uUr7SAhuxLWemKuY7dHomMt7N",
-	"kC/LtPYCExVnGjNbZ8nEF4coIeuE2nCa9YLHftImBNCYBK1Q+8m8DM6OS0s0Ie7w4hEKXaqkjgsM/cTL",
-	"EBG1CDWbmkFH37uyYC7bEiJyIWwRopCPxswCLPlcW6B0GG42115hHvBRHPb7PRurq5YA4Hf8fMoxMwmV",
-	"YKE2KQ7qW8WWIPBT4cQ0RcTQR7+HRhDUK9wyulSSJUqIuQGAmY1ZW4OYtx92lKpPpwvkMe5VKiHKUieH",
-	"2DxyvlZyikJXtflQ56zcid6WyyTeqrsFrabvFdNvd1AJPXDel61S+YHfe2rSrrpJllv9xWh5NzdL/mmt",
-	"kruplYODb6xX6vOTXcp/XbN/QKUyf/Hdkkq559XK//6kg+Y2wDPCTLKyTc5mfB14hQx8FYQKyGBUjMlc",
-	"amOWj291dRtM4lNFuhEYEvXdbtOLsmD4HjrRHqQxs63m1xzytUXgxI5lbZMSk/FXSgsPDTTF0vFaxvBL",
-	"0aOwVP0+RG2dgG7TyD+RTQcawefK2w+LOVKmVboEJc0EFbeLmVWhICwKO0cFsMEvbYA2OVnOFTrZ5KrD",
-	"Dz1PNtI7PtHSyRJSRA/7fb2TYSbbmHbNgY0z1Q3NjfdFS1PtMHdXhgHKhzwrkB2BuE0Cy8iSXmkCgX1V",
-	"y2c65T7G008Q/GGp9sgUy0AXp0+trInHLKvPD4Gxoc1gz3rjmKRSr1e5hd5EdZtt9D9RU40ZtlthpvO3",
-	"EKUs0iWupW0WEOYjCsLsUFhPv0HhmFkxz0a1VEhdpnTanYhdlV0bGspJIKMwss7aBGTsMztFutDPmnut",
-	"HrDGUytogVRfA8f71qC333t02O8NBgcPB497+70HD3oHvUErqHmyrySacqOH6rddOxAfWFgeI2tbqT6/",
-	"INg8TUMuUMatwB/MdC/SDRxaUFTkfxmk9Xgy14JDM1nD77nRyA+wf00duDUW6NeUpH9uO+GfUSQxpOBx",
-	"MH1JQnvo7eJJdXqcTYqrDXY5r64lcU+US4HrTGbXTTQrWWELVGTFKsZMV6uoLFRr+HE2mbiXzQE1a8Fl",
-	"DRXSI61BZ4VDxsxWQNBBOEqjIALt93W5MV1C3VY0OYLftAUTIk9sdC42qvZ+v18XQ1NowijuMqWiqhfl",
-	"dsujqAw8wsyYUsIISxxW1QLu9Bqf7GInswKtQguAEpF4dGqfFUxmlTLoWyhkBBVAMsO2lRTK5Nkz8lya",
-	"QM8TZutXF+u/djxjk1BvehKdLbz/d0s06qUO1FRIiKsEBamruXoqrsx42/WRXRLMSr2LjTydbyV5pLRc",
-	"WIyaKHs3lYJGxKt0Aoam+/cP+wf376PQ8Uj0lhgJsYdGdrfBqmaMcEMrjFosQnKaKQ4Btn476T1hS5zD",
-	"Ek3q+Zb1KSnY1fxv0iMXspOnyWYl+TzBqwWdogSziC87WVWjfdSubZ3b2WmN2r9h4ZJc595TCGRwXjs1",
-	"Rc8U/2BSJ/N5NXC8LseKCFybY1cLRZcS18cNSjwqQnTVH6lAl7p1HonQhMx4AskzWVa+TfLzqgtRzjq6",
-	"DZUSyEE1GLP794GY7t+3SdVJGpMAhaY038bWosBLousQILHgaRyBoAmRc1oStuliWUk/43mCWj56SWpo",
-	"kNlMGSp7WoIc2QcehVDbFwWQ0RaEWPjHzAqO4JDKSmJaGV7XbdEl47IytaVaK87Oqg8zZ2TMTGWnI+S4",
-	"nMV5+PlLZVKEia8otOVtKlxXGd+ctU0s6Ez2EqKu856JLGgF7mcY3/3+oWitIlcEBMUpX9qrunnwSHXT",
-	"9rsIILHVKLN2OeqLVvAVePA79L5vvekqSf9Nd9/ZKR/P+o/6jx5Mu4+jB4Pu4WPysDuJcL9LHk0O9kl/",
-	"9vBh/4HX00VB8PQfA/zzr1QevziOTwf7yx8u3jybjEaX/5r969f0p3VD7N8U/a4HyF1EoBTmuoF0Xr7D",
-	"G8rm6sO8ZD5o+FVJSK6O5ChKDtcIDg1kXGeHO90e2WFzva0hqbkEfISozN2ljKxNbf4xGzmZ8lBLylZo",
-	"9QqO7fcHR3lJ1NxatpKVICyCaw+E5DHLA+Qqc+lkYBoVmOvFxenTwPLOw/p88SqW+HWRKDcmxcNmH2bK",
-	"XnVEx47UVBPd8XpninBbhWp2Cpuyf1mBExpt3T+3fZl5C6I2dOvn6sCLa/fzzlSVhuzv21KJdujvTCK7",
-	"me8LiDl9us0fr72skA0E0ppXds/55UvVA4fXdkQaM10FOVMEtdjMpnEakahzfa+kIJOujJDWBlods0zk",
-	"6hiHtrCZn5nr+v79/f7g/v3AVAYs1FvUujy46jNf+JhVOcOVWH28IFOl6IK4SYUWN4d+NcjD/sAU0NRl",
-	"0XWqiVHDnNxsLAkKJs7GTN/COoXxyFcjhpmt2D/LDbnt0Zjl1ETYI5OWBi3LjAaR1weN6eSwfwCqSD6V",
-	"VmlmzzLlxO2ZU03AG0NnHkqyRHdT7ldb+2vc/N+FaFwSCa331vz3B/XSLgJf0FomGzKbP3/z5B/Pf1qn",
-	"V31+8OSf735YvHnZf/KveHqM71YiN13QfieJ3GQ8BXe9A3clnt/abt2VBG+cd7s7+78r6X33K/TWRP78",
-	"RXZzOT/mc3EDO7Zn/amoEWdH75i2lpIsoYyodaYMddXjXGcay8rVyzrYN8Zg1TExslC0ztT+C3voZ6/0",
-	"XM/WmfbvJyNyQoYj1MrV95WZ5bDfR8b2cU2+5wuFoJLcUpGf6aEk60yroRB+TWjoWZP3FFblYmYfnEbi",
-	"/YdWZUrdtS0WCqFdDQAHqUB7pdVgdamifreP+oTRayc0DBOB4QvZYl1U6IrT7bfPjtHBwcHj2oxVIXEi",
-	"n6qbwQejWT//3WAzlsddgCMsujFoVeNBNHtuNNcsb9CHTpV0mS7VH33olqn/6pd7w9RNoMPkq2doMGQB",
-	"nWDI9HO71WprN5In8imUQVVfV0LQenpyduw1fBrBX/BjRaf13yGc3XacqbnjMlJqfr0pxn8rd1rZq2RV",
-	"IefRjjVnu+HFkRpX/44XR+5+qPC39Sp5sdcO9059hsVOwLv7C2/XE5jDlrdX0EO/gQfwDC+tLwJXGFoC",
-	"5x3KaVltYRKwQKccs8xD4nt1ir6RjlEVXbiO185e9NAot5gxcxa//PvCdjfQnUPA1ZT3UdZ4JPy2y7ei",
-	"cuE4vmWVptwY/XcusFrVZvsPZGK/ZWO5T49bztY1PPDWDeS5M3/kRVUc1uU+Fkn/j211brgtN7U259B7",
-	"vaXZa0Kyu7W5xrK8db/63/C0fw8W5cbbf4eWZLg2lySZe5fnm9H58XMdhVmkCNSutCGXDcM6bDVnGQ4/",
-	"fwmLpt+Of+oH9ZbGW7/y7MJ6gO2sT0HPNuvyej6W3knIL2QKxq+bXIi3bd+79SPy3VmsvrntaacbdEFw",
-	"LBe/1dcHy4IHs6hv1x/JHIcAPegfZFXmeugVL0T9VFZvfg5zt742S8zlWe0i85m5a4gqC53U5c+zBSeK",
-	"4oDIHmjb5A3gTBm+xDS2Mbm3AbADMLLl/fTW9HKtKlvD9x98gtFj6g4dHp2Y1RsKKfYw86Ns6+IbgU+Y",
-	"arLlVmnQVK2Hjquac2VxrSVuDon+JkdWmD5sztwFBWt1jKPaNFMUIFOL9OtZY1zTuU7gJRmzkEZkueKS",
-	"sOnmZ7Ix/izd0aVtWm5CMyqrAyUd11rMerEYWZtMXJfYOmbakmqDJsoVFvVwlhPpRqdfcWNYj4nfI9p3",
-	"cYBTBH486w4KraaNxyTzoNQNkseV/bB71h107cc7eydg5Y79Nk4LuJW7BuYe2Yu0LgcSdGYoCWze/Aa2",
-	"o28czWSo1Re0iKFYyzmMyFLNOKxl6i6Zhn/zQSFKv2VkaD2JoeEP17GSHjrNiB0sNTwpLF5sOddKivnq",
-	"M12KR7zukCsUaGG0fMavFyR3khH/OrZ/qGObWfPqjqztW/y5mHX25WbtZnIlOPL1rofosH9wZNotQGDI",
-	"UAeC6b6FWbJhR9/UF6dPxwxCTKDiscuOdEEl/SObiKftncyl6OUTVGGSLDFyzPQ0PfTWr8XhpffpkCM1",
-	"LgTQ6wL1+bxQmHHMqhoBZom++X6ALjcijs0kS9SmDJJAIfinE5hc4jGzZTVNPYQsgajYV6e+nQRs6LOE",
-	"L3drn2PwiV0dkT9zkp0mirvsIqGjvzRS61pJ2LIcO5tSSpmiTfLlb9hxZQuj0PDvfS6lwH5bHvKEy4U6",
-	"XCLjIo6HiAIT0UffNyBuTZCGScesnG3dQ89quUVl11Co26Hbe9awC9N2A9r8mVIDzbkDGo2Z8Cv6rTGV",
-	"WUU/03fDAsO4pDMrO1lDKmM8ZVOi9JwNWvKEbGE5MM4NeI7JXvqL6dwO07F5698Dvynnxd8Rk6ppqFDZ",
-	"j6y9GwNBFfxjzCwDgWjeZ1kXG3ua6ope7HaKx4zKALL0PLFkgQWaEMLQrykl0oUQ68Wpo501On118u7j",
-	"2cnb05Mz3T82ax87Zgd9JDrDXBkU6DHtRB+rV9laijlBCdrqQPLkekFjnUQIMptJnHP7BaEn9g/rnM5V",
-	"QXHdgfSY0jZrMWKSz8YMg8ha5+tFu6AgUuZcXhuiPKNXcpYux5/j9gUnAGrv9w91qq2ztSmNVq0HvvLZ",
-	"Zk33In0KznkNXxxcyxcb9DDy365Y1r9z2zrdeshuPt/KFAvm08+tCcEJSUapXLSG7z9ASX2SXFqWqaMS",
-	"9oABmbGKm6Ph0zOaRvcmgMsjOnf6GdG1dW1zAN3uoxzVZUY1chmQp73pFzjRAZb6Y9TWZ02nwfosyi81",
-	"aH7reHPbkiLBthX5LtwKAQ462RSWk7kkykM/K9VlcAoZns3UccyqJdjO0aM3p71SvOZm2ywXvu955xny",
-	"bpXy6GCpQFQxERClbKp/fXwuajtDs8iCd+qMYv4eGW2+DIQx9du1aQt/fnPB5v/lw5f/DgAA//8=",
+	"7L2Jctu4uiD8Kijd/69IubQs2U46ketUjZI4HXdnu7F9ck9HqRASIQknFKAmQMvqTJ5jnmNeYebFpvBh",
+	"IbjJlC2fpPukqqs6FkksHz58+/KlNeGLJWeESdEafGktcYIXRJIE/hpOJmQp1b8iIiYJXUrKWWvQOp2i",
+	"ZUIEYTJAi1RIhOOYr1CIl8uYTrB6a/+fgrMQtUksCDrqPex0W0GLqo/nBEckaQUthhekNbCTBC0xmZMF",
+	"VrPJ9VI9ETKhbNb6+jVoDeNxujh9Vl4KPEA0ClC/hyZznOCJWj0KPwz3fsN7f/T2Hn8M3dxLLOfZzFh9",
+	"+4lGraCVkN9TmpCoNZBJSjav5Tme0JjK9XsynnP+uWpV5hGiEWpfXJw+63TRkK3lnLIZAohQgTATK5KQ",
+	"CB31jmoWuDIzbLvCl3RBK47tLZ4RJOgfJECYIcokmZEEjdJe75D8DfWOEbkkiVnlak4YwmN1xm5xv6ck",
+	"WWeri2GWipWYkWEpb6ZTQapQSJKFQJIj8Zku69bTa7IMrme4Zh1nJKFEnDIhMZuQi6pDO58TJOC1AGH0",
+	"7PTpm1fo4vQZagtC0JlMo7X3OeAzucKLZaym6ncPuo+Oet1+//Bh/3H3oPvgQfew268+1vJatjve4lpq",
+	"tqLeyu1kgLLLjvgURXRGpUCCqFsvSYTGaxRxKQLUVyfz8Mi7UAFifMRigiOFHX+QhCPKEM5GRO2wFyIq",
+	"BYmnCr05I5VYj456ve6IXQ+9GtgV974d6M4TOpuRpBJm+hFqRySm6iJ0gKwc9nJQwELtO5T6ZREizCIU",
+	"xljIT+63mttsnm9PcC4ESd6RafUxhyIdh4gnSM4JIgtMY3W0GKWCJOgz4yumzlJq3L6kE1KzOvX+lutq",
+	"RAADdLA1YTZ0b1tIfVUviyVnggD7KhDqJzh6R35PiQByNOFMEgb/LLIt9ZtBThiHLJZy/TQhWBL1p0gX",
+	"C5ysFUF9c3aOVlTO0ZevqA0Qn+IFjdcDADj8QC7V5bjEcUpEpxW04F8wapLwpDVoPcERsusKWgsiBJ6R",
+	"1uBDS8x5GkdoTBBGgkzShKCLdy/1fC/Oz9+etYJWmsSaA+u3NCSCFkwq9BO1UazuqkQxwUKiPiIxWQDH",
+	"z7+pxmAIJwlW5JXgyVyvW2F84T3OiEIztcspV8xf3XG9yYGSBgI0NcDvKijsTThjZKIg3MXA70m04ZWE",
+	"/JNM8q9MFPhrPnfP7Hetj0FLSCxT8ZRHpDU46vUUcgB7e5fGhVM8UT+jJI0JmmIaq51wNiGorS8Nie4J",
+	"ZNDh3+QAxZxOZTfRe9LgVQAv/KwocBz7D5Y8Kb2urmuUxiQqf+Ae2R9KM8GA9sT3cCr5Aks6wXG8rnmp",
+	"8HOGSWaGbA04jktAMihFiag6FEEmCSmeCuNowROC5BwzdOCfTO51/2iqsXOB4ylPFiT65ezN6zyGDtGY",
+	"R2s1hVQ8lHEgKDRC8Oo2KKnO2xygHrM03ACljFwtAWqIsEhhifodUbZMJWpjicZrSdCjTs0+GJdD9mas",
+	"4F7cBYxT2gpmiOvXb7WT7MBgGjNk7RproayWpORNxepLnGEnK1RTB3oOoAVPNSvaO18vyaA8Z/UWUgbM",
+	"/W3ClyRRGJvfzIV+jJbueaAuO4Mbz+WcJEDxxFY7MoOtkeLTyJA3BS9yReHdJhRvq1tUtfevvgzw/yVK",
+	"MGr9x34m2u7rp2L/NRHy7wqxAZgnsDv4vCxFwfmA3GS5ihKpgIEbYcQdpX9juig04AlRTIUUWoUaMcVI",
+	"SAQgDvT2FdwludKSt/pjGWOpLvw9gSYxFmLvUi+Vm5NRF7F4hiM2pYlQsrY7ClCXJupAtOJUOpawY04+",
+	"TJM4DFCoOYH6V0buwmDEQnMyYRcNkRs/JlOJeCoVPFgax3b/kzmZfFZ0lFwpyqtH19KwmQBxNmKapAdo",
+	"NaeTuV6Hgo2ivuovajarplQALBIGIJjwhUCgq9A/FCGNRkw/gY8DmFY9NoRc2NXBHUaCsllMLFJ10ROy",
+	"5iwqHgIczmDEwiomYFYC4MtxDIvNHtTHSg5fSvUyrLTwhT6wbJL/aYYwxwdTAoDN1Xh98dKTn+FwiiR0",
+	"xDRJyVFT/WeFTUYdJJfo4vz53iM0x6CqIYPGSOC1kgQER23OyIjxS5KgPnpFnxjtrX/YUerb16D165zw",
+	"pQADzGsun/OURc0Fa60ySExja4iBRU3VKHaFGC3IYgxqiSNCxuDzmkukZ2xMDfRyN1IBvY6IE5FdH6ta",
+	"KaGDJA41zdLUZaYStdVvkscRwkucyE63AJ83idLhbgklxg1BUuREpGO1Mq3w3Rvz8b0clNR0dwqkNk8M",
+	"CMScLhU3I6hwNB0LOr1qLLIT9uBzE60sB5Z7QG7uAQ24h6Pok/57/15CFvySmD/RBDNzOVNBIiT5jCgu",
+	"mIOaz/h2BbIhcjZVhTyrhLMZagObQIrEwgaNMVCgo14PTXmi8MuKg9n3ARLpZK5pWo4qKEBTpmU4uNY+",
+	"Aj7nyZhGEWE3hO+apzk6GC0oszwMcCEHwmy2XeJcdvn8i+dWgMapdBxDrc/b/msutYUZj/XGbgACZ1VA",
+	"OCFVQmG2f4X93ny7BEKoxw2RtqBndKrO+p6Hwm1Ij7vFFeSvGg/umgAFVi4LjM02k9dqCM1bvI45js45",
+	"f4mTGbkFJMpCvaEssRo40UJsv3f06MFPD0FZEjnQGAqDTphUcuY550ivaJdAKip5uaUBO2/nVuhTDG2f",
+	"3gHKmJMxSENZDa7o+e6UXeWQIrCMSa9vHyzl3iqp9IBxwXAq5zyhf5DbgELyz4SBtEWulmDOzN0Wf5Jd",
+	"7n5McKKOHWanAi2oEGDgSnwl5ilO4ATC9+/f7w1TJaVLtTECBlpNbkC/LD4vG37DJzBjmCk9CcGCs+5G",
+	"B99XD9wiXS55Ikn0ikQUn8ObNwZ73jLgfXi1t1qt9hSH3UuTmLAJj0pn4laCYCkI1nKXl7QksFeu0qfr",
+	"xrR9y7tqVdxMAoe7qtht6bJay/6//rbaVRbk89xSATRK77+pWPnDqPvDqLsro+4d2KmqjFDH1UYo5Nmg",
+	"3LW4oTJgb0X2eaXMj94RwdNkQlpFYBxuBYwNylRmnkuloBHxdPN7QvM5IBjYsTox4csMADejlHb/GdGr",
+	"IomOZJW2f7Sb7b/mjgiaa652rjbprR+EDKCINHLbvpXwa3dfK7j6wLixgJyDWH9HCHNzUVgNe3PZr0a0",
+	"K+JFf6td+kPdXuprZYZ0HewFrH7wpbXMuRRckJS/wdbB8Oq3x7++OhynraAozQUtQ/I/SboAaCgBBsvW",
+	"oBVhSfbg14qvcvv4Un5OxSdQ7iuiDeZgyynY6SqNFd1s5jHnMcFgqNBxBxVzslSpuZ/49JPWFaqii3Jv",
+	"yTRq8JpSVEVNpFIW7/DBj1CDJeaBVAB0eYKqlVXsyQPtRwcd4z+zsXc6/OE5TypQpHBwBZIt0YILiQ56",
+	"R488O3a3CgPsMZQCcxYLxdz73e7BgwebBykAEEas2tSJkpyGRr6o2hLEAFVtEG6YhiEEUbk3kTkNb1Xe",
+	"4UepJhiVG0yJjnRTaEojslhySdhkjT6TNZpjJW0ShgQh7FhdYAioYmQFcnJ5Ug+vQT48jXJ3ME0BnzbD",
+	"zX4Y+JDwN1EFUxtvA7AFesEURVEyc4XoCe7CStnTe+ILn+7nCumz/Mz9Up5ugwBa91bxdxdp4mbxVqKE",
+	"0I8V6J2Dj6ed4CiiChVw7HtzpzgWJCjiJZa4/hMdIFU6FzhMq0jXClReoJJxEAOHDHEch5W31X6p8atM",
+	"rjM8/pWsgSniq5eEzeS8NTh48KARCsKqc1MFGgab8M/IY+VbPYmpuw8VuqcnQ4Fzja+Y8DXPSihEVOBx",
+	"TKJ3YOao4k1r+32E7Mv+qAPwXBIWLTllMgsLDo/6PfQzZyQEgVbL9FhKslhK52Ce8gSF70+evHjz5tdn",
+	"n56dng2fvDz5NHx+fvIu1IGro9aJHXpOcCzno1ani4ZjHX6giA6VKKKR9iO2cSx4Rot8kLi1U9k5RiFh",
+	"8NcAKaQLkXa2CERlMbgT4hJLu7ObUwrwQe/g4V6/v3dweN7vDXrqv9+qQG2mrOf/VKKETAhVCzGqcRvo",
+	"pIa0Nt+bUY7R2+H50xdIKG2Oys4GAlrBA16CZ3BqZwF0AZnbyucrGsegjSlIcsViJVmI66S8PAX96lak",
+	"VczszlXyJbsmT9+lUdXaxiTmbCYK6yqBuzg3rYD8aWSlK3vpgus4jdOh63dgF2pf3GaVaRKXB75I4vI6",
+	"N5MfWLoazCFBkNGP3EFkG8pQtAF5ygJKt6D/dfio6FdDXDzWJF1JyNZO4HOALhoaJgAUQq7oBCIqPpOl",
+	"hLjI7o2ReUHZqf6wvx1mq92dPnORMx6Cw2Zhf+biWyhME77IQaGLTqeIcRciMmLLhF/SiESoXYxx6ShK",
+	"AqMq4QBFRJKJLE0L3ialbCshQQiIFx0xULruiVxwTaeLTvBk7oxGxhOi9TObInPYuR70QFqb34Xai6ZT",
+	"HbQlKwNh5htHSuKbrjUPsPZ+sLpMcwzx5jCdEUYSLI0VNSEStQ8PauPEO90RO19x4+nEKOFSM6UVlXM1",
+	"ScRXTClBAwS2PxvCr6An6IyRSBtox1zOC0BcUGaFkn4FrVrgK4OzBw1pjYLtxbuXebiCVhqZdBZjt1WL",
+	"MzkBio+GcymXIjThYhjNuZDXKzg5CtWA6pywSxJzLQpWi5ZNrrQlosXVNBXNFKGvX8FW1MUtpXg8N1za",
+	"xTJqQpbzZ65DyKeUxBHkviz1d8cImx/hQidkGeMJ0TKlkFzJQXB1AvdeVbSduv4KEQqcoE4YggWq4Zc6",
+	"ZM5TUNtMSVzUKY1oNacxcZJd5xiEOSMhqa8RnoGTgkVOwAvzAm+4ndz0zgeBfukb8JPcKrIXjzXxKFDp",
+	"vHHZJ9e7ocW5xVii3BbERChCUJn5t5Jl1QlKrikgKdG//KJ2Tttek5WibdsQq9J9ewFaSPn2a8uobzYA",
+	"KS1l+BLTGKJpPl5HDc0YVdfcdz6W9gU/uyBgBWr9uknnKd8+6zotayKK6GMT5xWYWK55usCsUnt0duIq",
+	"LvLi/PytcZ8HiHRnXRQWQuzC6xmEnSGwa94AHGu3KdgImHHLGvnwFZaTOYnQBAuyR5kgTFBJL0m8VlfG",
+	"WHPgWtuDZGSV2RpNWJ77Wz00yWcRiYkkn7TTucqCktn6S+hD7M+bYFxWRTxz/LXW2AyUerLc51VgrTba",
+	"l5buLTBTmwt+g2tW7r476vWD5vtosP6iY7Ie8Nna887zTQeyBf2s228v2Pm5vSMTfkmSHZuHf09JWm0d",
+	"Looq2egNVnc7ia641cZik/mw2iMgKJtUELV3z5+iw8PDx0iL6mXTOcIg+eApRMvKfI61MxP1znuPNpiJ",
+	"UiarSPP1k4/JlCcEUXmMGF8Vc88rFtLftJAiawKQbIDkzQzCPyC9FaSVWFV/rWmNZdipk22jr3XAt97A",
+	"hHT9Km57fXM7anx7TbJ7hbtXG5gr6NpzyqiYA+boVwLt2EvIRCk3kJh0bE4RAWZo8RoSlpTUOtUDNBf4",
+	"zSKHer4qpkCsxNIg7MxqDTSq8y4vMEtxbPP4vbc8xQZiRRsuHGoVwD0RergG31yICoYAtsjyAu3+Nxyw",
+	"hV3dOZePuQ8ya3ZyMllXOzQzeT0/AEit+qEVpm38fID2+vqygyI6wQtSPfY2gQPVKoAZI3Ab3QCkah7W",
+	"oGLIe6X8hJl0Gw5cMPpU239MaLEX+Rxk9TjEcRb+xxnZTp+8vghIxepkZV2QSs2EVCsD/niKgYRWfA8D",
+	"KAjC1qAXVA5pr0HdMmGYgUsuuCdyWU7dZk7rTQd95kS2AhOF3z+llaShiF/Zu5tmsmSiaqLGNq78siuF",
+	"4jRaN1y3ezWwy9i0fptIvDWLLNVM6dZrLxXotcQCMkcnOrRSX140g5yTg6urQBeSCaeYxiGy3koaKxoj",
+	"4ebhhKAlYRFls46vg6qBwW9D4+vtCDQL1doEpQtRxUIBW6ujierCjEQ6bnCC6bhyMWoVpZALHQh7bRGO",
+	"Te94MQ71ZTgqH/p1OEp7dcu9mcDr+/DLzvidh0cUa7g0C43YZeyD53SsFecUTH9EPfyIevhzRj1kBOxH",
+	"1MHmqINmgQYeNfhuggwyOtq9EVps9PXUHu1QAK1wEQ72ShyXHG0BMq4x65iOuv9OXmIPZW5nkPA5UWNr",
+	"hPfRDjzDuSXc1CvsDfLDI/y9eoR3QCGqvK/fvw/Vk/WKAqtxXJpEShunkwX8eCU6mSLNSnFKE6bpXeHW",
+	"mXP9lPzVpDyXGpIX7wDNKZvl0k3/xTJe85tzaop5JRFJUGaWCVDOwxoga1oJkO9fbXzJCubTavmstKNc",
+	"RdRq9vcgZz/OiNImu7KV0RMCUi0rms2aWFOMaaNiLw3SgPwtle2W5sJXWb4+6etXdcT1MqBJ+vE+9+RC",
+	"izSVy/tYTzU2pfLkeMgUp7EsqM1FvNwsJXIk0rF6OCYgFLqols9krY08y63FwmvwcQc5RJZdVBjHu91+",
+	"78Cvi3wM8YUCeWmPArX/e0+vcu+MzhiWaUI61RbRKgYxBF8Yj1NJkGIRikICq8gSzTWzCBSJgbtSWFRT",
+	"gbA2O8pgyjMX5fKDMXzXjOEOCfmtaaL/dBs6vUHN/g7oq7evDRfoJZ9V2OO0qD2UzVNjcybKaxKxlJKg",
+	"a13lCLdvnLzWhG8s67YMamhQfo9GYTUhM6TPpJlvbYK1DsInXHtNKsbXL5zV+A3Ocv5G7bk0ZKPC6Qj1",
+	"0iTE7jMuUZIytCay2hVp/AqNsTc7+Q1+61r3h0ghl2CDByTn09B+jlbQMt8ZB0eakErTe/X1qboeuYQ7",
+	"3xpdOOjSyRTO0l4055XNkD8D7eYLVOvC/j7u0S2vQk0pWmnjSG1MzLVXpjyQvgUPj9Cv9EnREw+zuMo6",
+	"MsFMLHkiEQTI1dzwzTfQc/v7Ny6bsd7br/BgPWwakACNZ6LrYhJc6vGf9WI4gGy+HTuwl3m86sbmMjPG",
+	"Wywn82rNwlXm3JW8cr1o1MTYBCbrYzD+QtFe4+WbxAQnINpBsLUWuu0O9v3KottFbdRKU/6QVetWTyNY",
+	"shFUFX9Wo0GtLre0XWlRdQrQEHIQ9NNjAzErB2cWtE26zrXWLT17mlC5PlOL1eijS5oMU505oP96bmn+",
+	"L+/PW+VSQb+8P7fJX+M1wlrnnHqawy/vfz37dPHupdY1xjrdLSJg/l4o3PhM1iPWDp0mozNA9vZEOkY4",
+	"phMSomVCoZsOdLsJydUSfB72zhyjkAoR7oc4jUKwWNjC1HCIE86mdJYmJNIaBBwOYDLsL4OiUv90sRfK",
+	"ptyWosG6wn6+aUqEFphCFSslm5bKw7i3oJZqpsrMqJBK1WJRJgfahjHojZKbOJNKvURzHkcCyRXXyRE6",
+	"2mnE7FDDt6ci0Ik0Cu2wpOOYWK01ITh2NbcHIzZi99H9+0PfVglCnMbO+/dRO9wHa5XY73a7YYDCfVPH",
+	"BP7uDBDUxjOF8fxKP1AsHaF2g3J6AUrIUlu/P5O19hhBHa2BKWX+t8y4Nkp7vYOH2a8QsnSsZoLSHSwi",
+	"V1pBXZhvP/Q+/k0tFeBtYiaQ5Dxw0+hJOYvXxhKsRxGohyRHjx8/huE1+oJYoA9AUSzjKrBVgU2B9wVe",
+	"o7HJIVXDgix57NkKej20xDQRnQBaEajhXYXbQIsAALzwy8jGzo9aA9TtdgM0Mmkk5oevYdf6Np3G69Df",
+	"r8cjeW394K7GApveBTjoV95XeACl+YXE06nSwr2q7ct0HNOJwjrAlSXdvzzY1z/u2+8NrqgtmU4WMAdP",
+	"ZYBeEyF/OdsTch0Ts/WafcND7+8shyCDhcJo7flR24Yz96plmiTUcGgSOwApB0hXzDR14X95f64LwYfa",
+	"aK/bO01iTBfgCTSFeEesnctQ6hzDo1D7ij/RyH6j09VC/McytLFTasSOHayqgBhUrYfhvBxmO56uu8+n",
+	"poKe6BRTsqkEDFSkQqF42zlf7UrN2FCXzQ4LOXcKsZ2uKQZwimIeKtwx/3bxDeG+kvoShuN9/ZM+4+6I",
+	"XQiSmCiwhF9SQbliACYd3OVcAxACFEKslvqHIqJhx497pQtAYH2UcLLvwe5suwKhiE/ShV6OOYsV/UzR",
+	"Es+IQKPWSURlRmJHLYUzPxP1U5wPOBCjls3wGzEHLYXRaig0amkHpL1no1bHJQTaiyDuIUXLwGo1SwgJ",
+	"tG/e0WxdDVLoKfKLN0mPQENAOEICrwUSHLb8H/+BnjnDvPphaN3SWl7VdMhxjCVJ0ELJgNBC0BZoNuGv",
+	"QmneSoIcY2F0DjzRCGdWNpljNiOayk0w5KLr4vqZKzwGu6f1WgKN0zl2/rcJBz/6GE8+d7poOGJ+PjhG",
+	"4ds3Z+ehpileSxruW/fuCZQmsSKmETE+Tx3TTiUCnYJEwjAw0z9K854BCje3c1HIpnB0bzgjTA6cmXRf",
+	"3/9LkiiUNTQgyBADoTOJWYSTyCKCMIXA8/YZ3baqPhwzyM6CM9uuBFk7w8CGEiUCRWTP1XsynEl2gmwy",
+	"dUOExItliNopo1dK+OMsEoCegXPVqNGtcDAHjRacrN5AwhrJwwEKL/uBhoTCkodH6MWr4dO9sxfDgwcP",
+	"28aDCVX6AjXuqKXfzfavAdfN/+xWmnuqTl3/MGp1HMAVZik01nMFSCzxhOy5HonArAoCi7n+nQEKneEf",
+	"JGt11u6XoYWw6diiZzTHvsBXdgXAed1X5vaty+dqwawlK7vcsOx6CAco5iuSTNS1m5MrNQGf1gMWrkOn",
+	"i5SeOkDhnAvYiK1F51rIQNU59Zeu+WlWXkpTCG37GS9SPKSLJU/kJ/Ml+k8UpkDkIqhTtwaJHIYzehGO",
+	"Yxd1/p/2V/synEm9+DDQ91txdUV9fJZu9XfHwTXvQyh8nSYCZzAcIPk3fVIK0/VRBeiyb36ck6sKeAYO",
+	"P2VDxAsv+6HCPrUEWxZjzOUc9BgUpQmwalf+AiqGuLA1fOkkDHPHBujDx9DRyZRpbUijMDq4ujK+CU0V",
+	"jaWk0LMzQBhYIU8lantOl5OXp38/efePT+enr07eXJyHATL+QrX0/gOkhEsl70+BimdRxbo2a0IimpCJ",
+	"ou0Qg6D5E4k6einGVBMgmVAS2ZCTqdSAyVbx64uTN2/PPr07OX/3D7Wk4T/OQtQ2C0EPRHDYE8HBIuj3",
+	"FgP0wCUudSxyuYGeD5+evjw9/0ftUIvgsLcIHqpxjrJxAvR//ne/h/5/9E8qJUmOEYZh3xGZrPeGar2u",
+	"WQMVaM4ZV7oenBFl6ENEYrwO0AH6v/8Lwb8/HnsOMBOwo612YCiFgzvHyYxIUalMAozZbKDl7CghQuQa",
+	"KhlhuR1zvlTMMVDq6yWWBK5uTNnnvZhPcAx3aBLzNEILIrG6NQF6+vPr4XmALl4OA3VXOlrP1eebsljN",
+	"RZmgEcmDdvjy5Zv3n86H734+Of/09PTZu7Pw2Gxqmgoc62EmPIlsuybj5bOW77bJJdrrdzQA5gTNqZBc",
+	"s3PKtACTC3i5J4otWilD4c8n56hORYj5TISgMU5LhMQPTYBaPP0jFOG16GitPaYTwgTxVPG3CV8mlEgb",
+	"ZkBl7GvoraBl2Hxr0Op1+92eeosvCcNL2hq0Drs9aH+7xHIOxg+jA4NRjYsKs8xTI4xhk6p/7KteYzLh",
+	"C6JDv7Rsa5p3qA2adikwve5Fcxq5AYem+rvfFfxDtV0pe2XfNPT++tEZRa2NuqZ+bnUt/mKt+px5Wx25",
+	"IlGKp4mscezTuVL/n543r0lfLG76NW/ylElKim1lD3r9BsWAt5j++mL4rsjn16B11OvVjeqWuV/qrQQf",
+	"9pt+WOxHcdR72PTTfL8d9W3/sOm3xSrV8PWD5ouuaB0B5kTXFVEftLsmraAl8Uy4Srui9VG9b01OX6zI",
+	"89Xk/JOq6q1DdYO0AaerlCUijS3UpPupa2c6Zek/TIqg7VlnSZARk6Y0UZpW6MdqhQXlxBbtUuqoC7CB",
+	"ul1KXdI53UZaJMB0QRdcLBSXigzVyt93vW573wvoflSTOeLQU6/1W6JnYxTL9ac60ltr8l2+zd2trkQO",
+	"IzXgN2Jk0JpVmeJfaZzKN8JSWHiMsFKQ9wyVB2nhqHeEYvqZaGWZudaSLhQwjw4/E1mDC71/Ien7hvj0",
+	"zfECLEUbkWJLpqw+PH3W+ho059+VpHAfSovvf1H/a0IXF9h6iBBma87IcdY9zHsm52QhSDzVVs8YC2ks",
+	"xaZvX0zwJRkxCxKbXU3jWLewhEwoQ2ZR+6jXqyRz2o8GsLiw/e6bkLqs9xmKOZuRxO3hL0/zCq0rd4fh",
+	"7wxSWGQAE+03Qnm1xXdkutXtCFrLVF4jDoT6moTW2q6t+SacQffuBCsk4JemyIbTG98bdGFFqzkfMYXm",
+	"JkGISr9wwIR0umgYRdo2oE0fc+6aKGUAVpKFZ4apuiDDKNpwO/obboeaDkeRkQI23yR4N04IjtZueVll",
+	"e23JjX7crJverGEUZacu+fbibo7G73tNNxpIwAXyrdDb0uysBWtEFlySyBDqCmlUPQYgwdhb02mMljGm",
+	"7AeN3hGNhqNM6GxuKyt7rZn/CnTa4Q74IS1pGnvcqa0k6FGhremopQWPFRWKBj+zjekUpfUJbQnB3yb8",
+	"thjud7r9gds3wO1X+LN3vhaezWmk1cXVWioVNIthfqgDOtMNJcdrZKtloAga5JdyniCTISo6jV2gjRi1",
+	"OscozOVZheVRgmLmlPMXGMs7ddFHeRR9SYW0jsatTYAv6YLKJrf0zXQqiH4zD7w3LF7nTR7g2SBXeCLh",
+	"CQUHLWpLjqZUR3OoPYIeAEkW5hJDk0ih6+KqgX9PSbLOLIYmCrO2M+nHG2nAznD5wUup0gG/NmmjUBXV",
+	"VUH9qAOLW/81jKanQl6lby5XnyeLw8fvT960Snl1H3RFntaSYPFKPH5zOhs/YafDPsNHw9fs2T8Pxkdk",
+	"7MWZDnQdHAVv+O6fh7MxoelPj2anPz36+fTRTz8fvD+9OPjp0fOfx+OF/x0UzlHgMIDDyCRPVOWB9Psm",
+	"3g8i18Rg396WrqCS7PcPDo8ePMwnXug0arWwZgDLl5G1UPv89NXbwxcXhz9fTl6+iR8lr5++/K/ssDHT",
+	"euKGlfc2LhyPJxGZFhYONuKPPhJtE3ZbEXNbbxG5l5kLC515/3vvnEsc7z3laV1SnlQveKVJ/YC7zILk",
+	"wjd0KEwMfedXcyyBXEDQCZ5BIHfeSl5xibL6pl9/GAZvZAAqhQoV2dOee/CvMQkFNQ6oSl53ooO1rBNV",
+	"cojbyarohPYRZIoqJKpzRGXlU27rUVL/VJTdljnR1HoZQ11hg8dyDe66qfYHBblWmPqbDcTbkBoo1w5B",
+	"NrmOGa0mdLGx86qc0Lsz95W/550ysGvhsz1V3sROtoNkHfF1RW6+C1/cn4mmfZ/+Pw/dasnpZql//4v5",
+	"V1P3YI4yZjGVxoZtMvnAPUMlBHfgMWYRN4U5qrx1PlFsojr6SPxv4LErtsbfvc+uCRYFW+iGwyjy41YC",
+	"lIv4MzEvQZWOp0QypVSOWBgr1SvcDzloVlAjc4XXAi0hb04GJmknK9Bs0QLMwxBR5qZczbkw8dAjZuNx",
+	"bNbs1NaDnuAEMJlxFNrQqBDSFUxg5D10cYqUNiayFz70dFenKtdjhth3rHV+vEP3Zr6EwnV8RUfXukpf",
+	"9rBvL+RbbCp27vohv985mdASfCMacWeCu9nd9lK+0gIbkS1npirmO3S6JjLezZAvhLbyAhMVZRoxW9nM",
+	"xBeHKCGrhNpwmtWcx37SJgTQmAStUPvJvAzOjktLNCHu8OIxCl2qpI4LDP3EyxARtQk1m5pBR9+7Qnwu",
+	"2xIiciFsEaKQj0fMLljymbZA6TDcbK79wjzgozjq9bo2VldtAZbf8fMpR8wkVIKF2qQ4qG8VWYLATwUT",
+	"09YdS4TjuIuGENQr3Db2qCQLlBDDAYCYjVhbLzFvP+woVZ9O5sgj3MtUQpSlTg6xeeR8peQUBa5q86HO",
+	"WbkTvS2XSbxRdwtaTd8rpt9uoRJ6y/lQtkrlB/7gqUnb6iZZbvVXo+Xd3Cz5l7VKbqdW9g+/sV6p70/G",
+	"lH+w2T+hUplnfDtSKfcT3RUIYr6/O+mguQ1QN6gRqI0FwmN+SQbgnVlwpeEajYLgyTywgS+TNEkgWyWJ",
+	"dTKOvngdUwvM6Sb5C+7ql1KGPoTQASgMUAhaTtgxioxJJKDCVhI7tm/kDJGMrzImOucrtMBsrYNtTQsv",
+	"dGrru0vIP5hOyUQOEPYSDa37SX9h5ZyJEtxJhBhP7BNIbgmQ4DqJi7NI5w7rQqw6J9S20LknXO4JmAjs",
+	"EGatkOGUZWu2Bqj31aQRw5BJypTYMeHQNUSOWKYmKNAQncyas/VXNTKDxNCjXk+7FA2w1Q4XVAjKZkH+",
+	"AU8clA0UMEO5FlFQfkF9M2LFNyGU2YxUHdAHt2R3ckbGIU1nrepmWI0ZgN8mrZFx9mA7Pu53ousfbLss",
+	"r3FUJX/yKgX7+P+DTzXnU7vkNObUbIaUd/Y7Yjpe66s/M9M5A5aj+IytCML4KvCq5/icg4qs2KPWpEYs",
+	"n1ThigWZbNuKHFddJhsUSpvTmmVgddGJDlsYQd66WuuKQ5EQEThdd1HbVdWkmZdqkYRmNcVOUFqx9TtL",
+	"obDUzCpEbV31xNYu+UzWnQBB1QqvW9WgmJirK6MgqRmqKSJeTOcNFc8PO8eFZUMwlFm0SQR28Tfjda7Z",
+	"08ALn0L6xMdaJV4U2E+mUDv2Y5IbgK1Yl79W4dthTkFTIkIuz0Yt2SGIOyTgtQt6pREEzlVtn+k6LzGe",
+	"fIaIQ4u1x6ZCE7o4feYY2Yhl7bYgGyO0ZVOyZr6mkoFFTAid1Ks3qUTmGP1PNNvE9ijMdP4RopRFumON",
+	"tL2/wnwYW5hdChteZkA4Yta2YEMpK3iwqdd5J7p+ZRO2hso5MFRGVlnXr4ySZrdIV5dbca9zG9ZwagUt",
+	"MCXVrONDq9896D466nX7/cOH/cfdg+6DB93Dbr8V1Dw5UGp0uW9b9duuu5+/WNgeIyvbeCq/ITg8jUMu",
+	"OtPtwB/MtFvW/dhaUMnqfxigdXky09JAM0HCb6HXXL7ZUHx0hcW/gZjxV9SDDSp4FEwzyXi9Y/FE7H8x",
+	"/zKasmI334/MYuBwlwLOf6kLIsqatG076W4TyD1Oo4PsU12ic8RK9W6s5m3KiJnSec41ZR/b2hZ10tSI",
+	"OXGqrQv7GDywvqiOVkntmqnJG7GSlnnrnvC9iWAJyJbvFzRCjKyUiMdTOeELknNg6nppOEKEqRkgFdKG",
+	"kFrgZZ7NdqlYS6g1doGoHKDw4f7D0KikU3pJOrpspHbgjwllM1OoIQIo6H8xvgJx7DMhpvuKopxRGpM6",
+	"K4JT/E2lUwUgTRCDEcPiM6T5mCYsWu8/6B2YXP5I2CyaLnrNdd0TcFTgyIhNNxQ87N0ufuNZPLyvrD2z",
+	"UmFXezp3HWxvp/02sTJvoRMXeilXx2EaZMn4FGorSBh7zwqLzg/GtWWSCaA5dtf2WnZRXcLDFu6oDcg/",
+	"r653d0+UG4TpaktQLE4Roqysni2ilxXUGzFdUa+ybYm5Rdlk4l6+L5+Owoe+aZGmi1lxwxGzVdp0ogAY",
+	"6dR11yWRtUHUVl08ht90lAVEx9sMwoxK9Ori/G3tJC/e/87iIgpzQf3izdERojI5AjPj7g0jLHFY1RnG",
+	"XsQG9+k1ETJ/m3IoCi0CS0ji4al9VnDrV3L0d1BsFaoUZsE3VrEso2fXqP+KK8O2Td+oYjeQjucQF+pN",
+	"zwBg2/H9zSKNeqkDdd8S4qrVQnmdXM1H13ysbbqPddCCYGab+jmIGOlEmzvuCX1xjhHDC9iMmih7N5WC",
+	"RsSrxgjO8Pv3j3qH9++j0FEm9I4Yg0IXDe1pg+ffBAoMrO3CQhEKaLhemIy7Se/Zzph6i6Y81ob9Kcbu",
+	"OgG6UlyHB14hPRR+GO79hvf+6O09/qiLn02S9VLyWYKXczpBCWYRX3SyyqsHqG0rd8HBqYkjvmKSLiCF",
+	"t/kedQyWXZfkuj5YobebmqJrChQqGUahh1enE7KC5ApIREJ0YSPOJsTVa9SNpfR1gzL0ChFdhXoq0CWO",
+	"KdiG0JhMQQz1K4fZQiReBVTKWUc3IT/q9bQlacTu3wdkun/fmjWTNCYBCk358LWtl4cXRNdKQ2LO0xh6",
+	"t+jsHi2L2JIWWdlxEx0H9Ub1ltTQIEsbGdfeliCH9oGHIdR2xQVgQHMZs/4Rs3YGCJrLyvZbk4+uLanL",
+	"WmetNEr1IF0siL7MnJERM9Vnj5Gjchbm4ZevlY4QEwOeJ66NbTFVAQIuIkDM6VR2E6K0v67xs7UC9zOM",
+	"737/WPSokysCdoUJX1hW3VwkK+zHdDO9iyB3WzE/a5asvmgFt4BDhlHq67d7/VbQert34GIpHk97j3qP",
+	"Hkz2HkcP+ntHj8nDvXGEe3vk0fjwgPSmDx/2Hng9X9UKnv29j3/9ncqnL5/Gp/2DxU8Xb5+Ph8PL36a/",
+	"/Z7+smoI/ZuC33UGvYso+cJcN5CJyzy8oUSsPszLw/2GX5VsKtXR5kXJ4RrBoYGM6+wip5ujz209Kut3",
+	"aC4BH+f6SjMOhf91j4ERGzqZ8khLylZo9YoiH/T6x3lJ1HAtW21XSf3A9kBIHrH8glz1YF2wiEYF4npx",
+	"cfossLTzqL6mVRVJvF20/I1R8ajZh5mKVR11viU21USgv9kaI9xRoZqTwqY0eWZSotHG83PHlxklILIc",
+	"DAw1weHXnuedqSoNyd+3xRIddLw1imxnOS0A5vTZpphhHQkKFQtAWvNKg7vY4VKF88G1fZJHTHdqyRRB",
+	"LTazSZxGJOpc30E5yKQrI6SBIYeNWCZydUzQrWdXs7Tv/v2DXv/+/cBULy/UhNe6PIQTZ/G6I1YVsKvE",
+	"6qdzMlGKLoibVGhxc+BXrD/q9U2Rf926SafDGzXMyc3GkqDWxNmIaS6sy6wc5/sv4qq73JDaHo9YTk2E",
+	"MzKlM6CRudEg8vqgMZ0c9Q5BFcmX+1Ga2fNMOXFn5lQTMDfTqQeSrBiXaUmincM1ocjfhWhcEglthKn5",
+	"50/qpW0EvqC1SNZkOnvx9snfX/yySq96/PDJP97/NH/7qvfkt3jyFN+tRG56o/+LJHJTlSG46xO4K/F8",
+	"Z6d1VxK8ifXYPiD5u5Let2ehOxP584xst3L+zUOCa/h1jXVSB+yWw2231yG8qNwRuz4sF4Wm8HtYGyQM",
+	"/kztKPTlTC9o+DrHpfA9l5o7W39lN4s/3U08sAPfiG0XD9xFQxemi6qidJUk0TRMt10nJXSK1WCtyU3J",
+	"TjZ818oBJroKSudXB/Fi5gJ9feEB0CYph/Meg+A/zWK0ajTATSLJhpDgHfL7jZHAQQv27D/u3yJQ2JHN",
+	"u4gVNhy1EDN806Dh65jJbYOHFbXdGSO5nVZVG3irw8V2Z9+J+UzcwH/pLaiif4EdvaObjEA64DLra7Ae",
+	"6I5cua7JVoRXL+tE9BiDNd/mH1CGQtOXIuyiX722CF3bA82nOIZxQPUt6OOk9RQziyJTxuZ9TS2ylwpA",
+	"JX21onZY/oxM3zC9CuH3K4N+yvmAwqo6YdkHp5H48LFVWe7p2vafhbTDBgsHbVAHr6rB6sqY+Z1o64uZ",
+	"XTuh5dfg8EC2kDwVuhta2xL82mpqQuJEPlMagb+MJr2Zt12b8ThtszjCohsvrWo8qLSQG81IDa1Bvxe0",
+	"FviKLtKF+kP9RZn+q1fuW1w3gS7hUD1DgyEL4AQHll93UO229iB5Ip9Bix71deUKWs9Ozp56zciH8Bf8",
+	"WG6x/K8otWC7IV/Ljr4BCypHE1jpxknYsaZst2Ac+19iPtOKgkzWFWrCNT3/QxqZrngxnxXaxmW3aonl",
+	"3LsEasYmxSR8TKjWPDYENV6renh0ohTyOGK2LTk0yBDo9nqDr37kNIiNkY0xn90TGdd0XRzN73qV4Yjt",
+	"MLjRruVY+5WrYxXRrUMVsxjKLFgR7TJWMeYzzzXgaw3ViKB725va6cKZPUfMd+dUKg8yWXsN0XclcjcK",
+	"VLxhpOJ1cnjziMVvJl1D6+mq+L8tqWBq8iK2FJ9zUnJFtFm3UiK9EC7p5U4j5rx5bhgtt9s4uBy0vLNS",
+	"vzeJfzvDCxuJgyuMRoGLjcr5GNrClEgDm82IZfFBfkxTMTKoYxwlLrdJi9LgOhKKmvqbGTHn786/L2z/",
+	"Yd3bG2hjPkKvJh7HO7rdOBxwHO/YoO8tcdfhNVsv4M8YYLLjUBEfHzfcrWto4M7DQ3J3/tjj5kd11QmL",
+	"qP/njrloeCw3jbXIgff6OAuvTfj2sRY1cRUbz6v3DW/79xBP0fj47zCOAtjmgiQzj3m+HZ4/fVFtg0Tt",
+	"ygiKcliEzvHNxUWEX76GxcCHjn/r+/V+9p2zPLuxLkA76yTcxTZTJ6h/JyH/JBNw/d6EIe7au73zK/Ld",
+	"+Wu/uef1Ljjod+94zbGPH07XH07Xb+V03RHx/+Fw/eFw3ehw3YLGzwmO5fyP+i5NWXpkls2uDm6MhUue",
+	"DNCD3mHW6wsMlvm8psoeui9g7tZta3W6apfb6PVm7hpUyZJDdRPqbMOJkioAZx7o6KsbrDNl+BLT2Bap",
+	"2MWC3QIj22RNH01XIw6ZpAmk/n746KORHhNN5mTi44nZvcEQyiRJGI73tcyZyyOuY9VAJkxPT4twA2Mk",
+	"CpGY8CXpItuVXxFjx8+zzN2SxA6c2VQqFhDUahLUztdLU0gPsjjVoZnS7JnpS79uxzyNTOE/gRdkxEJq",
+	"eeVk/StZm4hdbZlvj3WjLfWms3MlHSNGOPkf8j90PWRXXtiWJrRpIeU+d3o4KwZBIuJtGIMlqNk21SRZ",
+	"ECeEfcKPZ3t9V//33HigICY0ixGtGyQPK/vh3tlef89+vHX8Jex856ym2Rpg7uvKGmi7KDRmNW9+I77x",
+	"DfO1DLb6yjQxGGsph1FLqwmH9T7cJdHwOR+0A/TwwtYpOIWKXoo+XEdKPCF6sgZrPE8Kmxcb7rUS9259",
+	"p0sZl9ddcgUCbXAo3/HrjQVb2QF+XNs/1bXNPDZ1V1bINKJE7H8plmH7Wi5CtWVXH9TOdx0eoKPe4bFp",
+	"eg+pLwOd6gZ1p7xKOqYe0sXpsxGDJBroO+vKBbq0md6xrUyn1WzmatblKzbCJFmlwBHT03TRO78jglfv",
+	"TidVqXGhRIBuE54vlAgzjpj9Fcexe5JVvjT9EGylSFv9IY7NJAvUpgyqIkJ6UyczKtjmhqYqfWbLyBfi",
+	"pLK+qT8c6POEL4am1XUzl4OBJ3bdHP7KxXs0UtxlL3+d36aBWtfQ3zZH2NpcXiqd2KS+2g2aHF5DKPT6",
+	"97+UakJ+WxryhMu5ulwioyKOhogCEdFX3zftbKwYCpOOWLn8aBc9r6UWqIpYQPcEXc2thlzoVEr1tisJ",
+	"35w6oOGICb+v2gpTmfVVE7qqrF0M45JOrezkapMznrIJVFVfgzF0A8mBcW5Ac4yN5gfR2Q3RsYVcvwd6",
+	"Uy4Ue0dEqqat/SugGyWqshUBQRX0Y8QsAQETt7n2/m2qqwK93S0eMSoDqEPkiSVzLNCYEIZ+TymRLkla",
+	"b05d7fD9yZMXb978+uzT65P3n85O3p2enH16dvJy+I8QtY1bYcQOe0h0Brm64EuSeKKPayZhOtrlBCUd",
+	"yrkgmEHYI+Rqg8xmSgO584Iga/uHDUDKlQXXStyc2/BQyK4Q0opJPhkzBEIjd3aiLvydlCkXNBIEyatA",
+	"6DOHSI7aFxy9qH3QO9LFxJytTWm0aj/a7+GRzSriOIwifQvOeQ1d7F9LFwEwQBWbUNGqbX1DkvrNe0cP",
+	"o8g7fL6RKBbMp19aY4ITkgxTOW8NPnyExuYkubQkU0ee7QMBMmMVD0evT88odO6QSVXwkM7dfkZ0h1Pb",
+	"oh2+qsiNMaMauQzQ03L6OU50KpH+GLX1XdOFvnwS5Td8M791vLltje1g0478MJ0KAY6zeF3cTuaSKA/9",
+	"vJQz6xQyPJ2q65jVg9TW2Qkavj3tljKT1ptmucg5iLedIe9WKY8OlgpEFREBUcoWM6zPRENtZ2gWWYBm",
+	"nVHMPyOjzZcXYUz9dm/awp8/XLD5f/349f8FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -27,7 +27,7 @@ import (
 //
 //   - Unknown properties come first, in the body's order: "property <name> should not exist"
 //     (class-validator's whitelist runs before the property rules).
-//   - Then the properties in the order url, events, facilities, secrets, each with its messages
+//   - Then the properties in the order url, events, facilities, secrets, enabled (PATCH only), each with its messages
 //     in the order of the seed's example: the URL rule, then the type rule for url; the size
 //     rule, the array rule, then the rule of each value for the lists.
 //   - A property that is left out or null is not checked, except url and events on create: they
@@ -153,7 +153,8 @@ func decodeWebhookBody(contentType string, raw []byte) ([]string, map[string]any
 // of this file; none when it is valid.
 func validateWebhookBody(keys []string, body map[string]any, rules webhookBodyRules) []string {
 	msgs := []string{}
-	known := map[string]bool{"url": true, "events": true, "secrets": true, "facilities": rules.facilities}
+	known := map[string]bool{"url": true, "events": true, "secrets": true, "facilities": rules.facilities,
+		"enabled": !rules.create}
 	for _, k := range keys {
 		if !known[k] {
 			msgs = append(msgs, "property "+k+" should not exist")
@@ -219,6 +220,12 @@ func validateWebhookBody(keys []string, body map[string]any, rules webhookBodyRu
 		}
 		if !eachValue(v, func(e any) bool { s, _ := e.(string); return !strings.ContainsRune(s, 0) }) {
 			msgs = append(msgs, "each value in secrets must not contain NUL characters")
+		}
+	}
+
+	if v, ok := present("enabled", false); ok && !rules.create {
+		if _, isBool := v.(bool); !isBool {
+			msgs = append(msgs, "enabled must be a boolean value")
 		}
 	}
 	return msgs

@@ -94,12 +94,13 @@ func optionalStrings[T ~string](values *[]T) *[]string {
 
 func facilityWebhookJSON(w store.FacilityWebhook) gen.FacilityWebhook {
 	return gen.FacilityWebhook{Id: uuid.MustParse(w.ID), Url: w.URL, Events: facilityEvents(w.Events),
-		ClientId: w.ClientID, Facilities: nonNilStrings(w.Facilities), Secrets: nonNilStrings(w.Secrets)}
+		ClientId: w.ClientID, Facilities: nonNilStrings(w.Facilities), Secrets: nonNilStrings(w.Secrets),
+		Enabled: w.Enabled, DisabledReason: w.DisabledReason}
 }
 
 func userWebhookJSON(w store.FacilityWebhook) gen.UserWebhook {
 	return gen.UserWebhook{Id: uuid.MustParse(w.ID), Url: w.URL, Events: userEvents(w.Events),
-		ClientId: w.ClientID, Secrets: nonNilStrings(w.Secrets)}
+		ClientId: w.ClientID, Secrets: nonNilStrings(w.Secrets), Enabled: w.Enabled, DisabledReason: w.DisabledReason}
 }
 
 func nonNilStrings(list []string) []string {
@@ -172,7 +173,7 @@ func (s *Server) UpdateFacilityWebhook(ctx context.Context, req gen.UpdateFacili
 		return nil, errForbiddenFacility
 	}
 	w, err := s.store.UpdateFacilityWebhook(ctx, p.ClientID, store.FamilyFacility, id, store.FacilityWebhookPatch{
-		URL: b.Url, Events: optionalStrings(b.Events), Facilities: b.Facilities, Secrets: b.Secrets})
+		URL: b.Url, Events: optionalStrings(b.Events), Facilities: b.Facilities, Secrets: b.Secrets, Enabled: b.Enabled})
 	if err != nil {
 		return nil, facilityWebhookError(err)
 	}
@@ -237,7 +238,7 @@ func (s *Server) UpdateUserWebhook(ctx context.Context, req gen.UpdateUserWebhoo
 	}
 	b := req.Body
 	w, err := s.store.UpdateFacilityWebhook(ctx, principal(ctx).ClientID, store.FamilyUser, id, store.FacilityWebhookPatch{
-		URL: b.Url, Events: optionalStrings(b.Events), Secrets: b.Secrets})
+		URL: b.Url, Events: optionalStrings(b.Events), Secrets: b.Secrets, Enabled: b.Enabled})
 	if err != nil {
 		return nil, facilityWebhookError(err)
 	}

@@ -141,6 +141,7 @@ func TestUpdateFacilityWebhook(t *testing.T) {
 			"clientId":   "app",
 			"facilities": []string{"P-123456", "P-123457"},
 			"secrets":    []string{"sDV1aKqitCLClI12m7UPFbAAvZfZquJw", "mryefgHPBVHJwux0o3BYW7hPM0BZlcCa"},
+			"enabled":    true,
 		}})
 		want = patch(`{}`, "read back")
 

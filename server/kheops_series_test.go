@@ -33,6 +33,7 @@ const (
 type fakeEngine struct {
 	mu       sync.Mutex
 	enqueued []string
+	resends  []string
 	flushes  []flushCall
 }
 
@@ -49,6 +50,22 @@ func (f *fakeEngine) EnqueueDeliveries(_ context.Context, tx *sql.Tx, ids []stri
 	defer f.mu.Unlock()
 	f.enqueued = append(f.enqueued, ids...)
 	return nil
+}
+
+func (f *fakeEngine) EnqueueResends(_ context.Context, tx *sql.Tx, ids []string) error {
+	if tx == nil {
+		return fmt.Errorf("EnqueueResends outside a transaction")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resends = append(f.resends, ids...)
+	return nil
+}
+
+func (f *fakeEngine) resentIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.resends)
 }
 
 func (f *fakeEngine) ScheduleSeriesFlush(_ context.Context, tx *sql.Tx, albumID, studyUID string, at time.Time) error {

@@ -19,7 +19,7 @@ func eventsJSON(set store.EventSet) []gen.KheopsEvent {
 // webhookJSON is the list-item representation: last_triggers left out when there are none.
 func webhookJSON(v store.WebhookView) gen.Webhook {
 	w := gen.Webhook{Id: v.ID, Url: v.URL, Name: v.Name, UseSecret: v.Secret != nil, Events: eventsJSON(v.Events),
-		Enabled: v.Enabled, NumberOfTriggers: v.NumberOfTriggers}
+		Enabled: v.Enabled, DisabledReason: v.DisabledReason, NumberOfTriggers: v.NumberOfTriggers}
 	if len(v.LastTriggers) > 0 {
 		last := make([]gen.TriggerSummary, len(v.LastTriggers))
 		for i, t := range v.LastTriggers {
@@ -35,7 +35,7 @@ func webhookJSON(v store.WebhookView) gen.Webhook {
 
 func webhookDetailJSON(d store.WebhookDetail) gen.WebhookDetail {
 	out := gen.WebhookDetail{Id: d.ID, Url: d.URL, Name: d.Name, UseSecret: d.Secret != nil,
-		Events: eventsJSON(d.Events), Enabled: d.Enabled, NumberOfTriggers: d.NumberOfTriggers,
+		Events: eventsJSON(d.Events), Enabled: d.Enabled, DisabledReason: d.DisabledReason, NumberOfTriggers: d.NumberOfTriggers,
 		Triggers: make([]gen.Trigger, len(d.Triggers))}
 	for i, t := range d.Triggers {
 		tr := gen.Trigger{Id: t.ID, IsManualTrigger: t.IsManual, Event: gen.KheopsEvent(t.Event)}

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -152,7 +154,9 @@ func kheopsNegotiation(next echo.HandlerFunc) echo.HandlerFunc {
 		if accept := r.Header.Get(echo.HeaderAccept); accept != "" && !acceptsJSON(accept) {
 			return kheopsError(http.StatusNotAcceptable, "Not Acceptable", "responses are application/json; the Accept header excludes it")
 		}
-		if r.Method == http.MethodPost || r.Method == http.MethodPatch {
+		// A body must be a form; a request without one (resend reads none) may omit the type.
+		noBody := r.Header.Get(echo.HeaderContentType) == "" && emptyBody(r)
+		if (r.Method == http.MethodPost || r.Method == http.MethodPatch) && !noBody {
 			mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 			if err != nil || mt != echo.MIMEApplicationForm {
 				return kheopsError(http.StatusUnsupportedMediaType, "Unsupported Media Type",
@@ -161,6 +165,24 @@ func kheopsNegotiation(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// emptyBody tells whether a request has no body, reading at most one byte of it (which is put
+// back): a chunked request does not say its length.
+func emptyBody(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true
+	}
+	var b [1]byte
+	n, _ := io.ReadFull(r.Body, b[:])
+	if n == 0 {
+		return true
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b[:n]), r.Body), r.Body}
+	return false
 }
 
 // acceptsJSON tells whether an Accept header allows application/json.

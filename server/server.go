@@ -71,6 +71,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	e.Use(validateLogsQuery)
 	e.Use(validateEventBodies)
 	e.Use(validateWebhookBodies)
+	e.Use(validateRecoverBodies)
 
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openapi.YAML) })
 	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, specJSON) })

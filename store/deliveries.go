@@ -114,21 +114,36 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (Delivery, int, erro
 	return rows[0].Delivery, rows[0].Recorded, nil
 }
 
-// RecordAttempt stores an attempt and the delivery's resulting status, then runs next (the
-// engine scheduling the following attempt, or nil) in the same transaction. It reports false,
-// changing nothing, when that attempt was already recorded (a re-run after a crash) or the
-// delivery no longer exists (its webhook was deleted).
-func (s *Store) RecordAttempt(ctx context.Context, a DeliveryAttempt, status string, next func(tx *gorm.DB) error) (bool, error) {
+// AttemptOutcome is a finished attempt and what it leads to.
+type AttemptOutcome struct {
+	// Attempt is the attempt to record.
+	Attempt DeliveryAttempt
+	// Status is the delivery's status after it.
+	Status string
+	// Resend says the attempt was the one asked by resend or recover: its mark is cleared.
+	Resend bool
+	// Next, when set, runs in the same transaction (the engine scheduling the next attempt).
+	Next func(tx *gorm.DB) error
+}
+
+// RecordAttempt stores an attempt and the delivery's resulting status, then runs o.Next in the
+// same transaction. It reports false, changing nothing, when that attempt was already recorded
+// (a re-run after a crash) or the delivery no longer exists (its webhook was deleted).
+func (s *Store) RecordAttempt(ctx context.Context, o AttemptOutcome) (bool, error) {
 	recorded := false
 	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&Delivery{}).Where("id = ?", a.DeliveryID).Update("status", status)
+		updates := map[string]any{"status": o.Status}
+		if o.Resend {
+			updates["resend"] = false
+		}
+		res := tx.Model(&Delivery{}).Where("id = ?", o.Attempt.DeliveryID).Updates(updates)
 		if res.Error != nil {
 			return fmt.Errorf("update delivery: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
 			return nil
 		}
-		err := tx.Create(&a).Error
+		err := tx.Create(&o.Attempt).Error
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return errAlreadyRecorded
 		}
@@ -136,8 +151,8 @@ func (s *Store) RecordAttempt(ctx context.Context, a DeliveryAttempt, status str
 			return fmt.Errorf("insert attempt: %w", err)
 		}
 		recorded = true
-		if next != nil {
-			return next(tx)
+		if o.Next != nil {
+			return o.Next(tx)
 		}
 		return nil
 	})

@@ -26,11 +26,15 @@ const MaxFacilityWebhookSecrets = 2
 //
 // The lists are never nil once read or written by the store, and keep the caller's order.
 type FacilityWebhook struct {
-	ID        string `gorm:"primaryKey"` // UUID v4, lower case
-	Kind      string
-	ClientID  string
-	URL       string `gorm:"column:url"`
-	CreatedAt time.Time
+	ID       string `gorm:"primaryKey"` // UUID v4, lower case
+	Kind     string
+	ClientID string
+	URL      string `gorm:"column:url"`
+	// Enabled webhooks receive events; new ones are enabled.
+	Enabled bool
+	// DisabledReason says why the service disabled it; nil when it did not.
+	DisabledReason *string
+	CreatedAt      time.Time
 	// Events are the event types it listens to; FacilityEventAll means every event of its kind.
 	Events []string `gorm:"-"`
 	// Facilities are the facilities whose events it receives (kind facility; empty for user).
@@ -45,6 +49,8 @@ func (FacilityWebhook) TableName() string { return "facility_webhooks" }
 // FacilityWebhookPatch is an edit of a facility or user webhook: a nil field is kept, any other
 // replaces the stored value (an empty list included).
 type FacilityWebhookPatch struct {
+	// Enabled true also clears the reason the service disabled it, and its failing streak.
+	Enabled    *bool
 	URL        *string
 	Events     *[]string
 	Facilities *[]string
@@ -83,6 +89,7 @@ func (s *Store) CreateFacilityWebhook(ctx context.Context, w FacilityWebhook) (F
 	}
 	w.ID = uuid.NewString()
 	w.CreatedAt = time.Now().UTC()
+	w.Enabled, w.DisabledReason = true, nil
 	w.Events = withoutDuplicates(w.Events)
 	w.Facilities = withoutDuplicates(w.Facilities)
 	w.Secrets = append([]string{}, w.Secrets...)
@@ -166,6 +173,11 @@ func (s *Store) UpdateFacilityWebhook(ctx context.Context, clientID, kind, id st
 			}
 			w.URL = *p.URL
 		}
+		if p.Enabled != nil && *p.Enabled != w.Enabled {
+			if err := setFacilityEnabled(tx, &w, *p.Enabled); err != nil {
+				return err
+			}
+		}
 		if err := replaceFacilityWebhookLists(tx, id, true, dedupedList(p.Events), dedupedList(p.Facilities), p.Secrets); err != nil {
 			return err
 		}
@@ -210,7 +222,7 @@ func (s *Store) DeleteFacilityWebhook(ctx context.Context, clientID, kind, id st
 func MatchingFacilityWebhooks(tx *gorm.DB, facilityID, eventType string) ([]FacilityWebhook, error) {
 	hooks, err := matchingFacilityWebhooks(tx, `FROM facility_webhook_facilities f
 		JOIN facility_webhooks w ON w.id = f.webhook_id
-		WHERE f.facility_id = ? AND w.kind = ? AND EXISTS (
+		WHERE f.facility_id = ? AND w.kind = ? AND w.enabled AND EXISTS (
 			SELECT 1 FROM facility_webhook_events e WHERE e.event IN (?, ?) AND e.webhook_id = w.id)`,
 		facilityID, FamilyFacility, eventType, FacilityEventAll)
 	if err != nil {
@@ -224,7 +236,7 @@ func MatchingFacilityWebhooks(tx *gorm.DB, facilityID, eventType string) ([]Faci
 // MatchingFacilityWebhooks, call it in the transaction that records their deliveries.
 func MatchingUserWebhooks(tx *gorm.DB, clientID, eventType string) ([]FacilityWebhook, error) {
 	hooks, err := matchingFacilityWebhooks(tx, `FROM facility_webhooks w
-		WHERE w.client_id = ? AND w.kind = ? AND EXISTS (
+		WHERE w.client_id = ? AND w.kind = ? AND w.enabled AND EXISTS (
 			SELECT 1 FROM facility_webhook_events e WHERE e.event IN (?, ?) AND e.webhook_id = w.id)`,
 		clientID, FamilyUser, eventType, FacilityEventAll)
 	if err != nil {

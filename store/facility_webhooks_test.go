@@ -108,7 +108,7 @@ func TestFacilityWebhookLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := store.FacilityWebhook{ID: w.ID, Kind: store.FamilyFacility, ClientID: "app", URL: "https://r.example.org",
+		want := store.FacilityWebhook{ID: w.ID, Kind: store.FamilyFacility, ClientID: "app", URL: "https://r.example.org", Enabled: true,
 			Events: []string{"shift.created", "all"}, Facilities: []string{"P-2", "P-1"}, Secrets: []string{"b", "a"}}
 		same := func(got store.FacilityWebhook, want store.FacilityWebhook) {
 			t.Helper()

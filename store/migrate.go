@@ -105,6 +105,7 @@ ALTER TABLE album_webhooks ADD COLUMN number_of_triggers INTEGER NOT NULL DEFAUL
 UPDATE album_webhooks SET number_of_triggers =
 	(SELECT COUNT(*) FROM deliveries WHERE deliveries.webhook_id = album_webhooks.id);
 `},
+	{5, "recovery and endpoint health", healthSchema},
 }
 
 // schemaMigration records an applied step.

@@ -43,14 +43,17 @@ func (AlbumSeries) TableName() string { return "album_series" }
 
 // AlbumWebhook is a Kheops album webhook.
 type AlbumWebhook struct {
-	ID        string `gorm:"primaryKey"`
-	AlbumID   string
-	URL       string `gorm:"column:url"`
-	Name      string
-	Secret    *string
-	Events    EventSet
-	Enabled   bool
-	CreatedAt time.Time
+	ID      string `gorm:"primaryKey"`
+	AlbumID string
+	URL     string `gorm:"column:url"`
+	Name    string
+	Secret  *string
+	Events  EventSet
+	Enabled bool
+	// DisabledReason says why the service disabled it (410 Gone, sustained failure); nil when
+	// it did not. Enabling the webhook clears it.
+	DisabledReason *string
+	CreatedAt      time.Time
 	// Triggers counts the webhook's deliveries, kept in step with them (so lists need not
 	// count them).
 	Triggers int `gorm:"column:number_of_triggers"`
@@ -89,7 +92,9 @@ type Delivery struct {
 	EventID     *string
 	Status      string
 	MaxAttempts int
-	CreatedAt   time.Time
+	// Resend is set while an extra attempt asked by resend or recover is queued.
+	Resend    bool
+	CreatedAt time.Time
 }
 
 // TableName keeps the plural table name.
@@ -111,6 +116,8 @@ type DeliveryAttempt struct {
 type Enqueuer interface {
 	// EnqueueDeliveries schedules the first attempt of each delivery.
 	EnqueueDeliveries(ctx context.Context, tx *sql.Tx, deliveryIDs []string) error
+	// EnqueueResends schedules one extra attempt of each delivery, now (resend and recover).
+	EnqueueResends(ctx context.Context, tx *sql.Tx, deliveryIDs []string) error
 	// ScheduleSeriesFlush schedules the coalesced new_series notification of a study at `at`.
 	ScheduleSeriesFlush(ctx context.Context, tx *sql.Tx, albumID, studyUID string, at time.Time) error
 }
@@ -118,6 +125,7 @@ type Enqueuer interface {
 type noEnqueuer struct{}
 
 func (noEnqueuer) EnqueueDeliveries(context.Context, *sql.Tx, []string) error { return nil }
+func (noEnqueuer) EnqueueResends(context.Context, *sql.Tx, []string) error    { return nil }
 func (noEnqueuer) ScheduleSeriesFlush(context.Context, *sql.Tx, string, string, time.Time) error {
 	return nil
 }

@@ -275,10 +275,16 @@ func (s *Store) UpdateWebhook(ctx context.Context, albumID, id string, p Webhook
 		}
 		w.Events = (w.Events | p.Add) &^ p.Remove
 		if p.Enabled != nil {
+			if *p.Enabled && !w.Enabled {
+				w.DisabledReason = nil
+				if err := resetHealth(tx, w.ID); err != nil {
+					return err
+				}
+			}
 			w.Enabled = *p.Enabled
 		}
-		return tx.Model(&AlbumWebhook{}).Where("id = ?", w.ID).Select("url", "name", "secret", "events", "enabled").
-			Updates(&w).Error
+		return tx.Model(&AlbumWebhook{}).Where("id = ?", w.ID).
+			Select("url", "name", "secret", "events", "enabled", "disabled_reason").Updates(&w).Error
 	})
 	if err != nil {
 		return WebhookView{}, fmt.Errorf("update webhook: %w", err)
