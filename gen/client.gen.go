@@ -4281,6 +4281,11 @@ type CreateAlbumResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateAlbumResponse503Headers the declared response headers of an HTTP 503 response for CreateAlbum
+type CreateAlbumResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4296,8 +4301,12 @@ type CreateAlbumResponse struct {
 	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateAlbumResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateAlbumResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4328,6 +4337,11 @@ func (r CreateAlbumResponse) GetJSON413() *KheopsPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateAlbumResponse) GetJSON415() *KheopsUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateAlbumResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4364,6 +4378,11 @@ type DeleteAlbumResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteAlbumResponse503Headers the declared response headers of an HTTP 503 response for DeleteAlbum
+type DeleteAlbumResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4377,8 +4396,12 @@ type DeleteAlbumResponse struct {
 	JSON404 *KheopsAlbumNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteAlbumResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteAlbumResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4404,6 +4427,11 @@ func (r DeleteAlbumResponse) GetJSON404() *KheopsAlbumNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r DeleteAlbumResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteAlbumResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4440,6 +4468,11 @@ type GetAlbumResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetAlbumResponse503Headers the declared response headers of an HTTP 503 response for GetAlbum
+type GetAlbumResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4453,8 +4486,12 @@ type GetAlbumResponse struct {
 	JSON404 *KheopsAlbumNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetAlbumResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetAlbumResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4480,6 +4517,11 @@ func (r GetAlbumResponse) GetJSON404() *KheopsAlbumNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r GetAlbumResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetAlbumResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4516,6 +4558,11 @@ type RemoveAlbumUserResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// RemoveAlbumUserResponse503Headers the declared response headers of an HTTP 503 response for RemoveAlbumUser
+type RemoveAlbumUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RemoveAlbumUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4529,8 +4576,12 @@ type RemoveAlbumUserResponse struct {
 	JSON404 *KheopsAlbumOrUserNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveAlbumUserResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveAlbumUserResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4556,6 +4607,11 @@ func (r RemoveAlbumUserResponse) GetJSON404() *KheopsAlbumOrUserNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r RemoveAlbumUserResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RemoveAlbumUserResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4592,6 +4648,11 @@ type AddAlbumUserResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AddAlbumUserResponse503Headers the declared response headers of an HTTP 503 response for AddAlbumUser
+type AddAlbumUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type AddAlbumUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4605,8 +4666,12 @@ type AddAlbumUserResponse struct {
 	JSON404 *KheopsAlbumOrUserNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AddAlbumUserResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddAlbumUserResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4632,6 +4697,11 @@ func (r AddAlbumUserResponse) GetJSON404() *KheopsAlbumOrUserNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r AddAlbumUserResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AddAlbumUserResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4668,6 +4738,11 @@ type DemoteAlbumAdminResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DemoteAlbumAdminResponse503Headers the declared response headers of an HTTP 503 response for DemoteAlbumAdmin
+type DemoteAlbumAdminResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DemoteAlbumAdminResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4681,8 +4756,12 @@ type DemoteAlbumAdminResponse struct {
 	JSON404 *KheopsAlbumOrUserNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DemoteAlbumAdminResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DemoteAlbumAdminResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4708,6 +4787,11 @@ func (r DemoteAlbumAdminResponse) GetJSON404() *KheopsAlbumOrUserNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r DemoteAlbumAdminResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DemoteAlbumAdminResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4744,6 +4828,11 @@ type PromoteAlbumAdminResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// PromoteAlbumAdminResponse503Headers the declared response headers of an HTTP 503 response for PromoteAlbumAdmin
+type PromoteAlbumAdminResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PromoteAlbumAdminResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4757,8 +4846,12 @@ type PromoteAlbumAdminResponse struct {
 	JSON404 *KheopsAlbumOrUserNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PromoteAlbumAdminResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PromoteAlbumAdminResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4784,6 +4877,11 @@ func (r PromoteAlbumAdminResponse) GetJSON404() *KheopsAlbumOrUserNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r PromoteAlbumAdminResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PromoteAlbumAdminResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4825,6 +4923,11 @@ type ListWebhooksResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListWebhooksResponse503Headers the declared response headers of an HTTP 503 response for ListWebhooks
+type ListWebhooksResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListWebhooksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4840,10 +4943,14 @@ type ListWebhooksResponse struct {
 	JSON404 *KheopsAlbumNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListWebhooksResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWebhooksResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhooksResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4874,6 +4981,11 @@ func (r ListWebhooksResponse) GetJSON404() *KheopsAlbumNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r ListWebhooksResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListWebhooksResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4910,6 +5022,11 @@ type CreateWebhookResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateWebhookResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhook
+type CreateWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4929,8 +5046,12 @@ type CreateWebhookResponse struct {
 	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateWebhookResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateWebhookResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4973,6 +5094,11 @@ func (r CreateWebhookResponse) GetJSON415() *KheopsUnsupportedMediaType {
 	return r.JSON415
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateWebhookResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateWebhookResponse) GetBody() []byte {
 	return r.Body
@@ -5007,6 +5133,11 @@ type DeleteWebhookResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteWebhookResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhook
+type DeleteWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5020,8 +5151,12 @@ type DeleteWebhookResponse struct {
 	JSON404 *KheopsWebhookNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteWebhookResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWebhookResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -5047,6 +5182,11 @@ func (r DeleteWebhookResponse) GetJSON404() *KheopsWebhookNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r DeleteWebhookResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteWebhookResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5088,6 +5228,11 @@ type GetWebhookResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetWebhookResponse503Headers the declared response headers of an HTTP 503 response for GetWebhook
+type GetWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5103,10 +5248,14 @@ type GetWebhookResponse struct {
 	JSON404 *KheopsWebhookNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetWebhookResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWebhookResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetWebhookResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5137,6 +5286,11 @@ func (r GetWebhookResponse) GetJSON404() *KheopsWebhookNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r GetWebhookResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetWebhookResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5173,6 +5327,11 @@ type UpdateWebhookResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// UpdateWebhookResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhook
+type UpdateWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5192,8 +5351,12 @@ type UpdateWebhookResponse struct {
 	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateWebhookResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateWebhookResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5234,6 +5397,11 @@ func (r UpdateWebhookResponse) GetJSON413() *KheopsPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r UpdateWebhookResponse) GetJSON415() *KheopsUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateWebhookResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5360,6 +5528,11 @@ type TriggerWebhookResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// TriggerWebhookResponse503Headers the declared response headers of an HTTP 503 response for TriggerWebhook
+type TriggerWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type TriggerWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5377,8 +5550,12 @@ type TriggerWebhookResponse struct {
 	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TriggerWebhookResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TriggerWebhookResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -5414,6 +5591,11 @@ func (r TriggerWebhookResponse) GetJSON413() *KheopsPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r TriggerWebhookResponse) GetJSON415() *KheopsUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TriggerWebhookResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5528,6 +5710,11 @@ func (r ResendTriggerResponse) ContentType() string {
 	return ""
 }
 
+// ListFacilityWebhooksResponse503Headers the declared response headers of an HTTP 503 response for ListFacilityWebhooks
+type ListFacilityWebhooksResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListFacilityWebhooksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5535,6 +5722,10 @@ type ListFacilityWebhooksResponse struct {
 	JSON200 *FacilityWebhookList
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *NestUnauthorized
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFacilityWebhooksResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5545,6 +5736,11 @@ func (r ListFacilityWebhooksResponse) GetJSON200() *FacilityWebhookList {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListFacilityWebhooksResponse) GetJSON401() *NestUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListFacilityWebhooksResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5576,6 +5772,11 @@ func (r ListFacilityWebhooksResponse) ContentType() string {
 	return ""
 }
 
+// CreateFacilityWebhookResponse503Headers the declared response headers of an HTTP 503 response for CreateFacilityWebhook
+type CreateFacilityWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateFacilityWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5589,6 +5790,10 @@ type CreateFacilityWebhookResponse struct {
 	JSON403 *NestForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *NestPayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateFacilityWebhookResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5614,6 +5819,11 @@ func (r CreateFacilityWebhookResponse) GetJSON403() *NestForbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateFacilityWebhookResponse) GetJSON413() *NestPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateFacilityWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5645,6 +5855,11 @@ func (r CreateFacilityWebhookResponse) ContentType() string {
 	return ""
 }
 
+// DeleteFacilityWebhookResponse503Headers the declared response headers of an HTTP 503 response for DeleteFacilityWebhook
+type DeleteFacilityWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteFacilityWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5652,6 +5867,10 @@ type DeleteFacilityWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteFacilityWebhookResponse503Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -5662,6 +5881,11 @@ func (r DeleteFacilityWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteFacilityWebhookResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteFacilityWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5693,6 +5917,11 @@ func (r DeleteFacilityWebhookResponse) ContentType() string {
 	return ""
 }
 
+// GetFacilityWebhookResponse503Headers the declared response headers of an HTTP 503 response for GetFacilityWebhook
+type GetFacilityWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetFacilityWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5702,6 +5931,10 @@ type GetFacilityWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetFacilityWebhookResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5717,6 +5950,11 @@ func (r GetFacilityWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetFacilityWebhookResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFacilityWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5748,6 +5986,11 @@ func (r GetFacilityWebhookResponse) ContentType() string {
 	return ""
 }
 
+// UpdateFacilityWebhookResponse503Headers the declared response headers of an HTTP 503 response for UpdateFacilityWebhook
+type UpdateFacilityWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateFacilityWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5763,6 +6006,10 @@ type UpdateFacilityWebhookResponse struct {
 	JSON404 *NestNotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *NestPayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateFacilityWebhookResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5793,6 +6040,11 @@ func (r UpdateFacilityWebhookResponse) GetJSON404() *NestNotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateFacilityWebhookResponse) GetJSON413() *NestPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateFacilityWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5886,6 +6138,11 @@ func (r RecoverFacilityWebhookResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhookLogsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookLogs
+type ListWebhookLogsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListWebhookLogsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5895,6 +6152,10 @@ type ListWebhookLogsResponse struct {
 	JSON400 *NestBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *NestUnauthorized
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookLogsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5910,6 +6171,11 @@ func (r ListWebhookLogsResponse) GetJSON400() *NestBadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListWebhookLogsResponse) GetJSON401() *NestUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListWebhookLogsResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5996,6 +6262,11 @@ func (r RetryWebhookLogResponse) ContentType() string {
 	return ""
 }
 
+// ListUserWebhooksResponse503Headers the declared response headers of an HTTP 503 response for ListUserWebhooks
+type ListUserWebhooksResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListUserWebhooksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6003,6 +6274,10 @@ type ListUserWebhooksResponse struct {
 	JSON200 *UserWebhookList
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *NestUnauthorized
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUserWebhooksResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6013,6 +6288,11 @@ func (r ListUserWebhooksResponse) GetJSON200() *UserWebhookList {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListUserWebhooksResponse) GetJSON401() *NestUnauthorized {
 	return r.JSON401
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListUserWebhooksResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6044,6 +6324,11 @@ func (r ListUserWebhooksResponse) ContentType() string {
 	return ""
 }
 
+// CreateUserWebhookResponse503Headers the declared response headers of an HTTP 503 response for CreateUserWebhook
+type CreateUserWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateUserWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6055,6 +6340,10 @@ type CreateUserWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *NestPayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateUserWebhookResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6075,6 +6364,11 @@ func (r CreateUserWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateUserWebhookResponse) GetJSON413() *NestPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateUserWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6106,6 +6400,11 @@ func (r CreateUserWebhookResponse) ContentType() string {
 	return ""
 }
 
+// DeleteUserWebhookResponse503Headers the declared response headers of an HTTP 503 response for DeleteUserWebhook
+type DeleteUserWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteUserWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6113,6 +6412,10 @@ type DeleteUserWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteUserWebhookResponse503Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -6123,6 +6426,11 @@ func (r DeleteUserWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteUserWebhookResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteUserWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6154,6 +6462,11 @@ func (r DeleteUserWebhookResponse) ContentType() string {
 	return ""
 }
 
+// GetUserWebhookResponse503Headers the declared response headers of an HTTP 503 response for GetUserWebhook
+type GetUserWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetUserWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6163,6 +6476,10 @@ type GetUserWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUserWebhookResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6178,6 +6495,11 @@ func (r GetUserWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetUserWebhookResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetUserWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6209,6 +6531,11 @@ func (r GetUserWebhookResponse) ContentType() string {
 	return ""
 }
 
+// UpdateUserWebhookResponse503Headers the declared response headers of an HTTP 503 response for UpdateUserWebhook
+type UpdateUserWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateUserWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6222,6 +6549,10 @@ type UpdateUserWebhookResponse struct {
 	JSON404 *NestNotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *NestPayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateUserWebhookResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6247,6 +6578,11 @@ func (r UpdateUserWebhookResponse) GetJSON404() *NestNotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateUserWebhookResponse) GetJSON413() *NestPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateUserWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6388,6 +6724,11 @@ func (r GetHealthResponse) ContentType() string {
 	return ""
 }
 
+// PublishFacilityEventResponse503Headers the declared response headers of an HTTP 503 response for PublishFacilityEvent
+type PublishFacilityEventResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PublishFacilityEventResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6401,6 +6742,10 @@ type PublishFacilityEventResponse struct {
 	JSON403 *NestForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *NestPayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PublishFacilityEventResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6426,6 +6771,11 @@ func (r PublishFacilityEventResponse) GetJSON403() *NestForbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r PublishFacilityEventResponse) GetJSON413() *NestPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PublishFacilityEventResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6457,6 +6807,11 @@ func (r PublishFacilityEventResponse) ContentType() string {
 	return ""
 }
 
+// PublishUserEventResponse503Headers the declared response headers of an HTTP 503 response for PublishUserEvent
+type PublishUserEventResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PublishUserEventResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6470,6 +6825,10 @@ type PublishUserEventResponse struct {
 	JSON403 *NestForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *NestPayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PublishUserEventResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6495,6 +6854,11 @@ func (r PublishUserEventResponse) GetJSON403() *NestForbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r PublishUserEventResponse) GetJSON413() *NestPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PublishUserEventResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6531,6 +6895,11 @@ type RemoveStudyFromAlbumResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// RemoveStudyFromAlbumResponse503Headers the declared response headers of an HTTP 503 response for RemoveStudyFromAlbum
+type RemoveStudyFromAlbumResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RemoveStudyFromAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6544,8 +6913,12 @@ type RemoveStudyFromAlbumResponse struct {
 	JSON404 *KheopsSeriesNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveStudyFromAlbumResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveStudyFromAlbumResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -6571,6 +6944,11 @@ func (r RemoveStudyFromAlbumResponse) GetJSON404() *KheopsSeriesNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r RemoveStudyFromAlbumResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RemoveStudyFromAlbumResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6607,6 +6985,11 @@ type RemoveSeriesFromAlbumResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// RemoveSeriesFromAlbumResponse503Headers the declared response headers of an HTTP 503 response for RemoveSeriesFromAlbum
+type RemoveSeriesFromAlbumResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RemoveSeriesFromAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6620,8 +7003,12 @@ type RemoveSeriesFromAlbumResponse struct {
 	JSON404 *KheopsSeriesNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RemoveSeriesFromAlbumResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveSeriesFromAlbumResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -6647,6 +7034,11 @@ func (r RemoveSeriesFromAlbumResponse) GetJSON404() *KheopsSeriesNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r RemoveSeriesFromAlbumResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RemoveSeriesFromAlbumResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6683,6 +7075,11 @@ type AddSeriesToAlbumResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AddSeriesToAlbumResponse503Headers the declared response headers of an HTTP 503 response for AddSeriesToAlbum
+type AddSeriesToAlbumResponse503Headers struct {
+	RetryAfter *int
+}
+
 type AddSeriesToAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6694,8 +7091,12 @@ type AddSeriesToAlbumResponse struct {
 	JSON404 *KheopsAlbumNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AddSeriesToAlbumResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddSeriesToAlbumResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -6716,6 +7117,11 @@ func (r AddSeriesToAlbumResponse) GetJSON404() *KheopsAlbumNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r AddSeriesToAlbumResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AddSeriesToAlbumResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7718,6 +8124,13 @@ func ParseCreateAlbumResponse(rsp *http.Response) (*CreateAlbumResponse, error) 
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -7731,6 +8144,16 @@ func ParseCreateAlbumResponse(rsp *http.Response) (*CreateAlbumResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateAlbumResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7788,6 +8211,13 @@ func ParseDeleteAlbumResponse(rsp *http.Response) (*DeleteAlbumResponse, error) 
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -7801,6 +8231,16 @@ func ParseDeleteAlbumResponse(rsp *http.Response) (*DeleteAlbumResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteAlbumResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7855,6 +8295,13 @@ func ParseGetAlbumResponse(rsp *http.Response) (*GetAlbumResponse, error) {
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -7868,6 +8315,16 @@ func ParseGetAlbumResponse(rsp *http.Response) (*GetAlbumResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetAlbumResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7925,6 +8382,13 @@ func ParseRemoveAlbumUserResponse(rsp *http.Response) (*RemoveAlbumUserResponse,
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -7938,6 +8402,16 @@ func ParseRemoveAlbumUserResponse(rsp *http.Response) (*RemoveAlbumUserResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RemoveAlbumUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7998,6 +8472,13 @@ func ParseAddAlbumUserResponse(rsp *http.Response) (*AddAlbumUserResponse, error
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8011,6 +8492,16 @@ func ParseAddAlbumUserResponse(rsp *http.Response) (*AddAlbumUserResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers AddAlbumUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8068,6 +8559,13 @@ func ParseDemoteAlbumAdminResponse(rsp *http.Response) (*DemoteAlbumAdminRespons
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8081,6 +8579,16 @@ func ParseDemoteAlbumAdminResponse(rsp *http.Response) (*DemoteAlbumAdminRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DemoteAlbumAdminResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8138,6 +8646,13 @@ func ParsePromoteAlbumAdminResponse(rsp *http.Response) (*PromoteAlbumAdminRespo
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8151,6 +8666,16 @@ func ParsePromoteAlbumAdminResponse(rsp *http.Response) (*PromoteAlbumAdminRespo
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers PromoteAlbumAdminResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8212,6 +8737,13 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8235,6 +8767,16 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhooksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8310,6 +8852,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8323,6 +8872,16 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8380,6 +8939,13 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8393,6 +8959,16 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8454,6 +9030,13 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8477,6 +9060,16 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8552,6 +9145,13 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8565,6 +9165,16 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8717,6 +9327,13 @@ func ParseTriggerWebhookResponse(rsp *http.Response) (*TriggerWebhookResponse, e
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8730,6 +9347,16 @@ func ParseTriggerWebhookResponse(rsp *http.Response) (*TriggerWebhookResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers TriggerWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8837,6 +9464,26 @@ func ParseListFacilityWebhooksResponse(rsp *http.Response) (*ListFacilityWebhook
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListFacilityWebhooksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8891,6 +9538,26 @@ func ParseCreateFacilityWebhookResponse(rsp *http.Response) (*CreateFacilityWebh
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateFacilityWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8927,6 +9594,26 @@ func ParseDeleteFacilityWebhookResponse(rsp *http.Response) (*DeleteFacilityWebh
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteFacilityWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8967,6 +9654,26 @@ func ParseGetFacilityWebhookResponse(rsp *http.Response) (*GetFacilityWebhookRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetFacilityWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9028,6 +9735,26 @@ func ParseUpdateFacilityWebhookResponse(rsp *http.Response) (*UpdateFacilityWebh
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateFacilityWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9115,6 +9842,26 @@ func ParseListWebhookLogsResponse(rsp *http.Response) (*ListWebhookLogsResponse,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListWebhookLogsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9188,6 +9935,26 @@ func ParseListUserWebhooksResponse(rsp *http.Response) (*ListUserWebhooksRespons
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListUserWebhooksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9235,6 +10002,26 @@ func ParseCreateUserWebhookResponse(rsp *http.Response) (*CreateUserWebhookRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateUserWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9271,6 +10058,26 @@ func ParseDeleteUserWebhookResponse(rsp *http.Response) (*DeleteUserWebhookRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteUserWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9311,6 +10118,26 @@ func ParseGetUserWebhookResponse(rsp *http.Response) (*GetUserWebhookResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetUserWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9365,6 +10192,26 @@ func ParseUpdateUserWebhookResponse(rsp *http.Response) (*UpdateUserWebhookRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateUserWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9499,6 +10346,26 @@ func ParsePublishFacilityEventResponse(rsp *http.Response) (*PublishFacilityEven
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers PublishFacilityEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9553,6 +10420,26 @@ func ParsePublishUserEventResponse(rsp *http.Response) (*PublishUserEventRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers PublishUserEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9610,6 +10497,13 @@ func ParseRemoveStudyFromAlbumResponse(rsp *http.Response) (*RemoveStudyFromAlbu
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -9623,6 +10517,16 @@ func ParseRemoveStudyFromAlbumResponse(rsp *http.Response) (*RemoveStudyFromAlbu
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RemoveStudyFromAlbumResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9680,6 +10584,13 @@ func ParseRemoveSeriesFromAlbumResponse(rsp *http.Response) (*RemoveSeriesFromAl
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -9693,6 +10604,16 @@ func ParseRemoveSeriesFromAlbumResponse(rsp *http.Response) (*RemoveSeriesFromAl
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RemoveSeriesFromAlbumResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9746,6 +10667,13 @@ func ParseAddSeriesToAlbumResponse(rsp *http.Response) (*AddSeriesToAlbumRespons
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -9759,6 +10687,16 @@ func ParseAddSeriesToAlbumResponse(rsp *http.Response) (*AddSeriesToAlbumRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers AddSeriesToAlbumResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

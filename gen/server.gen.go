@@ -764,6 +764,9 @@ type KheopsPayloadTooLarge = KheopsError
 // KheopsSeriesNotFound Error body of the Kheops family.
 type KheopsSeriesNotFound = KheopsError
 
+// KheopsServiceUnavailable Error body of the Kheops family.
+type KheopsServiceUnavailable = KheopsError
+
 // KheopsUnauthorized Error body of the Kheops family.
 type KheopsUnauthorized = KheopsError
 
@@ -784,6 +787,9 @@ type NestNotFound = NestError
 
 // NestPayloadTooLarge defines model for NestPayloadTooLarge.
 type NestPayloadTooLarge = NestError
+
+// NestServiceUnavailable defines model for NestServiceUnavailable.
+type NestServiceUnavailable = NestError
 
 // NestUnauthorized defines model for NestUnauthorized.
 type NestUnauthorized = NestUnauthorizedError
@@ -2259,6 +2265,15 @@ type KheopsPayloadTooLargeJSONResponse KheopsError
 
 type KheopsSeriesNotFoundJSONResponse KheopsError
 
+type KheopsServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type KheopsServiceUnavailableJSONResponse struct {
+	Body KheopsError
+
+	Headers KheopsServiceUnavailableResponseHeaders
+}
+
 type KheopsUnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
 }
@@ -2279,6 +2294,15 @@ type NestForbiddenJSONResponse NestError
 type NestNotFoundJSONResponse NestError
 
 type NestPayloadTooLargeJSONResponse NestError
+
+type NestServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type NestServiceUnavailableJSONResponse struct {
+	Body NestError
+
+	Headers NestServiceUnavailableResponseHeaders
+}
 
 type NestUnauthorizedJSONResponse NestUnauthorizedError
 
@@ -2384,6 +2408,25 @@ func (response CreateAlbum415JSONResponse) VisitCreateAlbumResponse(w http.Respo
 	return err
 }
 
+type CreateAlbum503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response CreateAlbum503JSONResponse) VisitCreateAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAlbumRequestObject struct {
 	AlbumId AlbumID `json:"album_id"`
 	Params  DeleteAlbumParams
@@ -2478,6 +2521,25 @@ func (response DeleteAlbum406JSONResponse) VisitDeleteAlbumResponse(w http.Respo
 	return err
 }
 
+type DeleteAlbum503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response DeleteAlbum503JSONResponse) VisitDeleteAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAlbumRequestObject struct {
 	AlbumId AlbumID `json:"album_id"`
 	Params  GetAlbumParams
@@ -2560,6 +2622,25 @@ func (response GetAlbum406JSONResponse) VisitGetAlbumResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAlbum503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response GetAlbum503JSONResponse) VisitGetAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2655,6 +2736,25 @@ func (response RemoveAlbumUser406JSONResponse) VisitRemoveAlbumUserResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveAlbumUser503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response RemoveAlbumUser503JSONResponse) VisitRemoveAlbumUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2762,6 +2862,25 @@ func (response AddAlbumUser406JSONResponse) VisitAddAlbumUserResponse(w http.Res
 	return err
 }
 
+type AddAlbumUser503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response AddAlbumUser503JSONResponse) VisitAddAlbumUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DemoteAlbumAdminRequestObject struct {
 	AlbumId AlbumID `json:"album_id"`
 	User    UserRef `json:"user"`
@@ -2857,6 +2976,25 @@ func (response DemoteAlbumAdmin406JSONResponse) VisitDemoteAlbumAdminResponse(w 
 	return err
 }
 
+type DemoteAlbumAdmin503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response DemoteAlbumAdmin503JSONResponse) VisitDemoteAlbumAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PromoteAlbumAdminRequestObject struct {
 	AlbumId AlbumID `json:"album_id"`
 	User    UserRef `json:"user"`
@@ -2948,6 +3086,25 @@ func (response PromoteAlbumAdmin406JSONResponse) VisitPromoteAlbumAdminResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PromoteAlbumAdmin503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response PromoteAlbumAdmin503JSONResponse) VisitPromoteAlbumAdminResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3056,6 +3213,25 @@ func (response ListWebhooks406JSONResponse) VisitListWebhooksResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response ListWebhooks503JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3193,6 +3369,25 @@ func (response CreateWebhook415JSONResponse) VisitCreateWebhookResponse(w http.R
 	return err
 }
 
+type CreateWebhook503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response CreateWebhook503JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhookRequestObject struct {
 	AlbumId   AlbumID   `json:"album_id"`
 	WebhookId WebhookID `json:"webhook_id"`
@@ -3284,6 +3479,25 @@ func (response DeleteWebhook406JSONResponse) VisitDeleteWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response DeleteWebhook503JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3393,6 +3607,25 @@ func (response GetWebhook406JSONResponse) VisitGetWebhookResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response GetWebhook503JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3527,6 +3760,25 @@ func (response UpdateWebhook415JSONResponse) VisitUpdateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response UpdateWebhook503JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3775,6 +4027,25 @@ func (response TriggerWebhook415JSONResponse) VisitTriggerWebhookResponse(w http
 	return err
 }
 
+type TriggerWebhook503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response TriggerWebhook503JSONResponse) VisitTriggerWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResendTriggerRequestObject struct {
 	AlbumId   AlbumID   `json:"album_id"`
 	WebhookId WebhookID `json:"webhook_id"`
@@ -3910,6 +4181,25 @@ func (response ListFacilityWebhooks401JSONResponse) VisitListFacilityWebhooksRes
 	return err
 }
 
+type ListFacilityWebhooks503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response ListFacilityWebhooks503JSONResponse) VisitListFacilityWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateFacilityWebhookRequestObject struct {
 	Body *CreateFacilityWebhookJSONRequestBody
 }
@@ -3992,6 +4282,25 @@ func (response CreateFacilityWebhook413JSONResponse) VisitCreateFacilityWebhookR
 	return err
 }
 
+type CreateFacilityWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response CreateFacilityWebhook503JSONResponse) VisitCreateFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteFacilityWebhookRequestObject struct {
 	WebhookId FacilityWebhookID `json:"webhookId"`
 }
@@ -4032,6 +4341,25 @@ func (response DeleteFacilityWebhook404JSONResponse) VisitDeleteFacilityWebhookR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFacilityWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response DeleteFacilityWebhook503JSONResponse) VisitDeleteFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4082,6 +4410,25 @@ func (response GetFacilityWebhook404JSONResponse) VisitGetFacilityWebhookRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFacilityWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response GetFacilityWebhook503JSONResponse) VisitGetFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4179,6 +4526,25 @@ func (response UpdateFacilityWebhook413JSONResponse) VisitUpdateFacilityWebhookR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFacilityWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response UpdateFacilityWebhook503JSONResponse) VisitUpdateFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4298,6 +4664,25 @@ func (response ListWebhookLogs401JSONResponse) VisitListWebhookLogsResponse(w ht
 	return err
 }
 
+type ListWebhookLogs503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response ListWebhookLogs503JSONResponse) VisitListWebhookLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RetryWebhookLogRequestObject struct {
 	LogId string `json:"logId"`
 }
@@ -4383,6 +4768,25 @@ func (response ListUserWebhooks401JSONResponse) VisitListUserWebhooksResponse(w 
 	return err
 }
 
+type ListUserWebhooks503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response ListUserWebhooks503JSONResponse) VisitListUserWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUserWebhookRequestObject struct {
 	Body *CreateUserWebhookJSONRequestBody
 }
@@ -4451,6 +4855,25 @@ func (response CreateUserWebhook413JSONResponse) VisitCreateUserWebhookResponse(
 	return err
 }
 
+type CreateUserWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response CreateUserWebhook503JSONResponse) VisitCreateUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUserWebhookRequestObject struct {
 	WebhookId FacilityWebhookID `json:"webhookId"`
 }
@@ -4491,6 +4914,25 @@ func (response DeleteUserWebhook404JSONResponse) VisitDeleteUserWebhookResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response DeleteUserWebhook503JSONResponse) VisitDeleteUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4541,6 +4983,25 @@ func (response GetUserWebhook404JSONResponse) VisitGetUserWebhookResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response GetUserWebhook503JSONResponse) VisitGetUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4624,6 +5085,25 @@ func (response UpdateUserWebhook413JSONResponse) VisitUpdateUserWebhookResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response UpdateUserWebhook503JSONResponse) VisitUpdateUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4808,6 +5288,25 @@ func (response PublishFacilityEvent413JSONResponse) VisitPublishFacilityEventRes
 	return err
 }
 
+type PublishFacilityEvent503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response PublishFacilityEvent503JSONResponse) VisitPublishFacilityEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PublishUserEventRequestObject struct {
 	Body *PublishUserEventJSONRequestBody
 }
@@ -4884,6 +5383,25 @@ func (response PublishUserEvent413JSONResponse) VisitPublishUserEventResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PublishUserEvent503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response PublishUserEvent503JSONResponse) VisitPublishUserEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4979,6 +5497,25 @@ func (response RemoveStudyFromAlbum406JSONResponse) VisitRemoveStudyFromAlbumRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveStudyFromAlbum503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response RemoveStudyFromAlbum503JSONResponse) VisitRemoveStudyFromAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5079,6 +5616,25 @@ func (response RemoveSeriesFromAlbum406JSONResponse) VisitRemoveSeriesFromAlbumR
 	return err
 }
 
+type RemoveSeriesFromAlbum503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response RemoveSeriesFromAlbum503JSONResponse) VisitRemoveSeriesFromAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddSeriesToAlbumRequestObject struct {
 	StudyInstanceUID  StudyInstanceUID  `json:"StudyInstanceUID"`
 	SeriesInstanceUID SeriesInstanceUID `json:"SeriesInstanceUID"`
@@ -5165,6 +5721,25 @@ func (response AddSeriesToAlbum406JSONResponse) VisitAddSeriesToAlbumResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSeriesToAlbum503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response AddSeriesToAlbum503JSONResponse) VisitAddSeriesToAlbumResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6423,23 +6998,23 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Jctu4uiD8Kijd/69IubQs2U46ketUjZI4HXdnu7F9ck9HqRASIQknFKAmQMvqTJ5jnmNeYebFpvBh",
-	"IbjJlC2fpPukqqs6FkksHz58+/KlNeGLJWeESdEafGktcYIXRJIE/hpOJmQp1b8iIiYJXUrKWWvQOp2i",
-	"ZUIEYTJAi1RIhOOYr1CIl8uYTrB6a/+fgrMQtUksCDrqPex0W0GLqo/nBEckaQUthhekNbCTBC0xmZMF",
-	"VrPJ9VI9ETKhbNb6+jVoDeNxujh9Vl4KPEA0ClC/hyZznOCJWj0KPwz3fsN7f/T2Hn8M3dxLLOfZzFh9",
-	"+4lGraCVkN9TmpCoNZBJSjav5Tme0JjK9XsynnP+uWpV5hGiEWpfXJw+63TRkK3lnLIZAohQgTATK5KQ",
-	"CB31jmoWuDIzbLvCl3RBK47tLZ4RJOgfJECYIcokmZEEjdJe75D8DfWOEbkkiVnlak4YwmN1xm5xv6ck",
-	"WWeri2GWipWYkWEpb6ZTQapQSJKFQJIj8Zku69bTa7IMrme4Zh1nJKFEnDIhMZuQi6pDO58TJOC1AGH0",
-	"7PTpm1fo4vQZagtC0JlMo7X3OeAzucKLZaym6ncPuo+Oet1+//Bh/3H3oPvgQfew268+1vJatjve4lpq",
-	"tqLeyu1kgLLLjvgURXRGpUCCqFsvSYTGaxRxKQLUVyfz8Mi7UAFifMRigiOFHX+QhCPKEM5GRO2wFyIq",
-	"BYmnCr05I5VYj456ve6IXQ+9GtgV974d6M4TOpuRpBJm+hFqRySm6iJ0gKwc9nJQwELtO5T6ZREizCIU",
-	"xljIT+63mttsnm9PcC4ESd6RafUxhyIdh4gnSM4JIgtMY3W0GKWCJOgz4yumzlJq3L6kE1KzOvX+lutq",
-	"RAADdLA1YTZ0b1tIfVUviyVnggD7KhDqJzh6R35PiQByNOFMEgb/LLIt9ZtBThiHLJZy/TQhWBL1p0gX",
-	"C5ysFUF9c3aOVlTO0ZevqA0Qn+IFjdcDADj8QC7V5bjEcUpEpxW04F8wapLwpDVoPcERsusKWgsiBJ6R",
-	"1uBDS8x5GkdoTBBGgkzShKCLdy/1fC/Oz9+etYJWmsSaA+u3NCSCFkwq9BO1UazuqkQxwUKiPiIxWQDH",
-	"z7+pxmAIJwlW5JXgyVyvW2F84T3OiEIztcspV8xf3XG9yYGSBgI0NcDvKijsTThjZKIg3MXA70m04ZWE",
-	"/JNM8q9MFPhrPnfP7Hetj0FLSCxT8ZRHpDU46vUUcgB7e5fGhVM8UT+jJI0JmmIaq51wNiGorS8Nie4J",
-	"ZNDh3+QAxZxOZTfRe9LgVQAv/KwocBz7D5Y8Kb2urmuUxiQqf+Ae2R9KM8GA9sT3cCr5Aks6wXG8rnmp",
+	"7L2Jctu4uiD8Kijd/69IubQs2U46ketUjZI4HXdnu7F9cs+JUiEkQhJOKEBNgJbVmTzHPMe8wsyLTeHD",
+	"QnCTKVs+SXenqqs6FkksHz58+/KlNeGLJWeESdEafGktcYIXRJIE/hpOJmQp1b8iIiYJXUrKWWvQOp2i",
+	"ZUIEYTJAi1RIhOOYr1CIl8uYTrB6a/9fgrMQtUksCDrqPex0W0GLqo/nBEckaQUthhekNbCTBC0xmZMF",
+	"VrPJ9VI9ETKhbNb6+jVoDeNxujh9Vl4KPEA0ClC/hyZznOCJWj0KPwz3/on3fu/tPf4YurmXWM6zmbH6",
+	"9hONWkErIb+lNCFRayCTlGxey3M8oTGV6/dkPOf8c9WqzCNEI9S+uDh91umiIVvLOWUzBBChAmEmViQh",
+	"ETrqHdUscGVm2HaFL+mCVhzbWzwjSNDfSYAwQ5RJMiMJGqW93iH5G+odI3JJErPK1ZwwhMfqjN3ifktJ",
+	"ss5WF8MsFSsxI8NS3kynglShkCQLgSRH4jNd1q2n12QZXM9wzTrOSEKJOGVCYjYhF1WHdj4nSMBrAcLo",
+	"2enTN6/Qxekz1BaEoDOZRmvvc8BncoUXy1hN1e8edB8d9br9/uHD/uPuQffBg+5ht199rOW1bHe8xbXU",
+	"bEW9ldvJAGWXHfEpiuiMSoEEUbdekgiN1yjiUgSor07m4ZF3oQLE+IjFBEcKO34nCUeUIZyNiNphL0RU",
+	"ChJPFXpzRiqxHh31et0Rux56NbAr7n070J0ndDYjSSXM9CPUjkhM1UXoAFk57OWggIXadyj1yyJEmEUo",
+	"jLGQn9xvNbfZPN+e4FwIkrwj0+pjDkU6DhFPkJwTRBaYxupoMUoFSdBnxldMnaXUuH1JJ6Rmder9LdfV",
+	"iAAG6GBrwmzo3raQ+qpeFkvOBAH2VSDUT3D0jvyWEgHkaMKZJAz+WWRb6jeDnDAOWSzl+mlCsCTqT5Eu",
+	"FjhZK4L65uwcraicoy9fURsgPsULGq8HAHD4gVyqy3GJ45SITitowb9g1CThSWvQeoIjZNcVtBZECDwj",
+	"rcGHlpjzNI7QmCCMBJmkCUEX717q+V6cn789awWtNIk1B9ZvaUgELZhU6Cdqo1jdVYligoVEfURisgCO",
+	"n39TjcEQThKsyCvBk7let8L4wnucEYVmapdTrpi/uuN6kwMlDQRoaoDfVVDYm3DGyERBuIuB35NowysJ",
+	"+ReZ5F+ZKPDXfO6e2e9aH4OWkFim4imPSGtw1Osp5AD29i6NC6d4on5GSRoTNMU0VjvhbEJQW18aEt0T",
+	"yKDDX+QAxZxOZTfRe9LgVQAv/KwocBz7D5Y8Kb2urmuUxiQqf+Ae2R9KM8GA9sT3cCr5Aks6wXG8rnmp",
 	"8HOGSWaGbA04jktAMihFiag6FEEmCSmeCuNowROC5BwzdOCfTO51/2iqsXOB4ylPFiT65ezN6zyGDtGY",
 	"R2s1hVQ8lHEgKDRC8Oo2KKnO2xygHrM03ACljFwtAWqIsEhhifodUbZMJWpjicZrSdCjTs0+GJdD9mas",
 	"4F7cBYxT2gpmiOvXb7WT7MBgGjNk7RproayWpORNxepLnGEnK1RTB3oOoAVPNSvaO18vyaA8Z/UWUgbM",
@@ -6447,7 +7022,7 @@ var swaggerSpec = []string{
 	"MGr9x34m2u7rp2L/NRHy7wqxAZgnsDv4vCxFwfmA3GS5ihKpgIEbYcQdpX9juig04AlRTIUUWoUaMcVI",
 	"SAQgDvT2FdwludKSt/pjGWOpLvw9gSYxFmLvUi+Vm5NRF7F4hiM2pYlQsrY7ClCXJupAtOJUOpawY04+",
 	"TJM4DFCoOYH6V0buwmDEQnMyYRcNkRs/JlOJeCoVPFgax3b/kzmZfFZ0lFwpyqtH19KwmQBxNmKapAdo",
-	"NaeTuV6Hgo2ivuovajarplQALBIGIJjwhUCgq9A/FCGNRkw/gY8DmFY9NoRc2NXBHUaCsllMLFJ10ROy",
+	"NaeTuV6Hgo2ivuovajarplQALBIGIJjwhUCgq9DfFSGNRkw/gY8DmFY9NoRc2NXBHUaCsllMLFJ10ROy",
 	"5iwqHgIczmDEwiomYFYC4MtxDIvNHtTHSg5fSvUyrLTwhT6wbJL/aYYwxwdTAoDN1Xh98dKTn+FwiiR0",
 	"xDRJyVFT/WeFTUYdJJfo4vz53iM0x6CqIYPGSOC1kgQER23OyIjxS5KgPnpFnxjtrX/YUerb16D165zw",
 	"pQADzGsun/OURc0Fa60ySExja4iBRU3VKHaFGC3IYgxqiSNCxuDzmkukZ2xMDfRyN1IBvY6IE5FdH6ta",
@@ -6457,197 +7032,200 @@ var swaggerSpec = []string{
 	"Aj7nyZhGEWE3hO+apzk6GC0oszwMcCEHwmy2XeJcdvn8i+dWgMapdBxDrc/b/msutYUZj/XGbgACZ1VA",
 	"OCFVQmG2f4X93ny7BEKoxw2RtqBndKrO+p6Hwm1Ij7vFFeSvGg/umgAFVi4LjM02k9dqCM1bvI45js45",
 	"f4mTGbkFJMpCvaEssRo40UJsv3f06MFPD0FZEjnQGAqDTphUcuY550ivaJdAKip5uaUBO2/nVuhTDG2f",
-	"3gHKmJMxSENZDa7o+e6UXeWQIrCMSa9vHyzl3iqp9IBxwXAq5zyhf5DbgELyz4SBtEWulmDOzN0Wf5Jd",
-	"7n5McKKOHWanAi2oEGDgSnwl5ilO4ATC9+/f7w1TJaVLtTECBlpNbkC/LD4vG37DJzBjmCk9CcGCs+5G",
-	"B99XD9wiXS55Ikn0ikQUn8ObNwZ73jLgfXi1t1qt9hSH3UuTmLAJj0pn4laCYCkI1nKXl7QksFeu0qfr",
-	"xrR9y7tqVdxMAoe7qtht6bJay/6//rbaVRbk89xSATRK77+pWPnDqPvDqLsro+4d2KmqjFDH1UYo5Nmg",
-	"3LW4oTJgb0X2eaXMj94RwdNkQlpFYBxuBYwNylRmnkuloBHxdPN7QvM5IBjYsTox4csMADejlHb/GdGr",
-	"IomOZJW2f7Sb7b/mjgiaa652rjbprR+EDKCINHLbvpXwa3dfK7j6wLixgJyDWH9HCHNzUVgNe3PZr0a0",
-	"K+JFf6td+kPdXuprZYZ0HewFrH7wpbXMuRRckJS/wdbB8Oq3x7++OhynraAozQUtQ/I/SboAaCgBBsvW",
-	"oBVhSfbg14qvcvv4Un5OxSdQ7iuiDeZgyynY6SqNFd1s5jHnMcFgqNBxBxVzslSpuZ/49JPWFaqii3Jv",
-	"yTRq8JpSVEVNpFIW7/DBj1CDJeaBVAB0eYKqlVXsyQPtRwcd4z+zsXc6/OE5TypQpHBwBZIt0YILiQ56",
-	"R488O3a3CgPsMZQCcxYLxdz73e7BgwebBykAEEas2tSJkpyGRr6o2hLEAFVtEG6YhiEEUbk3kTkNb1Xe",
-	"4UepJhiVG0yJjnRTaEojslhySdhkjT6TNZpjJW0ShgQh7FhdYAioYmQFcnJ5Ug+vQT48jXJ3ME0BnzbD",
-	"zX4Y+JDwN1EFUxtvA7AFesEURVEyc4XoCe7CStnTe+ILn+7nCumz/Mz9Up5ugwBa91bxdxdp4mbxVqKE",
-	"0I8V6J2Dj6ed4CiiChVw7HtzpzgWJCjiJZa4/hMdIFU6FzhMq0jXClReoJJxEAOHDHEch5W31X6p8atM",
-	"rjM8/pWsgSniq5eEzeS8NTh48KARCsKqc1MFGgab8M/IY+VbPYmpuw8VuqcnQ4Fzja+Y8DXPSihEVOBx",
-	"TKJ3YOao4k1r+32E7Mv+qAPwXBIWLTllMgsLDo/6PfQzZyQEgVbL9FhKslhK52Ce8gSF70+evHjz5tdn",
-	"n56dng2fvDz5NHx+fvIu1IGro9aJHXpOcCzno1ani4ZjHX6giA6VKKKR9iO2cSx4Rot8kLi1U9k5RiFh",
-	"8NcAKaQLkXa2CERlMbgT4hJLu7ObUwrwQe/g4V6/v3dweN7vDXrqv9+qQG2mrOf/VKKETAhVCzGqcRvo",
-	"pIa0Nt+bUY7R2+H50xdIKG2Oys4GAlrBA16CZ3BqZwF0AZnbyucrGsegjSlIcsViJVmI66S8PAX96lak",
-	"VczszlXyJbsmT9+lUdXaxiTmbCYK6yqBuzg3rYD8aWSlK3vpgus4jdOh63dgF2pf3GaVaRKXB75I4vI6",
-	"N5MfWLoazCFBkNGP3EFkG8pQtAF5ygJKt6D/dfio6FdDXDzWJF1JyNZO4HOALhoaJgAUQq7oBCIqPpOl",
-	"hLjI7o2ReUHZqf6wvx1mq92dPnORMx6Cw2Zhf+biWyhME77IQaGLTqeIcRciMmLLhF/SiESoXYxx6ShK",
-	"AqMq4QBFRJKJLE0L3ialbCshQQiIFx0xULruiVxwTaeLTvBk7oxGxhOi9TObInPYuR70QFqb34Xai6ZT",
-	"HbQlKwNh5htHSuKbrjUPsPZ+sLpMcwzx5jCdEUYSLI0VNSEStQ8PauPEO90RO19x4+nEKOFSM6UVlXM1",
-	"ScRXTClBAwS2PxvCr6An6IyRSBtox1zOC0BcUGaFkn4FrVrgK4OzBw1pjYLtxbuXebiCVhqZdBZjt1WL",
-	"MzkBio+GcymXIjThYhjNuZDXKzg5CtWA6pywSxJzLQpWi5ZNrrQlosXVNBXNFKGvX8FW1MUtpXg8N1za",
-	"xTJqQpbzZ65DyKeUxBHkviz1d8cImx/hQidkGeMJ0TKlkFzJQXB1AvdeVbSduv4KEQqcoE4YggWq4Zc6",
-	"ZM5TUNtMSVzUKY1oNacxcZJd5xiEOSMhqa8RnoGTgkVOwAvzAm+4ndz0zgeBfukb8JPcKrIXjzXxKFDp",
-	"vHHZJ9e7ocW5xVii3BbERChCUJn5t5Jl1QlKrikgKdG//KJ2Tttek5WibdsQq9J9ewFaSPn2a8uobzYA",
-	"KS1l+BLTGKJpPl5HDc0YVdfcdz6W9gU/uyBgBWr9uknnKd8+6zotayKK6GMT5xWYWK55usCsUnt0duIq",
-	"LvLi/PytcZ8HiHRnXRQWQuzC6xmEnSGwa94AHGu3KdgImHHLGvnwFZaTOYnQBAuyR5kgTFBJL0m8VlfG",
-	"WHPgWtuDZGSV2RpNWJ77Wz00yWcRiYkkn7TTucqCktn6S+hD7M+bYFxWRTxz/LXW2AyUerLc51VgrTba",
-	"l5buLTBTmwt+g2tW7r476vWD5vtosP6iY7Ie8Nna887zTQeyBf2s228v2Pm5vSMTfkmSHZuHf09JWm0d",
-	"Looq2egNVnc7ia641cZik/mw2iMgKJtUELV3z5+iw8PDx0iL6mXTOcIg+eApRMvKfI61MxP1znuPNpiJ",
-	"UiarSPP1k4/JlCcEUXmMGF8Vc88rFtLftJAiawKQbIDkzQzCPyC9FaSVWFV/rWmNZdipk22jr3XAt97A",
-	"hHT9Km57fXM7anx7TbJ7hbtXG5gr6NpzyqiYA+boVwLt2EvIRCk3kJh0bE4RAWZo8RoSlpTUOtUDNBf4",
-	"zSKHer4qpkCsxNIg7MxqDTSq8y4vMEtxbPP4vbc8xQZiRRsuHGoVwD0RergG31yICoYAtsjyAu3+Nxyw",
-	"hV3dOZePuQ8ya3ZyMllXOzQzeT0/AEit+qEVpm38fID2+vqygyI6wQtSPfY2gQPVKoAZI3Ab3QCkah7W",
-	"oGLIe6X8hJl0Gw5cMPpU239MaLEX+Rxk9TjEcRb+xxnZTp+8vghIxepkZV2QSs2EVCsD/niKgYRWfA8D",
-	"KAjC1qAXVA5pr0HdMmGYgUsuuCdyWU7dZk7rTQd95kS2AhOF3z+llaShiF/Zu5tmsmSiaqLGNq78siuF",
-	"4jRaN1y3ezWwy9i0fptIvDWLLNVM6dZrLxXotcQCMkcnOrRSX140g5yTg6urQBeSCaeYxiGy3koaKxoj",
-	"4ebhhKAlYRFls46vg6qBwW9D4+vtCDQL1doEpQtRxUIBW6ujierCjEQ6bnCC6bhyMWoVpZALHQh7bRGO",
-	"Te94MQ71ZTgqH/p1OEp7dcu9mcDr+/DLzvidh0cUa7g0C43YZeyD53SsFecUTH9EPfyIevhzRj1kBOxH",
-	"1MHmqINmgQYeNfhuggwyOtq9EVps9PXUHu1QAK1wEQ72ShyXHG0BMq4x65iOuv9OXmIPZW5nkPA5UWNr",
-	"hPfRDjzDuSXc1CvsDfLDI/y9eoR3QCGqvK/fvw/Vk/WKAqtxXJpEShunkwX8eCU6mSLNSnFKE6bpXeHW",
-	"mXP9lPzVpDyXGpIX7wDNKZvl0k3/xTJe85tzaop5JRFJUGaWCVDOwxoga1oJkO9fbXzJCubTavmstKNc",
-	"RdRq9vcgZz/OiNImu7KV0RMCUi0rms2aWFOMaaNiLw3SgPwtle2W5sJXWb4+6etXdcT1MqBJ+vE+9+RC",
-	"izSVy/tYTzU2pfLkeMgUp7EsqM1FvNwsJXIk0rF6OCYgFLqols9krY08y63FwmvwcQc5RJZdVBjHu91+",
-	"78Cvi3wM8YUCeWmPArX/e0+vcu+MzhiWaUI61RbRKgYxBF8Yj1NJkGIRikICq8gSzTWzCBSJgbtSWFRT",
-	"gbA2O8pgyjMX5fKDMXzXjOEOCfmtaaL/dBs6vUHN/g7oq7evDRfoJZ9V2OO0qD2UzVNjcybKaxKxlJKg",
-	"a13lCLdvnLzWhG8s67YMamhQfo9GYTUhM6TPpJlvbYK1DsInXHtNKsbXL5zV+A3Ocv5G7bk0ZKPC6Qj1",
-	"0iTE7jMuUZIytCay2hVp/AqNsTc7+Q1+61r3h0ghl2CDByTn09B+jlbQMt8ZB0eakErTe/X1qboeuYQ7",
-	"3xpdOOjSyRTO0l4055XNkD8D7eYLVOvC/j7u0S2vQk0pWmnjSG1MzLVXpjyQvgUPj9Cv9EnREw+zuMo6",
-	"MsFMLHkiEQTI1dzwzTfQc/v7Ny6bsd7br/BgPWwakACNZ6LrYhJc6vGf9WI4gGy+HTuwl3m86sbmMjPG",
-	"Wywn82rNwlXm3JW8cr1o1MTYBCbrYzD+QtFe4+WbxAQnINpBsLUWuu0O9v3KottFbdRKU/6QVetWTyNY",
-	"shFUFX9Wo0GtLre0XWlRdQrQEHIQ9NNjAzErB2cWtE26zrXWLT17mlC5PlOL1eijS5oMU505oP96bmn+",
-	"L+/PW+VSQb+8P7fJX+M1wlrnnHqawy/vfz37dPHupdY1xjrdLSJg/l4o3PhM1iPWDp0mozNA9vZEOkY4",
-	"phMSomVCoZsOdLsJydUSfB72zhyjkAoR7oc4jUKwWNjC1HCIE86mdJYmJNIaBBwOYDLsL4OiUv90sRfK",
-	"ptyWosG6wn6+aUqEFphCFSslm5bKw7i3oJZqpsrMqJBK1WJRJgfahjHojZKbOJNKvURzHkcCyRXXyRE6",
-	"2mnE7FDDt6ci0Ik0Cu2wpOOYWK01ITh2NbcHIzZi99H9+0PfVglCnMbO+/dRO9wHa5XY73a7YYDCfVPH",
-	"BP7uDBDUxjOF8fxKP1AsHaF2g3J6AUrIUlu/P5O19hhBHa2BKWX+t8y4Nkp7vYOH2a8QsnSsZoLSHSwi",
-	"V1pBXZhvP/Q+/k0tFeBtYiaQ5Dxw0+hJOYvXxhKsRxGohyRHjx8/huE1+oJYoA9AUSzjKrBVgU2B9wVe",
-	"o7HJIVXDgix57NkKej20xDQRnQBaEajhXYXbQIsAALzwy8jGzo9aA9TtdgM0Mmkk5oevYdf6Np3G69Df",
-	"r8cjeW394K7GApveBTjoV95XeACl+YXE06nSwr2q7ct0HNOJwjrAlSXdvzzY1z/u2+8NrqgtmU4WMAdP",
-	"ZYBeEyF/OdsTch0Ts/WafcND7+8shyCDhcJo7flR24Yz96plmiTUcGgSOwApB0hXzDR14X95f64LwYfa",
-	"aK/bO01iTBfgCTSFeEesnctQ6hzDo1D7ij/RyH6j09VC/McytLFTasSOHayqgBhUrYfhvBxmO56uu8+n",
-	"poKe6BRTsqkEDFSkQqF42zlf7UrN2FCXzQ4LOXcKsZ2uKQZwimIeKtwx/3bxDeG+kvoShuN9/ZM+4+6I",
-	"XQiSmCiwhF9SQbliACYd3OVcAxACFEKslvqHIqJhx497pQtAYH2UcLLvwe5suwKhiE/ShV6OOYsV/UzR",
-	"Es+IQKPWSURlRmJHLYUzPxP1U5wPOBCjls3wGzEHLYXRaig0amkHpL1no1bHJQTaiyDuIUXLwGo1SwgJ",
-	"tG/e0WxdDVLoKfKLN0mPQENAOEICrwUSHLb8H/+BnjnDvPphaN3SWl7VdMhxjCVJ0ELJgNBC0BZoNuGv",
-	"QmneSoIcY2F0DjzRCGdWNpljNiOayk0w5KLr4vqZKzwGu6f1WgKN0zl2/rcJBz/6GE8+d7poOGJ+PjhG",
-	"4ds3Z+ehpileSxruW/fuCZQmsSKmETE+Tx3TTiUCnYJEwjAw0z9K854BCje3c1HIpnB0bzgjTA6cmXRf",
-	"3/9LkiiUNTQgyBADoTOJWYSTyCKCMIXA8/YZ3baqPhwzyM6CM9uuBFk7w8CGEiUCRWTP1XsynEl2gmwy",
-	"dUOExItliNopo1dK+OMsEoCegXPVqNGtcDAHjRacrN5AwhrJwwEKL/uBhoTCkodH6MWr4dO9sxfDgwcP",
-	"28aDCVX6AjXuqKXfzfavAdfN/+xWmnuqTl3/MGp1HMAVZik01nMFSCzxhOy5HonArAoCi7n+nQEKneEf",
-	"JGt11u6XoYWw6diiZzTHvsBXdgXAed1X5vaty+dqwawlK7vcsOx6CAco5iuSTNS1m5MrNQGf1gMWrkOn",
-	"i5SeOkDhnAvYiK1F51rIQNU59Zeu+WlWXkpTCG37GS9SPKSLJU/kJ/Ml+k8UpkDkIqhTtwaJHIYzehGO",
-	"Yxd1/p/2V/synEm9+DDQ91txdUV9fJZu9XfHwTXvQyh8nSYCZzAcIPk3fVIK0/VRBeiyb36ck6sKeAYO",
-	"P2VDxAsv+6HCPrUEWxZjzOUc9BgUpQmwalf+AiqGuLA1fOkkDHPHBujDx9DRyZRpbUijMDq4ujK+CU0V",
-	"jaWk0LMzQBhYIU8lantOl5OXp38/efePT+enr07eXJyHATL+QrX0/gOkhEsl70+BimdRxbo2a0IimpCJ",
-	"ou0Qg6D5E4k6einGVBMgmVAS2ZCTqdSAyVbx64uTN2/PPr07OX/3D7Wk4T/OQtQ2C0EPRHDYE8HBIuj3",
-	"FgP0wCUudSxyuYGeD5+evjw9/0ftUIvgsLcIHqpxjrJxAvR//ne/h/5/9E8qJUmOEYZh3xGZrPeGar2u",
-	"WQMVaM4ZV7oenBFl6ENEYrwO0AH6v/8Lwb8/HnsOMBOwo612YCiFgzvHyYxIUalMAozZbKDl7CghQuQa",
-	"KhlhuR1zvlTMMVDq6yWWBK5uTNnnvZhPcAx3aBLzNEILIrG6NQF6+vPr4XmALl4OA3VXOlrP1eebsljN",
-	"RZmgEcmDdvjy5Zv3n86H734+Of/09PTZu7Pw2Gxqmgoc62EmPIlsuybj5bOW77bJJdrrdzQA5gTNqZBc",
-	"s3PKtACTC3i5J4otWilD4c8n56hORYj5TISgMU5LhMQPTYBaPP0jFOG16GitPaYTwgTxVPG3CV8mlEgb",
-	"ZkBl7GvoraBl2Hxr0Op1+92eeosvCcNL2hq0Drs9aH+7xHIOxg+jA4NRjYsKs8xTI4xhk6p/7KteYzLh",
-	"C6JDv7Rsa5p3qA2adikwve5Fcxq5AYem+rvfFfxDtV0pe2XfNPT++tEZRa2NuqZ+bnUt/mKt+px5Wx25",
-	"IlGKp4mscezTuVL/n543r0lfLG76NW/ylElKim1lD3r9BsWAt5j++mL4rsjn16B11OvVjeqWuV/qrQQf",
-	"9pt+WOxHcdR72PTTfL8d9W3/sOm3xSrV8PWD5ouuaB0B5kTXFVEftLsmraAl8Uy4Srui9VG9b01OX6zI",
-	"89Xk/JOq6q1DdYO0AaerlCUijS3UpPupa2c6Zek/TIqg7VlnSZARk6Y0UZpW6MdqhQXlxBbtUuqoC7CB",
-	"ul1KXdI53UZaJMB0QRdcLBSXigzVyt93vW573wvoflSTOeLQU6/1W6JnYxTL9ac60ltr8l2+zd2trkQO",
-	"IzXgN2Jk0JpVmeJfaZzKN8JSWHiMsFKQ9wyVB2nhqHeEYvqZaGWZudaSLhQwjw4/E1mDC71/Ien7hvj0",
-	"zfECLEUbkWJLpqw+PH3W+ho059+VpHAfSovvf1H/a0IXF9h6iBBma87IcdY9zHsm52QhSDzVVs8YC2ks",
-	"xaZvX0zwJRkxCxKbXU3jWLewhEwoQ2ZR+6jXqyRz2o8GsLiw/e6bkLqs9xmKOZuRxO3hL0/zCq0rd4fh",
-	"7wxSWGQAE+03Qnm1xXdkutXtCFrLVF4jDoT6moTW2q6t+SacQffuBCsk4JemyIbTG98bdGFFqzkfMYXm",
-	"JkGISr9wwIR0umgYRdo2oE0fc+6aKGUAVpKFZ4apuiDDKNpwO/obboeaDkeRkQI23yR4N04IjtZueVll",
-	"e23JjX7crJverGEUZacu+fbibo7G73tNNxpIwAXyrdDb0uysBWtEFlySyBDqCmlUPQYgwdhb02mMljGm",
-	"7AeN3hGNhqNM6GxuKyt7rZn/CnTa4Q74IS1pGnvcqa0k6FGhremopQWPFRWKBj+zjekUpfUJbQnB3yb8",
-	"thjud7r9gds3wO1X+LN3vhaezWmk1cXVWioVNIthfqgDOtMNJcdrZKtloAga5JdyniCTISo6jV2gjRi1",
-	"OscozOVZheVRgmLmlPMXGMs7ddFHeRR9SYW0jsatTYAv6YLKJrf0zXQqiH4zD7w3LF7nTR7g2SBXeCLh",
-	"CQUHLWpLjqZUR3OoPYIeAEkW5hJDk0ih6+KqgX9PSbLOLIYmCrO2M+nHG2nAznD5wUup0gG/NmmjUBXV",
-	"VUH9qAOLW/81jKanQl6lby5XnyeLw8fvT960Snl1H3RFntaSYPFKPH5zOhs/YafDPsNHw9fs2T8Pxkdk",
-	"7MWZDnQdHAVv+O6fh7MxoelPj2anPz36+fTRTz8fvD+9OPjp0fOfx+OF/x0UzlHgMIDDyCRPVOWB9Psm",
-	"3g8i18Rg396WrqCS7PcPDo8ePMwnXug0arWwZgDLl5G1UPv89NXbwxcXhz9fTl6+iR8lr5++/K/ssDHT",
-	"euKGlfc2LhyPJxGZFhYONuKPPhJtE3ZbEXNbbxG5l5kLC515/3vvnEsc7z3laV1SnlQveKVJ/YC7zILk",
-	"wjd0KEwMfedXcyyBXEDQCZ5BIHfeSl5xibL6pl9/GAZvZAAqhQoV2dOee/CvMQkFNQ6oSl53ooO1rBNV",
-	"cojbyarohPYRZIoqJKpzRGXlU27rUVL/VJTdljnR1HoZQ11hg8dyDe66qfYHBblWmPqbDcTbkBoo1w5B",
-	"NrmOGa0mdLGx86qc0Lsz95W/550ysGvhsz1V3sROtoNkHfF1RW6+C1/cn4mmfZ/+Pw/dasnpZql//4v5",
-	"V1P3YI4yZjGVxoZtMvnAPUMlBHfgMWYRN4U5qrx1PlFsojr6SPxv4LErtsbfvc+uCRYFW+iGwyjy41YC",
-	"lIv4MzEvQZWOp0QypVSOWBgr1SvcDzloVlAjc4XXAi0hb04GJmknK9Bs0QLMwxBR5qZczbkw8dAjZuNx",
-	"bNbs1NaDnuAEMJlxFNrQqBDSFUxg5D10cYqUNiayFz70dFenKtdjhth3rHV+vEP3Zr6EwnV8RUfXukpf",
-	"9rBvL+RbbCp27vohv985mdASfCMacWeCu9nd9lK+0gIbkS1npirmO3S6JjLezZAvhLbyAhMVZRoxW9nM",
-	"xBeHKCGrhNpwmtWcx37SJgTQmAStUPvJvAzOjktLNCHu8OIxCl2qpI4LDP3EyxARtQk1m5pBR9+7Qnwu",
-	"2xIiciFsEaKQj0fMLljymbZA6TDcbK79wjzgozjq9bo2VldtAZbf8fMpR8wkVIKF2qQ4qG8VWYLATwUT",
-	"09YdS4TjuIuGENQr3Db2qCQLlBDDAYCYjVhbLzFvP+woVZ9O5sgj3MtUQpSlTg6xeeR8peQUBa5q86HO",
-	"WbkTvS2XSbxRdwtaTd8rpt9uoRJ6y/lQtkrlB/7gqUnb6iZZbvVXo+Xd3Cz5l7VKbqdW9g+/sV6p70/G",
-	"lH+w2T+hUplnfDtSKfcT3RUIYr6/O+mguQ1QN6gRqI0FwmN+SQbgnVlwpeEajYLgyTywgS+TNEkgWyWJ",
-	"dTKOvngdUwvM6Sb5C+7ql1KGPoTQASgMUAhaTtgxioxJJKDCVhI7tm/kDJGMrzImOucrtMBsrYNtTQsv",
-	"dGrru0vIP5hOyUQOEPYSDa37SX9h5ZyJEtxJhBhP7BNIbgmQ4DqJi7NI5w7rQqw6J9S20LknXO4JmAjs",
-	"EGatkOGUZWu2Bqj31aQRw5BJypTYMeHQNUSOWKYmKNAQncyas/VXNTKDxNCjXk+7FA2w1Q4XVAjKZkH+",
-	"AU8clA0UMEO5FlFQfkF9M2LFNyGU2YxUHdAHt2R3ckbGIU1nrepmWI0ZgN8mrZFx9mA7Pu53ousfbLss",
-	"r3FUJX/yKgX7+P+DTzXnU7vkNObUbIaUd/Y7Yjpe66s/M9M5A5aj+IytCML4KvCq5/icg4qs2KPWpEYs",
-	"n1ThigWZbNuKHFddJhsUSpvTmmVgddGJDlsYQd66WuuKQ5EQEThdd1HbVdWkmZdqkYRmNcVOUFqx9TtL",
-	"obDUzCpEbV31xNYu+UzWnQBB1QqvW9WgmJirK6MgqRmqKSJeTOcNFc8PO8eFZUMwlFm0SQR28Tfjda7Z",
-	"08ALn0L6xMdaJV4U2E+mUDv2Y5IbgK1Yl79W4dthTkFTIkIuz0Yt2SGIOyTgtQt6pREEzlVtn+k6LzGe",
-	"fIaIQ4u1x6ZCE7o4feYY2Yhl7bYgGyO0ZVOyZr6mkoFFTAid1Ks3qUTmGP1PNNvE9ijMdP4RopRFumON",
-	"tL2/wnwYW5hdChteZkA4Yta2YEMpK3iwqdd5J7p+ZRO2hso5MFRGVlnXr4ySZrdIV5dbca9zG9ZwagUt",
-	"MCXVrONDq9896D466nX7/cOH/cfdg+6DB93Dbr8V1Dw5UGp0uW9b9duuu5+/WNgeIyvbeCq/ITg8jUMu",
-	"OtPtwB/MtFvW/dhaUMnqfxigdXky09JAM0HCb6HXXL7ZUHx0hcW/gZjxV9SDDSp4FEwzyXi9Y/FE7H8x",
-	"/zKasmI334/MYuBwlwLOf6kLIsqatG076W4TyD1Oo4PsU12ic8RK9W6s5m3KiJnSec41ZR/b2hZ10tSI",
-	"OXGqrQv7GDywvqiOVkntmqnJG7GSlnnrnvC9iWAJyJbvFzRCjKyUiMdTOeELknNg6nppOEKEqRkgFdKG",
-	"kFrgZZ7NdqlYS6g1doGoHKDw4f7D0KikU3pJOrpspHbgjwllM1OoIQIo6H8xvgJx7DMhpvuKopxRGpM6",
-	"K4JT/E2lUwUgTRCDEcPiM6T5mCYsWu8/6B2YXP5I2CyaLnrNdd0TcFTgyIhNNxQ87N0ufuNZPLyvrD2z",
-	"UmFXezp3HWxvp/02sTJvoRMXeilXx2EaZMn4FGorSBh7zwqLzg/GtWWSCaA5dtf2WnZRXcLDFu6oDcg/",
-	"r653d0+UG4TpaktQLE4Roqysni2ilxXUGzFdUa+ybYm5Rdlk4l6+L5+Owoe+aZGmi1lxwxGzVdp0ogAY",
-	"6dR11yWRtUHUVl08ht90lAVEx9sMwoxK9Ori/G3tJC/e/87iIgpzQf3izdERojI5AjPj7g0jLHFY1RnG",
-	"XsQG9+k1ETJ/m3IoCi0CS0ji4al9VnDrV3L0d1BsFaoUZsE3VrEso2fXqP+KK8O2Td+oYjeQjucQF+pN",
-	"zwBg2/H9zSKNeqkDdd8S4qrVQnmdXM1H13ysbbqPddCCYGab+jmIGOlEmzvuCX1xjhHDC9iMmih7N5WC",
-	"RsSrxgjO8Pv3j3qH9++j0FEm9I4Yg0IXDe1pg+ffBAoMrO3CQhEKaLhemIy7Se/Zzph6i6Y81ob9Kcbu",
-	"OgG6UlyHB14hPRR+GO79hvf+6O09/qiLn02S9VLyWYKXczpBCWYRX3SyyqsHqG0rd8HBqYkjvmKSLiCF",
-	"t/kedQyWXZfkuj5YobebmqJrChQqGUahh1enE7KC5ApIREJ0YSPOJsTVa9SNpfR1gzL0ChFdhXoq0CWO",
-	"KdiG0JhMQQz1K4fZQiReBVTKWUc3IT/q9bQlacTu3wdkun/fmjWTNCYBCk358LWtl4cXRNdKQ2LO0xh6",
-	"t+jsHi2L2JIWWdlxEx0H9Ub1ltTQIEsbGdfeliCH9oGHIdR2xQVgQHMZs/4Rs3YGCJrLyvZbk4+uLanL",
-	"WmetNEr1IF0siL7MnJERM9Vnj5Gjchbm4ZevlY4QEwOeJ66NbTFVAQIuIkDM6VR2E6K0v67xs7UC9zOM",
-	"737/WPSokysCdoUJX1hW3VwkK+zHdDO9iyB3WzE/a5asvvC6wJQCJbYFS4Zg6uu3e/1W0Hq7d+BCKx5P",
-	"e496jx5M9h5HD/p7R4/Jw71xhHt75NH48ID0pg8f9h54LWDVCp79vY9//Z3Kpy+fxqf9g8VPF2+fj4fD",
-	"y9+mv/2e/rJqeBg3PQ3XKPQuguYLc91ARC6z9IYCsvowLx73G35VMrFUB58XBYlr5IgGIq8zk5xuDka3",
-	"5amsG6K5QHycazPNOPQB0C0HRmzoRMwjLThbGdarkXzQ6x/nBVPDxGzxXaUEABcEmXnE8gtyxYR1/SIa",
-	"FWjtxcXps8CS0qP6EldVFPJ2wfM3RsWjZh9mGld1EPqW2FQTkP5ma4xwR4VqTgqbSuWZhYlGG8/PHV9m",
-	"o4BAc7A31MSKX3ued6a5NCR/3xZLdAzy1iiynSG1AJjTZ5tCiHVgKBQwAOHNqxTuQolLBc8H17ZNHjHd",
-	"uCXTC7UUzSZxGpGoc31D5SATtozMBnYdNmKZBNYxMbiemc3Svvv3D3r9+/cDU8y8UCJeq/YQXZyF745Y",
-	"VfyukrKfzslE6b0gfVKhpc+BX8D+qNc3Nf91JyedHW+0MidGG8OCWhNnI6a5sK66cpxvx4ir7nJDans8",
-	"YjmtEc7IVNKAvuZGocirh8aSctQ7BM0kX/1HKWrPM13FnZnTVMD6TKceSLLaXKZDifYV10QmfxeSckkk",
-	"tAGn5p8/qZe2EfiC1iJZk+nsxdsnf3/xyyq96vHDJ/94/9P87avek9/iyVN8twK6aZX+LxLQTZGGu5TR",
-	"qw7krqT1nR3eXQn0JhJk+3Dl70qY356j7kwDyPO13Yr9Nw8YrmHfNbZLHc5bDsbdXqXwYnZH7PqgXRSa",
-	"svBhbQgxeDu1G9EXO72Q4uvcmsL3a2pmbb2Z3Sw6dTfRwg58I7ZdtHAXDV0QL6qK4VWCRdMg3nad0NAp",
-	"1oq1BjklStngXisWmNgrKKxfHeKLmQsD9mUJQJukHOx7DHrANIvgqlEIN0koGwKGd8j+N8YJBy3Ys/+4",
-	"f4swYkc27yKS2DDYQkTxTUOKr2Mmtw0tVtR2Z4zkdkpWbViuDibbnbkn5jNxA++mt6CK7gZ29I5uQQLJ",
-	"gsus68F6oPt15XoqW4levazT1GMMtn6bnUAZCk3XirCLfvWaJnRthzSf4hjGAbW5oMuTVlvMLIpMGYv4",
-	"NZXKXioAldTXispi+TMyXcX0KoTfzQy6LefDDauqiGUfnEbiw8dWZTGoa5uDFpISGywclEMd2qoGqyty",
-	"5veprS91du2Ell+DOwTZMvNU6F5pbUvwa2utCYkT+UwpCP4ymnRu3nZtxh+1zeIIi268tKrxoA5DbjQj",
-	"NbQG/V7QWuArukgX6g/1F2X6r165q3HdBLrAQ/UMDYYsgBPcW35VQrXb2oPkiXwGDXzU15UraD07OXvq",
-	"tSofwl/wY7kB87+iEIPtlXwtO/oGLKgca2ClGydhx5qy3YJx7H+J+UwrCjJZV6gJG4JyaYTaIY1Mz7yY",
-	"zwpN5bJbtcRy7l0CNWOTUhM+JlRrHhtCHq9VPTw6UQqIHDHbtBzaZwh0e73BVz9yGsTGuMeYz+6JjGu6",
-	"Ho/md73KcMR2GPpo13Ksvc7VkYzo1oGMWYRlFsqIdhnJGPOZ5ynwtYZqRNCd701ldeGsoCPme3cqlQeZ",
-	"rL126bsSuRuFMd4wjvE6Obx5POM3k66hMXVVdOCWVDA1WRNbis85KbkiFq1bKZFeCJcSc6fxdN48N4yl",
-	"222UXA5a3lmp35tEx53hhY3TwRVGo8BFTuVcDm1hCqiBzWbEsughP+KpGDfUMX4Tl/mkRWnwJAlFTf3N",
-	"jJhzf+ffF7Y7se78DbQxH79XE63jHd1u/A84jnds3/eWuOvgm60X8GeMN9lx5IiPjxvu1jU0cOfRIrk7",
-	"f+xx86O62oVF1P9zh2A0PJabhl7kwHt92IXXRHz70IuaMIuN59X7hrf9ewivaHz8dxhWAWxzQZKZxzzf",
-	"Ds+fvqi2QaJ2ZUBFOUpCZwDnwiTCL1/DYhxEx7/1/Xq3+85Znt1YF6Cd9RnuYpvHE9S/k5B/kgm4fm/C",
-	"EHft7N75Ffnu/LXf3PN6Fxz0u3e85tjHD6frD6frt3K67oj4/3C4/nC4bnS4bkHj5wTHcv5HfQ+nLHky",
-	"y3VXBzfGwqVWBuhB7zDrBAYGy3zWU2WH3Rcwd+u2lTxdLcxt9Hozdw2qZKmjukV1tuFESRWAMw909NUN",
-	"1pkyfIlpbEtY7GLBboGRbcGmj6arEYdM0gQSgz989NFIj4kmczLx8cTs3mAIZZIkDMf7WubMZRnXsWog",
-	"E6bjp0W4gTEShUhM+JJ0ke3Zr4ix4+dZXm9JYgfObOoYC4hxNelr5+ulKbMHOZ7q0Ezh9sz0pV+3Y55G",
-	"piygwAsyYiG1vHKy/pWsTQCvtsy3x7oNl3rT2bmSjhEjnPwP6SC6WrIrPmwLF9oskXIXPD2cFYMgTfE2",
-	"jMES1GybapIsiBPCPuHHs72+qw58bjxQEBOaxYjWDZKHlf1w72yvv2c/3jr+Ena+c1bTbA0w93VFD7Rd",
-	"FNq2mje/Ed/4hulbBlt9ZZoYjLWUw6il1YTDeh/ukmj4nA+aBXp4YasYnEK9L0UfriMlnhA9WYM1nieF",
-	"zYsN91qJe7e+06V8zOsuuQKBNjiU7/j1xoKt7AA/ru2f6tpmHpu6KytkGlEi9r8Ui7R9LZeo2rLnD2rn",
-	"exIP0FHv8Ni0xIdMmIHOfIOqVF6dHVMt6eL02YhBTg10pXXFBF0WTe/Y1q3TajZzFe3y9RxhkqyO4Ijp",
-	"abrond8vwauGp3Os1LhQQEA3Ec+XUYQZR8z+iuPYPcnqYppuCbaOpK0NEcdmkgVqUwY1EyHbqZMZFWzr",
-	"Q5Pmkdky8mU6qaxv+Q8H+jzhi6FphN3M5WDgiV2vh79yaR+NFHfZ6V+nu2mg1rX7t60TtjaXlworNqm+",
-	"doMWiNcQCr3+/S+lipHfloY84XKuLpfIqIijIaJARPTV9007G+uJwqQjVi5O2kXPa6kFqiIW0FtB13qr",
-	"IRc6s1K97QrGN6cOaDhiwu+6tsJUZl3XhK45axfDuKRTKzu5yuWMp2wCNdfXYAzdQHJgnBvQHGOj+UF0",
-	"dkN0bJnX74HelMvI3hGRqml6/wroRomqbEVAUAX9GDFLQMDEba69f5vqakRvd4tHjMoAqhR5YskcCzQm",
-	"hKHfU0qky5nWm1NXO3x/8uTFmze/Pvv0+uT9p7OTd6cnZ5+enbwc/iNEbeNWGLHDHhKdQa5q+JIknujj",
-	"Wk2Yfnc5QUmHci4IZhD2CKnbILOZwkHuvCDI2v5hA5ByRcO1EjfnNjwUsiuEtGKST8YMgdDInZ2oC38n",
-	"ZcoFbQZB8ioQ+swhkqP2BUcvah/0jnSpMWdrUxqt2o/2e3hks4o4DqNI34JzXkMX+9fSRQAMUMUmVLRq",
-	"W9+QpH7zztLDKPIOn28kigXz6ZfWmOCEJMNUzluDDx+h7TlJLi3J1JFn+0CAzFjFw9Hr0zMKnTtkUhU8",
-	"pHO3nxHd/9Q2cIevKnJjzKhGLgP0tJx+jhOdSqQ/Rm1913QZMJ9E+e3gzG8db25bgTvYtCM/TKdCgOMs",
-	"Xhe3k7kkykM/L+XMOoUMT6fqOmbVIrV1doKGb0+7pcyk9aZZLnIO4m1nyLtVyqODpQJRRURAlLKlDusz",
-	"0VDbGZpFFqBZZxTzz8ho8+VFGFO/3Zu28OcPF2z+Xz9+/X8BAAD//w==",
+	"3gHKmJMxSENZDa7o+e6UXeWQIrCMSa9vHyzl3iqpzAPjkk7IBcOXmMa3ICJqwghLPMbaEp5mIx6jhMhk",
+	"jWIsCxzJzI786XcJnZoFoXbEVyxACRESJ5KyWYBSlihBVj3u2AXjqeI+4Tv1x95Q/REqiZizSHRbgXH1",
+	"gWbqvVK2Fp/pT5DkaIWpukpTpQzCHJTNupudO1/dWV0wnMo5T+jv5DZoK/lnwkAyJldLMD3nKJs/yS7P",
+	"Ykxwoq4ozE4FWlAhwBiZ+ArnU5zAbQnfv3+/N0yVRiXVxkhYgHjxeRns4ROYMcwU1IRgwVl3ozPWB7dI",
+	"l0ueSBK9IhHF5/DmjcGet+J4H17trVarPSUN7aVJTNiER6UzcStBsBQEa7lLglpSripX6fNg44a4JV21",
+	"5ohMWwK6qkSjEmG1Xph/P2W1qyzoUrmlAmheEyFvqgL8MMD/MMDvygB/BzbFKoPhcbXBEHn2Qnctbqi4",
+	"2VuRfV6pn6F3RPA0mZBWERiHWwFjg+KbmVJTKWhEPDvKPaH5HBAM7FidmPBlBoCbUUq7/4zoVZFER7JK",
+	"2z/azfZfc0cEzTVXO1eb9NYPQgZQRBq5bd9KUbG7r1UyfGDcWJnJQay/I4S5udqihr2tnG4BVyVxF2HW",
+	"UIz3ofSgt0Mo/VmkdrXRm8vsNSJ58T73t4K7P9TtpfVW5qzSAZUgog2+tJY5t50LRPQ32DoYXv3z8a+v",
+	"DsdpKyhK4UHLsOpPki4AGkrwxLI1aEVYkj34teKr3D6+lJ9T8QkMaBURPXOwlxZs4ZUGwW4285jzmGAw",
+	"BurYnoo5WboYk+QTn37S+ngVuuTekmnU4LVUGCSuiAbMYoo++FGgsMQ8kAqALk9QtbKKPXmg/eigY3zU",
+	"Nr5Vhxg950kFihQOrsBqJVpwIdFB7+iR5yvqVmGAPYZS8NtioYSyfrd78ODB5kEKAIQRqzZ1oiTeoZEL",
+	"q7YEcXZVG4QbpmEIgYruTWROw1uVd/hRqglG5QZToqNJFZrSiCyWXBI2WaPPZI3mWGkJhCFBCDtWFxiC",
+	"FhlZgX5TntTDa5DrT6PcHUxTwKfNcLMfBj4k/E1UwdTGtAFsgV4wRVGUrlOhMoBLvlJn8J74SoP7uUJr",
+	"KD9zv5Sn26A41L1V/N1Fc7lZvJUo5eFjBXrn4ONplTiKqEIFHPsRE1McCxIU8RJLXP+JDkIsnQscpjWA",
+	"1ArCXjCgCcIAySbEcRxW3lb7pcavMrnO8PhXsgamiK9eEjaT89bg4MGDRigIq85NFWgYbMI/I0eXb/Uk",
+	"pu4+VNgMPNkXHNh8xYRvMaiEQkSFEmCid2CequJNa/t9hOzL/qgDiA4gLFpyymQWeh8e9XvoZ85ICIqI",
+	"1sWwlGSxlC6IY8oTFL4/efLizZtfn316dno2fPLy5NPw+fnJu1AHh49aJ3boOcGxnI9anS4ajnWIjyI6",
+	"VKKIRtpX38ax4Bkt8kHi1k5l5xiFhMFfA6SQLkTaoSkQlcUAaoj9Le3Obg5hxRoOHu71+3sHh+f93qCn",
+	"/vtnFajNlPX8n0qUkAmhaiHGpNEGOqkhrV1kZpRj9HZ4/vQFEkoLp7KzgYBW8ICX4H2f2lkAXUBXsnrV",
+	"isYxaNEKklyxWEkW4jopL09Bv7oVadNAducq+ZJdk2enoFHV2sYk5mwmCusqgbs4N62A/GlkpSt76YLr",
+	"OI2zfdTvwC7UvrjNKtMkLg98kcTldW4mP7B0NZhDgiCjH7mDyDaUoWgD8pQFbW9B/+vwUdGvhrh4rEm6",
+	"kpCtfcfnAF00NEwAKIRcKYWTCvSZLCXEHndvjMwLyk71h/3tMFvt7vSZi07zEBw2C/szF99CYZrwRQ4K",
+	"XXQ6RYy7MKwRWyb8kkYkQu1iHFlHURIYVQkHKCKSTGRpWvDozrFASkgQAmKyRwyUrnsiF8DW6aITPJk7",
+	"Y5/xNmr9zKahHXauBz2Q1uZ3ofai6XQibYHMQJjFnyAl8U3XmgdYPw1Yy6Y5hnhzmM4IIwmWxvqdEIna",
+	"hwe1uRid7oidr7iJJsAo4VIzpRWVczVJxFdMKUEDBDZbmyajoCfojJFIG9bHXM4LQFxQZoWSfgWtWuAr",
+	"g7MHDWmNgu3Fu5d5uIJWGpmUMWNvV4szeTeKj4ZzKZciNCGZGM25kNcrODkK1YDqnLBLEnMtClaLlk2u",
+	"tCWixdU0Fc0Uoa9fwVbUxS2leDw3XNrFMmpClvNnrtM0ppTEEeSXLfV3xwibH+FCJ2QZ4wnRMqWQXMlB",
+	"cHUC915VRKu6/goRCpygThiCBarhlzos1VNQ20xJXNQpjWg1pzFxkl3nGIQ5IyGprxGegXOJRU7AC/MC",
+	"b7id3PTOB4F+6Rvwk9wqshePNfEoUOm8U8An17uhxbnFWKLcFsREAUPgpvm3kmXVCUquKSAp0b/8onZO",
+	"216TlaJt2xCr0n17AVpI+fZry6hvNgApzbMhVyjVhUtuxqi65r7TuLQv+NkF2itQ69dNylz59lmXd1kT",
+	"UUQfm1jKwMRLztMFZpXao7MTV3GRF+fnb03YQ4BId9ZFYSGMNbyeQdgZArvmDcCxdpuCjYAZd7qRD19h",
+	"OZmTCE2wIHuUCcIElfSSxGt1ZYw1B661PUhGVpmt0YS+ur/VQ5PgGZGYSPJJBwtUWVAy70MJfYj9eROM",
+	"y6qIZ46/1hqbgVJPlvu8CqzVRvvS0r0FZmpzwW9wzcrdd0e9ftB8Hw3WX3Qo1wM+W3s+6GHTgWxBP+v2",
+	"2wt2fm7vyIRfkmTH5uHfUpJWW4eLoko2eoPV3U6iK261sdhkPqz2CAjKJhVE7d3zp+jw8PAx0qJ62XSO",
+	"MEg+2glIZb6OgTMT9c57jzaYiVImq0jz9ZMbJyGVx4jxVbG+Q8VC+psWUmRNAJINkLyZQfgHpLeCtBKr",
+	"6q81rbEMO3WybfS1DsRENDAhXb+K217f3I4a315TUKLC3asNzBV07TllVMwBc/QrgXbsJWSilBtI/js2",
+	"p4gAM7R4DUmBSmqd6gGaC/xmkUM9XxVTIFZiaRAuaLUGGtV5lxeYpTi2tTK8tzzFBuKxGy4c6oHAPRF6",
+	"uAbfXIgKhgC2yPIC7f43HLCFXd05l4+5DzJrdnIyWVc7NDN5PT8ASK36oRWmbY5KgPb6+rKDIjrBC1I9",
+	"9jaBA9UqgBkjcBvdAKRqHtagKs97pfyEmXQbDlzCx1Tbf0z4vpddEGQ1b8RxFrbJGdlOn7y+0E7F6mRl",
+	"7Z1KzYRUKwP+eIqBhFZ8DwMousPWoBdUDmmvQd0yYZiBS+C5J3KZhN1mTutNB33mRLYCE4XfP6WVpKGI",
+	"X9m7m2ayZKJqosY2rvyyK4XiNFo3XLd7NbDL2LR+m6y/NYss1SXq1msvFei1xAKysyc6JFZfXjSDvK6D",
+	"q6tAF2sKp5jGIbLeShrr0C5qsuCWhEWUzTq+DqoGBr8Nja+3I9AsVGsTlC5EFQsFbK2OJqoLMxLpuMEJ",
+	"puPKxahVlEIudADztYVuNr3jxTjUl7qpfOjXuint1S33ZgKv78MvO+N3Hh5RrJPULDRil7EPntOxVpxT",
+	"MP0R9fAj6uGPGfWQEbAfUQebow6aBRp41OC7CTLI6Gj3Rmix0ddTe7RDAbTCRTjYK3FccrQFyLjGrGM6",
+	"6v6VvMQeytzOIOFzosbWCO+jHXiGc0u4qVfYG+SHR/h79QjvgEJUeV+/fx+qJ+sVBVbjuDQJsDZOJwv4",
+	"8crgMkWaleKUJkzTu8KtM+f6KfmzSXkuNSQv3gGaUzbLpQn/m2W85jfn1BTMSyKSoMwsE6CchzVA1rQS",
+	"IN+/2viSFcyn1fJZaUe5qsPV7O9Bzn6cEaVNdmUroycEpFpWNJs1saYY00bFXhqkAflbKtstzYWvsnx9",
+	"0tev6ojrZUCT9ON97smFFmkql/exnmpsSuXJ8ZApTmNZUJuLeLlZSuRIpGP1cExAKHRRLZ/JWht5lluL",
+	"hdfg4w5yiCy7qDCOd7v93oFfe/wY4gsF8tJVBWr/955e5d4ZnTEs04R0qi2iVQxiCL4wHqeSIMUiFIUE",
+	"VpEVCNDMIlAkBu5KYVFNBcLa7CiDKc9clMsPxvBdM4Y7JOS3pon+023o9AY1+zugr96+Nlygl3xWYY/T",
+	"ovZQNk+NzZkor0nEUkqCTjHPEW7fOHmtCd9Y1m2p4dCg/B6NwmpCZkifKQ+wtQnWOgifcO01qRhfv3BW",
+	"4zc4y/kbtefSkI0KpyPUJJQQu8+4REnK0JrIalek8Ss0xt7s5Df4rWvdHyKFXIINHpCcT0P7OVpBy3xn",
+	"HBxpQipN79XXp+p65BLufGt04aBLJ1M4S3vRnFc2Q/4MtJsvUK0L+/u4R7e8CjXlnqWNI7UxMddemfJA",
+	"+hY8PEK/0idFTzzM4ioiyQQzseSJRBAgV3PDN99Az+3v37hsxnpvP1RlGDYNSIDmTtF1MQku9fiPejEc",
+	"QDbfjh3YyzxedWNzmRnjLZaTebVm4arf7kpeuV40amJsApP1MRh/oTC28fJNYoITEO0g2FoL3XYH+371",
+	"3u2iNmqlKX/IqnWrpxEs2Qiqij+r0aDGmlvarrSoOgVoCDkI+umxgZiVgzML2iZd51rrlp49Tahcn6nF",
+	"avTRJU2Gqc4c0H89tzT/l/fnrXKJp1/en9vkr/EaYa1zTj3N4Zf3v559unj3UusaY53uFhEwfy8Ubnwm",
+	"6xFrh06T0Rkge3siHSMc0wkJ0TKh0LEKOkqF5GoJPg97Z45RSIUI90OcRiFYLGzxdzjECWdTOksTEmkN",
+	"Ag4HMBn2l0FRqX+62AtlU25L0WDdxSLfmChCC0yh+piSTUvlYdxbUK84U2VmVED5HRZlcqBtyoTeKLmJ",
+	"M6nUSzTncSSQXHGdHKGjnUbMDjV8eyoCnUij0A5LOo6J1VoTgmNX134wYiN2H92/P/RtlSDEaey8fx+1",
+	"w32wVon9brcbBijcN3VM4O/OAEFNQ1PQ0K/QBA0JEGo3KIMYoIQstfX7M1lrjxHUPxuYdgF/y4xro7TX",
+	"O3iY/QohS8dqJijdwSJypRXUhfn2Q+/j39RSAd4mZgJJzgM3jZ6Us3htLMF6FIF6SHL0+PFjGF6jL4gF",
+	"+gAUxTKuAlt52zRRWOA1GpscUjUsyJLHnq2g10NLTBPRCaDdhxreVZEOtAgAwAu/jGzs/Kg1QN1uN0Aj",
+	"k0Zifvgadq1v02m8Dv39ejyS19bo7mossOldgIN+dwuFB9D+Qkg8nSot3OuMsEzHMZ0orANcWdL9y4N9",
+	"/eO+/d7gitqS6RYDc/BUBug1EfKXsz0h1zExW6/ZNzz0/s5yCDJYKIzWnh+1bThzr8qpSUINhyaxA5By",
+	"gHSlU9N74Zf357rZQqiN9rqF2iTGdAGeQFPsesTauQylzjE8CrWv+BON7Dc6XS3Evy9DGzulRuzYwaoK",
+	"v0FnCBjOy2G24+neFnxqKh+KTjElm0rAQEUqFIq3nfPVrtSMDfX07LCQc6cQ2+maYgCnKOahwh3zbxff",
+	"EO4rqS9hON7XP+kz7o7YhSCJiQJL+CUVlCsGYNLBXc41ACFAIcRqqX8oIhp2/LhXugAE1kcJJ/se7M62",
+	"8xaK+CRd6OWYs1jRzxQt8YwINGqdRFRmJHbUUjjzM1E/xfmAAzFq2Qy/EXPQUhithkKjlnZA2ns2anVc",
+	"QqC9COIeUrQMrFazhJBA++YdzdZVPIWeIr94k/QINASEIyTwWiDBYcv/8R/omTPMqx+G1i2t5VVNhxzH",
+	"WJIELZQMCG06bRF0E/4qlObtysOBzoEnGuHMyiZzzGZEU7kJhlx03cAic4XHYPe0XkugcTrHzv824eBH",
+	"H+PJ504XDUfMzwfHKHz75uw81DTFa/vEfevePYHSJFbENCLG56lj2qlEoFOQSBgGZnq0ad4zQOHmlkkK",
+	"2RSO7g1nhMmBM5Pu6/t/SRKFsoYGBBliIHQmMYtwEllEEKbYft4+o1vD1YdjBtlZcGZbAiFrZxjYUKJE",
+	"oIjsuXpPhjPJTpBNpm6IkHixDFE7ZfTK1ukD9Aycq0aNboWDOWi04GT1BhLWSB4OUHjZDzQkFJY8PEIv",
+	"Xg2f7p29GB48eNg2HkyorhiocUct/W62fw24bv5nt9LcU3Xq+odRq+MArjBLobGeK0BiiSdkz/UhBWZV",
+	"EFjM9e8MUOgM/yBZq7N2vwwthE1XJD2jOfYFvrIrAM7rvjK3b10+VwtmLVnZ5YZl10M4QDFfkWSirt2c",
+	"XKkJ+LQesHAdOl2k9NQBCudcwEZsLTrXpgmqzqm/dK1Ws/JSmkJoWzx5keIhXSx5Ij+ZL9F/ojAFIhdB",
+	"nbo1SOQwnNGLcBy7qPP/tL/al+FM6sWHgb7fiqsr6uOzdKu/Ow6ueR9C4es0ETiD4QDJv+mTUpiujypA",
+	"l33z45xcVcAzcPgpGyJeeNkPFfapJdiyGGMu56DHoChNgFW78hdQMcSFreFLJ2GYOzZAHz6Gjk6mTGtD",
+	"GoXRwdWV8U1oqmgsJYW+uAHCwAp5KlHbc7qcvDz9+8m7f3w6P3118ubiPAyQ8ReqpfcfICVcKnl/ClQ8",
+	"iyrWNXUTEtGETBRthxgEzZ9I1NFLMaaaAMmEksiGnEylBky2il9fnLx5e/bp3cn5u3+oJQ3/cRaitlkI",
+	"eiCCw54IDhZBv7cYoAcucaljkcsN9Hz49PTl6fk/aodaBIe9RfBQjXOUjROg//O/+z30/6N/USlJcoww",
+	"DJsrXmoaolCB5pxxpevBGVGGPkQkxusAHaD/+78Q/PvjsecAMwE72moHhlI4uHOczIgUlcokwJjNBlrO",
+	"jhIiRK5pmRGW2zHnS8UcA6W+XmJJ4OrGlH3ei/kEx3CHJjFPI7QgEqtbE6CnP78engfo4uUwUHelo/Vc",
+	"fb4pi9VclAkakTxohy9fvnn/6Xz47ueT809PT5+9OwuPzaamqcCxHmbCk8i2RDNePmv5bptcor1+RwNg",
+	"TtCcCsk1O6dMCzC5gJd7otgGmTIU/nxyjupUhJjPRAga47RESPzQBKjF0z9CEV6LjtbaYzohTBBPFX+b",
+	"8GVCibRhBlTGvobeClqGzbcGrV633+2pt/iSMLykrUHrsNuDFtNLLOdg/DA6MBjVuKgwyzw1whg2qfrH",
+	"vuo1JhO+IDr0S8u2pkGO2qBpSQTT635Pp5EbcGiq9vud9z9U25WyV/ZN0/yvH51R1Nqoa+rnVvdQKPYY",
+	"yJm31ZErEqV4msiaMz+dK/X/6XnzXgLF4qZf8yZPmaSk2Lr5oNdvUAx4i+mvb2Lginx+DVpHvV7dqG6Z",
+	"+6X+ZfBhv+mHxT4iR72HTT/N97RS3/YPm35brC4OXz9ovuiKlh9fg9aDXuMFVBTqBnuka12qMcXds1bQ",
+	"kngmXKle0fqo3rc2qy9WZvpqigaQqvKvQ3UFtQWoq7QtIo0x1eQLqntr2tnpP0yOoW0saWmYkbOmNFGq",
+	"WugHe4UF7cZW/VL6rIvQgcJfSt/SSeFG3CTAtUGZXCwUm4sM2csTDL1uSzAK9+WoJvXE4bde67fE78Yo",
+	"kmsid6S31uS7fC/KW96pXaK0PrmNKB20ZlXOgFcaKfPt7hQaHyOsVPQ9w2dAXjnqHaGYfiZaXWeugawL",
+	"Rszj089E1iBT799IfL8hQv7xEQuMXRuxaku5Qn14+qz1NWguglQS432ojr7/Rf2vCWVeYOvkQpitOSPH",
+	"WZNB75mck4Ug8VQbbmMspDF2m/aeMcGXZMQsSGyCOI1j3ekWkrkMoUfto16vktBqVyDA4kJXTWpGbLMW",
+	"iSjmbEYSt4c/PdUtdLj9jq7IO4NVFpvATP2N7oyC0Tsy3ep6Ba1lKq+RaEJ9z0LrcdAeDRPSoXsEgyUW",
+	"EFTzBCOsGP8jdHtGqzkfMXVPTJIUlX7xhAnpdNEwirR9RJt/5tw1AMsArIQjzxRVdcOGUbThevU3XC81",
+	"HY4iI8hsvorwbpwQHK3d8rLq/tqaHf24mt/sag6jKEMbybcX+XNcZt/rXNJACygwEHU/LNfIekVHZMEl",
+	"iQyrqJDI1WOAMoy9NafAaBljyn5wie+FSwAuJHQ2t/WtvSb0fwZO4ZAPvMGWOI49/thWWsSo0MB51NKy",
+	"04oKxQWe2baOitb7pL50Q94m/LZXxO/p/eNyfIvL8Qp/9hDEHkhzKm0tImpBlVquRVE/YgWd6X6u4zWy",
+	"RU9QhCWpSF2DhJSo6Pt38VJi1OocozCXLheWRwmKCXDO7WMcKNQFkeVx/CUV0vqLt7bkvqQLKptc8zfT",
+	"qSD6zTzw3rB4nTc8gYOKXOGJhCcU/OyoLTmaUh2Uo/YIuhDkyhgqAD1ahS5vrAb+LSXJOjP8mmDa2sbA",
+	"H29kRnD25w9eZpyO27a5N4Xitq6Y7UcdH976r2E0PRXyKn1zufo8WRw+fn/yplVKj/ygCyu1lgSLV+Lx",
+	"m9PZ+Ak7HfYZPhq+Zs/+dTA+ImMvXHigyxkpeMN3/zqcjQlNf3o0O/3p0c+nj376+eD96cXBT4+e/zwe",
+	"L/zvoP6RAocBHEYmB6YqnaffN2GbEIAoBvv2tnQFlWS/f3B49OBhPn9GZ8OrhTUDWL4asIXa56ev3h6+",
+	"uDj8+XLy8k38KHn99OV/ZYeNmdaVN6y8t3HheDyJyLSwcDD1f/SRaJvo6YrQ6Xqz0r3MaFtoavjfe+dc",
+	"4njvKU/rciulesGrMOvHTWZmOBeFoyOaYkmSAK3mWAK5gNghPIN4/Lyz49q+iD/Ms9/AilYKGSvytz33",
+	"4N9jVwtqHJGVzPJEB+1ZZ7rkEL+VVVMK7SPIGFZYWOeQzMro3NazqP6pWIMtd6PJ/TKG+tLmIsg1uG2n",
+	"2i8Y5Dqy6m82UH9Dq6BsPwRb5TqntJoQ1sZOzHJi987cmP6ed8oBr4XP9mR9Ez/aDpJ11NsVO/oufLJ/",
+	"LKL4p/QDe/haS4836x37X8y/mrqJc6Q1C841ngSTEgpeNiohSgiPMYu4qfBS5bX1qWoT7de/BX8Bz60B",
+	"z/fsu22ChsEW6u0wivwIqgDlYk9N9FVQpaYqqVLpxSMWxkp7DPdDDsohVGtd4bVAS8jglIFJH8tKhVu8",
+	"AiM9xDa6KVdzLkxk/ojZyDCbvz21lcknOIGrwDgKbZBeCIkzJkT3Hro4RUqhFNkLH3q6v1iVCzq7GXes",
+	"OH+8Qzd3vpjHdZxNx3m7mnP2sG+vp1hsKvaQ+6GCfP90RishjYjMnekeBjzbKypKE25E95yprpi60+ma",
+	"JA83Q76m38qLsVWkbcRskT4TKh+ihKwSagO7VnMe+/nHEMplcg1D7e70kpE7LsPWZGvAi8codFm/OsQ1",
+	"9HOIQ0TUJtRsagadSOJqSrrEYQguhwhcCKg/HjG7YMln2gqnI8qzufYL84Cn6KjX69qwc7UFWH7HTw0e",
+	"MZMbDGZ+k62jvlV0DWKYFUx4ov21EuE47qIhxKcLt409KskCJcSwEKCGI9bWS8zbUDsBWs3pZI48yr9M",
+	"JQQM6zwnWxKBr5SkpMBVbULV6Vd3onrmkuI3qp9Bq+l7xUzyLbRabzkfypa5/MAfPE1vW/UqKxPw1Siq",
+	"NzfN/mkts9tpxv3Db6wa6/uTcfUffPqvqBfnOeeOtOL9RHfIgvyH7068aG4H1c2aBGpjgfCYX5IBuLgW",
+	"XCnpRqcheDIPbADUJE0SyNxKYp2Ypm9ux9TFc9pRnkK4Wr6UoQ8hdMMKAxSCnhV2jCplkmqosFX1ju0b",
+	"OWMs46uMC8/5Ci0wW+u4cdPODp3aXgcScnGmUzKRA4S9pFvrw9NfWEFpolQHEiHGE/sEEr0CJLhOaOQs",
+	"0nn0uiixzo+27aTuCZeHBVYOO4RZK2T7ZZnLrQHqfTUp9TBkkjIlt0w4dNCRI5YpKgo0RCd25xwmVU39",
+	"IEn6qNfTflkDbLXDBRWCslmQf8ATB2UDBcxQrl0alCJR34xY8U2IyjcjVUeGwi3ZnaCSsVjTZa66MVxj",
+	"DuK3DGxkoD7YThDwuzL2D7ZdltdErZLBeVWzffz/weiaM7pbsqpCUBScms0W9M5+R0zHawP3R2Y6Z8By",
+	"FJ+x1XEYXwVeJSmfc1CRFT7VqtiI5fODXOEsk3leke+tS8aDRmrzu7NsxC460bEfI6jhoNa64lAwRwRO",
+	"WV7Udhg2JRdKdXlCs5piVzStGftd1lBYauwWorauAGTr+Hwm606AoIKL17ltUExS11WCkNQM1RTUL6a2",
+	"h4rnh53jwrIhJM0s2iTFuyCm8TrX+GzgBbEhfeJjrVMvCuwn08gd+zFpNsBWbNyEtgG0w5yGp0SEXMqY",
+	"WrJDEHdIwGsX9EojCJyr2j7TNY9iPPkMgaMWa49NtTJ0cfrMMbIRy1rPQV5QaEsIZY2tTVUPi5gQAatX",
+	"b7LizDH6n2i2ie1RmOn8I0Qpi3T3Jmn74IX5YMIwuxQ2yM+AcMSsccJGxFbwYFO79k6MBZUNCRtq98BQ",
+	"GVllHfAySprdIl1pccW9LoZYw6kVtMAWVbOOD61+96D76KjX7fcPH/Yfdw+6Dx50D7v9VlDz5EDp4eUe",
+	"htVvu06X/mJhe4ysbBO2/Ibg8DQOuRhZtwN/MNN6XPcmbEFVt/9hgNblyUxLA80ECb+dZHP5ZkMh3hUW",
+	"fwEx44ciXaFIG1zySKDmsvF6x/KN2P9i/mVUbcWvvh+hx8DhLiWk/1I3TJRVcdvD1V1HEJycSgiZ2Lre",
+	"7YiVikdZ1d3U5DN1KJ13zT62hWLqxLERc/JYW1fJMnhg3WkdrdPaNVOTgGRFNfPWPeE7RMGUkC3frw6G",
+	"GFkpGZGncsIXJOeD1cUHcYQIUzNAVq8N5LXAy5yz7VLlo1Cr/AJROUDhw/2HodFpp/SSdHQNVh3EMCaU",
+	"zUzVkwigoP/F+Arkuc+EmFZGivRGaUzqzBDOcmDKBisAaYoajBgWnyFfzHQ00oaDg96BKYwRCZuO1UWv",
+	"uS4iBK4SHBm564aSi73bxW88k4n3lbWoVmr8ak/nrh307dTnJnbuLZTqQmPy6mhYgywZo0NtBQljMFph",
+	"0fnB+a7jfAW1GNAcu2t7Lbuorodjq+DUpkWcVxePvCfK3fZ06TKovKgIUVaj0lakzKpTjpguT1nZA8jc",
+	"omwycS/f5FLnQkATwkjTxaxS6IjZkoc6XQOsfOq66/ri2qJqS5gew286UARyFGwqakYlenXZFrYQmZd1",
+	"cWehHYW5oBj45gAPUZmigplxOIcRljisarNkL2KD+/SaCFm8TY1kI/XhtZIRtOss4ZiH5vZZIS6hUiB4",
+	"B4WPoWJoFn5kFdsydneN+UExdYCa6eFW7MzT8Tz6Qr3pGSBsa8y/WZxTL3WgBmNCXOVoKHWVq7/qGgG2",
+	"TSfADloQzGyDTQcRI9xoc8s9oe/dMWJ4AZtRE2XvplLQiHiVUcGbf//+Ue/w/n0UOsKG3hFj0OiioUUW",
+	"CF0wkQ4DazuxUIRaNK4vLeNu0nu2S63eoilVt2F/Si5wXTldWbzDA6+oJQo/DPf+ifd+7+09/qgLEU6S",
+	"9VLyWYKXczpBCWYRX3SyKsgHqG2r6MHBqYkjvmKSLiCVvPkedRSaXZfkulZfoc+imqJrioUqEUihh1cz",
+	"F1K75AooTEJ0kTHOJsTVTtVN3vRthZYQChFdtwgq0CWOKdim0JhMQYr1q/jZmj5eNWLKWWcAYx/1etqS",
+	"NWL37wMy3b9vzapJGpMAhaaU/9rWrsQLousWIjHnaQx9lHSKlhZlbHGXrAWAiQ+E2r96S2poEMWNiGxv",
+	"S5BD+8DDEGo7VAMwoNGTWf+IWTsHhA1mLTSsyUnXedUl5rO2NqXarC6YRV9mzsiImUrQx8gRSQvz8MvX",
+	"SkeMicPP0+bGtqCqCAcX0iDmdCq7CVHaZ9f4+VqB+xnGd79/LIYEkCsCdo0JX1hO31yiK+zHdBa+i0QD",
+	"270ia1yuvvA6MpUiPbYFS4Zg6uu3e/1W0Hq7d+BiQx5Pe496jx5M9h5HD/p7R4/Jw71xhHt75NH48ID0",
+	"pg8f9h547ZjVCp79vY9//Y3Kpy+fxqf9g8VPF2+fj4fDy39O//lb+suq4WHc9DRc0967SFwozHUDCbtK",
+	"IjhqKhHkpet+w68qTDy7k0Fc+H9RDrlGDGkgcDsjzenmdABbKM56UZqL48e5jvGMQ0sP3T1kxIZOwD3S",
+	"YruVoL1y5we9/nFeLDY80NbRVioIMFGQ2EcsvyBXF1wXAqNRgVRfXJw+CywlPqovNldFYG+XvnBjTD5q",
+	"9qGv7+0OGV0SwJbIWJMQ8GZrhHInjWoOGpueBZl5jEYbj9+dfmZggUB/MJbUxOpfiw53pnY1JL5/aCTT",
+	"EeBbY9h2RuQCXE+fbQrg1mG5UIMDJE+v5YAL5C51Thhc2399xHQHqEwn1ioAm8RpRKLO9Z3Zg0xSNAIn",
+	"2LTYiGXiY8dEQHsmRkt5798/6PXv3w9MV4RCrwlt1oDY7ix4esSqoqeVivB0TiZK5wfRmQotOg/8ThhH",
+	"vb5pHqJbwun6DEaldDqAMaqoNXE2YlqE0JWHjvN9XXEVKWhI649HLKfywhmZYjAxGhOrDeV1W2NFOuod",
+	"glqVL6GltMznmaLlzsypWWB5p1MPJFmFPNPqSDvaa+LCvwsxvyTP2nBf88+f1EvbSKtBa5GsyXT24u2T",
+	"v7/4ZZVe9fjhk3+8/2n+9lXvyT/jyVN8t9qFhu2/S7swZULuUsGoOpC7UjV2dnh3pY2YMJrtg8W/K03k",
+	"Jgz5+1Bf8mxxtzrLzYO1a7h/jd1Wh1KXA6G314e8eOkRuz5gGoWmPUVYG74NjmLtgfWFXi+c+zqPsPBd",
+	"wprXW0dwN4sM3k2ktgPfiG0Xqd1FQxdAjarip5Vc0jSAul0nc3SKFaOtMVJJYjaw2koVJu4NGnxUh1dj",
+	"5kKwfVEE0CYpB1ofgxYyzaLnarTZTQLOhmDtHUoPG2O0gxbs2X/cv0UIt6O6dxHFbfhzIZr7puHc1/Gi",
+	"24Z1K4K7Mz60NUdpFhKtA/l2Z6uK+UzcwDHsLaiiy4odvaNbIUGm5zLrvrIe6L6Bud7uViFQL+siBTEG",
+	"P4fNDKEMhaZ7TthFv3rNW7q2U6NPcQzjgOJy0G1Oaz1mFkWmjDfgmlJ7LxWAStpvRWm8/BmZ7oZ6FcLv",
+	"qghd3/OhnlVl8LIPTiPx4WOrsprZtU2KCxmlDRYOuqUOK1aD1VXp8/tl19fqu3ZCy6/BFYRstwoqdM/G",
+	"tiX4tcUChcSJfKb0C38ZTTrIb7s244vbZnGERTdeWtV4UIUjN5qRGlqDfi9oLfAVXaQL9Yf6izL9V6/c",
+	"Xb1uAl3eo3qGBkMWwAmuPb+sptpt7UHyRD6DRmLq68oVtJ6dnD0FzU73gx/CX/BjuRH8v6MMh+3Zfi07",
+	"+iYsaMdhGlY4cgJ6rAnjLfjO/peYz7SeIZN1hZaxIZ6aRqgd0si0/oz5rNAbM7uUSyzn3h1SMzapU+Ij",
+	"UrXisiHY9FrNxSMzpVDUETOxqLqJj0C3Vzt87SWngGyMOI357J7ImK5rVWt+16sMR2yHQad2LcfaYV8d",
+	"Q4puHUKaxbZmQaRolzGkMZ95bg5f6ahGhDWYVU1zBOFssCPme7YqdQ+ZrDNy1NqVxN4ogPSGEaTXifHN",
+	"I0m/mXAO/fWr4jK3pIKpSXjZUvrOCdkVUYDdSoH2QrhspjuNZPTmuWEU43cVn5gDtnfU6vcmcYlneGEj",
+	"pHCFySpwMWs5f0lbmOp/YDEasSxuy481K0ZsdYzTx+W8aUEe3GBCEWN/MyPmIgfy7wvbo51EpvigKERO",
+	"1sRJeSe/G+cJjuMdOye8Je467GnrBfwRI32+r5gdH503XM1rKPDO43RyJOPYkyWO6up2Fm/OXzr4peGp",
+	"3jToJXc61we8jFiRZm8R9FIT4LLxuHvfkNb8CQJbGmPPHQa0AM9fkGTmcf63w/OnL6rNt6hdGcpSjk/R",
+	"ieu5AJXwy9ewGIHS8WlOvz7gYef82m6sC9DOWsV3sc0eC+rfSci/yASc7jfh5rsOM9j5DfvuPOV/dJ/3",
+	"XbD/797lnWNeP9zdP9zd38rdvSPe8cPV/cPVvdHVvQWNnxMcy/nv9e3fsozfrECDOrgxFi4fOEAPeodZ",
+	"F0Kw9eZz7So7nL+AuVu3LYDrSshuY9Mwc9egSpbvHOlURrfhRAklXY8332Cdqc+ld7Ngt8DItn/UR9PV",
+	"iEMmaQLZ7B8++mikx0STOZn4eGJ2bzCEMkkShuN9LbLmUuPrWDWQCdPv2CLcwBjIQiQmfEm6SFsktGnA",
+	"8fMsGb0k8ANnNuW/BQQnm6TJ8/XSFJeEzGJ1aKZhQmb206/bMU8jUwxT4AUZsZBaXjlZ/0rWJvJaOzXa",
+	"Y93BT73pbHxJx4gRTn2ALCJdZNzV7LblOm1yUbkDpx7OikGQHHsbxmAJarZNNUkWfQvxuvDj2V7fFdU+",
+	"N847CObNgnvrBsnDyn64d7bX37Mfbx04CzvfOatptgaY+7pKHdomDE2rzZvfiG/8cZMGDbL7qjwxCG8J",
+	"j1GKq+mO9fvcJc3xGSe0KfXQylbuOIUieYq8XEeJPBl8sgZHBk8KmxcbyIKSFm9NEkpJxNfRCAUCbe4o",
+	"k4jrTRVbWSF+3Pq/0q3PfGV1N17INKJE7H8pFkb8Wq7qtmWrMNTOt3MfoKPe4THCbA3dRmJBBjrfEgq5",
+	"eaWpTIGxi9NnIwapWNCP2xXwdMlXvWNbK1Ir+cxVkczXUIVJstqdI6an6aJ3fpMTrwKlTs1T40LRDKBx",
+	"hdKlMOOI2V9xHLsnWS1a0+LE1m619VDi2EyyQG3KoE4pJMl1MpOG7dlqsoMyS0q+NC6V1ZqvmhYO9HnC",
+	"FwDext4aA0/sGrT8mathaaT4nhvwmyY1+lR0B36m8TqvPEDDlK2dBaVqqE0qHt6gd+s1lEavf/9Lqczr",
+	"tyVCT7icq9spMjLkiJAoUCFNO3zL1MYiwDDpiJUrCnfR81pyg6qoDXRU0fUVa+iNzuhVb7suD83JCxqO",
+	"mPC7Pa4wlVm3R6ELRdvFMC7p1Mpurt0A4ymbQKOENdhyN9AsGOcGRMuYmH5Qre+Eatnizt8DwSoXj74j",
+	"Khe0lmmFmvQKCE+JLG1FgVAFARoxS4HAxG/ohn8d6yrDb0cGRozKAGqDeYLRHAs0JoSh31JKpEv215tT",
+	"tCF8f/LkxZs3vz779Prk/aezk3enJ2efnp28HP4jRG3jVhmxwx4SnUGuV8CSJJ7w5RrMmD6bOVFNRwEv",
+	"CGYQMQs1B0BqNOW63HlBeL/9wwaf5VoFaC10zm1kMeT1CGkFNZ8OGgqjkTs7UZd4QcqkD9qbguxX4BSZ",
+	"QyjHLgp+ctQ+6B3pAn/O1qhUcrUf7ffx6G4VdR1Gkb4F57yGsPavJawAGCCrTchw1ba+IU3+4zflH0aR",
+	"hz18I1Ut2J+/tMYEJyQZpnLeGnz4+BUqMySXlubqsMV9oGBmrOLp6kXqGYVOezNZNh7WOvLBiO78bHIZ",
+	"9FcVaV1mVCMZAn5bWWOOE50Fpz9GbX1ZdfU+n8b5bSjNbx1vblu4P9i0Iz/KqkKE5CxeF7eT+XTKQz8v",
+	"pXs7nRJPp+o+ZzVitXl7goZvT7ulpLr1plkuch72bWfI+6XKo4OtBlFFhUCYsxVK65MoUdtZ6kUW3Vtn",
+	"FvTPyBgkyoswvhK7N31F8ocLTpOvH7/+vwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

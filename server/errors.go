@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/webhookd/webhookd/store"
 )
 
 // family tells which API a request belongs to; each has its own error shape.
@@ -68,7 +70,16 @@ func nestValidation(messages []string) *apiError {
 	return &apiError{status: http.StatusBadRequest, message: "Bad Request", messages: messages}
 }
 
+// retryAfterSeconds is the Retry-After of a 503: the pool reconnects on the next request.
+const retryAfterSeconds = "5"
+
+// internalError is the answer to an error no handler expected: a 503 with Retry-After when the
+// database is unavailable (store.IsUnavailable: the client may retry), a logged 500 otherwise.
 func internalError(err error) *apiError {
+	if store.IsUnavailable(err) {
+		return &apiError{status: http.StatusServiceUnavailable, message: http.StatusText(http.StatusServiceUnavailable),
+			detail: "the database is unavailable; retry later", cause: err}
+	}
 	return &apiError{status: http.StatusInternalServerError, message: "Internal Server Error",
 		detail: "an unexpected error occurred; it has been logged", cause: err}
 }
@@ -117,6 +128,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
 				"path", c.Request().URL.Path, "status", ae.status, "err", ae)
 		}
+		if ae.status == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", retryAfterSeconds)
+		}
 		if ae.status == http.StatusUnauthorized && familyOf(c.Request().URL.Path) == familyKheops {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="webhookd"`)
 		}
@@ -148,7 +162,7 @@ func nestShape(ae *apiError) nestBody {
 			msgs = []string{ae.detail}
 		}
 		return nestBody{Message: msgs, Error: "Bad Request", StatusCode: ae.status}
-	case ae.status >= 500:
+	case ae.status >= 500 && ae.status != http.StatusServiceUnavailable:
 		return nestBody{Message: "Internal server error", Error: http.StatusText(ae.status), StatusCode: ae.status}
 	default:
 		msg := ae.message

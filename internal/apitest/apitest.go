@@ -30,8 +30,10 @@ import (
 
 // Env is a running server for one test.
 type Env struct {
-	Kind   testdb.Kind
-	Store  *store.Store
+	Kind  testdb.Kind
+	Store *store.Store
+	// Proxy stands between the store and PostgreSQL when Options.ViaProxy is set.
+	Proxy  *testdb.Proxy
 	Server *httptest.Server
 	key    jwk.Key
 	router routers.Router
@@ -47,6 +49,9 @@ type Options struct {
 	// Engine, when set, runs a delivery engine with this configuration (zero fields get the
 	// defaults of deliverytest.Start).
 	Engine *delivery.EngineConfig
+	// ViaProxy, on PostgreSQL, connects the store through a testdb.Proxy (Env.Proxy), so a
+	// test can cut the database off and bring it back.
+	ViaProxy bool
 	// Logger, when set, receives the server's logs (by default they are discarded, or shown
 	// from level WARN with -v).
 	Logger *slog.Logger
@@ -55,7 +60,16 @@ type Options struct {
 // New starts a server on a fresh database of the given kind.
 func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	t.Helper()
-	st := testdb.Open(t, kind, opts.Store)
+	var st *store.Store
+	var proxy *testdb.Proxy
+	if opts.ViaProxy {
+		if kind != testdb.Postgres {
+			t.Fatalf("apitest: ViaProxy needs PostgreSQL, not %s", kind)
+		}
+		st, proxy = testdb.OpenViaProxy(t, opts.Store)
+	} else {
+		st = testdb.Open(t, kind, opts.Store)
+	}
 	if opts.Setup != nil {
 		opts.Setup(t, st)
 	}
@@ -97,7 +111,7 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Kind: kind, Store: st, Server: srv, key: key, router: router, t: t}
+	return &Env{Kind: kind, Store: st, Proxy: proxy, Server: srv, key: key, router: router, t: t}
 }
 
 type testWriter struct{ t testing.TB }

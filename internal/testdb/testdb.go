@@ -87,6 +87,12 @@ func Open(t testing.TB, kind Kind, cfg store.Config) *store.Store {
 	t.Helper()
 	base := Config(t, kind)
 	cfg.DatabaseURL, cfg.SQLitePath = base.DatabaseURL, base.SQLitePath
+	return open(t, cfg)
+}
+
+// open opens and migrates the store of cfg, closed when the test ends.
+func open(t testing.TB, cfg store.Config) *store.Store {
+	t.Helper()
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://webhookd.test"
 	}
