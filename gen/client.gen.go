@@ -5438,6 +5438,11 @@ type RecoverWebhookResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// RecoverWebhookResponse503Headers the declared response headers of an HTTP 503 response for RecoverWebhook
+type RecoverWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RecoverWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5453,10 +5458,16 @@ type RecoverWebhookResponse struct {
 	JSON404 *KheopsWebhookNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KheopsPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *KheopsUnsupportedMediaType
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RecoverWebhookResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RecoverWebhookResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5489,9 +5500,19 @@ func (r RecoverWebhookResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
 }
 
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RecoverWebhookResponse) GetJSON413() *KheopsPayloadTooLarge {
+	return r.JSON413
+}
+
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r RecoverWebhookResponse) GetJSON415() *KheopsUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RecoverWebhookResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5632,6 +5653,11 @@ type ResendTriggerResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ResendTriggerResponse503Headers the declared response headers of an HTTP 503 response for ResendTrigger
+type ResendTriggerResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ResendTriggerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5647,8 +5673,12 @@ type ResendTriggerResponse struct {
 	JSON404 *KheopsNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *KheopsNotAcceptable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KheopsServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ResendTriggerResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResendTriggerResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5679,6 +5709,11 @@ func (r ResendTriggerResponse) GetJSON404() *KheopsNotFound {
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r ResendTriggerResponse) GetJSON406() *KheopsNotAcceptable {
 	return r.JSON406
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResendTriggerResponse) GetJSON503() *KheopsServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6076,6 +6111,11 @@ func (r UpdateFacilityWebhookResponse) ContentType() string {
 	return ""
 }
 
+// RecoverFacilityWebhookResponse503Headers the declared response headers of an HTTP 503 response for RecoverFacilityWebhook
+type RecoverFacilityWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RecoverFacilityWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6087,6 +6127,12 @@ type RecoverFacilityWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NestPayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RecoverFacilityWebhookResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6107,6 +6153,16 @@ func (r RecoverFacilityWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RecoverFacilityWebhookResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RecoverFacilityWebhookResponse) GetJSON413() *NestPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RecoverFacilityWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6207,6 +6263,11 @@ func (r ListWebhookLogsResponse) ContentType() string {
 	return ""
 }
 
+// RetryWebhookLogResponse503Headers the declared response headers of an HTTP 503 response for RetryWebhookLog
+type RetryWebhookLogResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RetryWebhookLogResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6216,6 +6277,10 @@ type RetryWebhookLogResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RetryWebhookLogResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6231,6 +6296,11 @@ func (r RetryWebhookLogResponse) GetJSON401() *NestUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RetryWebhookLogResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetryWebhookLogResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6614,6 +6684,11 @@ func (r UpdateUserWebhookResponse) ContentType() string {
 	return ""
 }
 
+// RecoverUserWebhookResponse503Headers the declared response headers of an HTTP 503 response for RecoverUserWebhook
+type RecoverUserWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RecoverUserWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6625,6 +6700,12 @@ type RecoverUserWebhookResponse struct {
 	JSON401 *NestUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NestNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NestPayloadTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NestServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RecoverUserWebhookResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6645,6 +6726,16 @@ func (r RecoverUserWebhookResponse) GetJSON401() *NestUnauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RecoverUserWebhookResponse) GetJSON404() *NestNotFound {
 	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RecoverUserWebhookResponse) GetJSON413() *NestPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RecoverUserWebhookResponse) GetJSON503() *NestServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9236,12 +9327,26 @@ func ParseRecoverWebhookResponse(rsp *http.Response) (*RecoverWebhookResponse, e
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest KheopsPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest KheopsUnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -9256,6 +9361,16 @@ func ParseRecoverWebhookResponse(rsp *http.Response) (*RecoverWebhookResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RecoverWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9418,6 +9533,13 @@ func ParseResendTriggerResponse(rsp *http.Response) (*ResendTriggerResponse, err
 		}
 		response.JSON406 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest KheopsServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -9431,6 +9553,16 @@ func ParseResendTriggerResponse(rsp *http.Response) (*ResendTriggerResponse, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ResendTriggerResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9802,6 +9934,33 @@ func ParseRecoverFacilityWebhookResponse(rsp *http.Response) (*RecoverFacilityWe
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NestPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RecoverFacilityWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9902,6 +10061,26 @@ func ParseRetryWebhookLogResponse(rsp *http.Response) (*RetryWebhookLogResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RetryWebhookLogResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10259,6 +10438,33 @@ func ParseRecoverUserWebhookResponse(rsp *http.Response) (*RecoverUserWebhookRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NestPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NestServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RecoverUserWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

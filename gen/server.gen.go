@@ -3885,6 +3885,22 @@ func (response RecoverWebhook406JSONResponse) VisitRecoverWebhookResponse(w http
 	return err
 }
 
+type RecoverWebhook413JSONResponse struct {
+	KheopsPayloadTooLargeJSONResponse
+}
+
+func (response RecoverWebhook413JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RecoverWebhook415JSONResponse struct {
 	KheopsUnsupportedMediaTypeJSONResponse
 }
@@ -3897,6 +3913,25 @@ func (response RecoverWebhook415JSONResponse) VisitRecoverWebhookResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverWebhook503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response RecoverWebhook503JSONResponse) VisitRecoverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4142,6 +4177,25 @@ func (response ResendTrigger406JSONResponse) VisitResendTriggerResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendTrigger503JSONResponse struct {
+	KheopsServiceUnavailableJSONResponse
+}
+
+func (response ResendTrigger503JSONResponse) VisitResendTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4614,6 +4668,41 @@ func (response RecoverFacilityWebhook404JSONResponse) VisitRecoverFacilityWebhoo
 	return err
 }
 
+type RecoverFacilityWebhook413JSONResponse struct {
+	NestPayloadTooLargeJSONResponse
+}
+
+func (response RecoverFacilityWebhook413JSONResponse) VisitRecoverFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverFacilityWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response RecoverFacilityWebhook503JSONResponse) VisitRecoverFacilityWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookLogsRequestObject struct {
 	Params ListWebhookLogsParams
 }
@@ -4729,6 +4818,25 @@ func (response RetryWebhookLog404JSONResponse) VisitRetryWebhookLogResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookLog503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response RetryWebhookLog503JSONResponse) VisitRetryWebhookLogResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5169,6 +5277,41 @@ func (response RecoverUserWebhook404JSONResponse) VisitRecoverUserWebhookRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverUserWebhook413JSONResponse struct {
+	NestPayloadTooLargeJSONResponse
+}
+
+func (response RecoverUserWebhook413JSONResponse) VisitRecoverUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecoverUserWebhook503JSONResponse struct {
+	NestServiceUnavailableJSONResponse
+}
+
+func (response RecoverUserWebhook503JSONResponse) VisitRecoverUserWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6998,234 +7141,234 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Jctu4uiD8Kijd/69IubQs2U46ketUjZI4HXdnu7F9cs+JUiEkQhJOKEBNgJbVmTzHPMe8wsyLTeHD",
-	"QnCTKVs+SXenqqs6FkksHz58+/KlNeGLJWeESdEafGktcYIXRJIE/hpOJmQp1b8iIiYJXUrKWWvQOp2i",
-	"ZUIEYTJAi1RIhOOYr1CIl8uYTrB6a/9fgrMQtUksCDrqPex0W0GLqo/nBEckaQUthhekNbCTBC0xmZMF",
-	"VrPJ9VI9ETKhbNb6+jVoDeNxujh9Vl4KPEA0ClC/hyZznOCJWj0KPwz3/on3fu/tPf4YurmXWM6zmbH6",
-	"9hONWkErIb+lNCFRayCTlGxey3M8oTGV6/dkPOf8c9WqzCNEI9S+uDh91umiIVvLOWUzBBChAmEmViQh",
-	"ETrqHdUscGVm2HaFL+mCVhzbWzwjSNDfSYAwQ5RJMiMJGqW93iH5G+odI3JJErPK1ZwwhMfqjN3ifktJ",
-	"ss5WF8MsFSsxI8NS3kynglShkCQLgSRH4jNd1q2n12QZXM9wzTrOSEKJOGVCYjYhF1WHdj4nSMBrAcLo",
-	"2enTN6/Qxekz1BaEoDOZRmvvc8BncoUXy1hN1e8edB8d9br9/uHD/uPuQffBg+5ht199rOW1bHe8xbXU",
-	"bEW9ldvJAGWXHfEpiuiMSoEEUbdekgiN1yjiUgSor07m4ZF3oQLE+IjFBEcKO34nCUeUIZyNiNphL0RU",
-	"ChJPFXpzRiqxHh31et0Rux56NbAr7n070J0ndDYjSSXM9CPUjkhM1UXoAFk57OWggIXadyj1yyJEmEUo",
-	"jLGQn9xvNbfZPN+e4FwIkrwj0+pjDkU6DhFPkJwTRBaYxupoMUoFSdBnxldMnaXUuH1JJ6Rmder9LdfV",
-	"iAAG6GBrwmzo3raQ+qpeFkvOBAH2VSDUT3D0jvyWEgHkaMKZJAz+WWRb6jeDnDAOWSzl+mlCsCTqT5Eu",
-	"FjhZK4L65uwcraicoy9fURsgPsULGq8HAHD4gVyqy3GJ45SITitowb9g1CThSWvQeoIjZNcVtBZECDwj",
-	"rcGHlpjzNI7QmCCMBJmkCUEX717q+V6cn789awWtNIk1B9ZvaUgELZhU6Cdqo1jdVYligoVEfURisgCO",
-	"n39TjcEQThKsyCvBk7let8L4wnucEYVmapdTrpi/uuN6kwMlDQRoaoDfVVDYm3DGyERBuIuB35NowysJ",
-	"+ReZ5F+ZKPDXfO6e2e9aH4OWkFim4imPSGtw1Osp5AD29i6NC6d4on5GSRoTNMU0VjvhbEJQW18aEt0T",
-	"yKDDX+QAxZxOZTfRe9LgVQAv/KwocBz7D5Y8Kb2urmuUxiQqf+Ae2R9KM8GA9sT3cCr5Aks6wXG8rnmp",
-	"8HOGSWaGbA04jktAMihFiag6FEEmCSmeCuNowROC5BwzdOCfTO51/2iqsXOB4ylPFiT65ezN6zyGDtGY",
-	"R2s1hVQ8lHEgKDRC8Oo2KKnO2xygHrM03ACljFwtAWqIsEhhifodUbZMJWpjicZrSdCjTs0+GJdD9mas",
-	"4F7cBYxT2gpmiOvXb7WT7MBgGjNk7RproayWpORNxepLnGEnK1RTB3oOoAVPNSvaO18vyaA8Z/UWUgbM",
-	"/W3ClyRRGJvfzIV+jJbueaAuO4Mbz+WcJEDxxFY7MoOtkeLTyJA3BS9yReHdJhRvq1tUtfevvgzw/yVK",
-	"MGr9x34m2u7rp2L/NRHy7wqxAZgnsDv4vCxFwfmA3GS5ihKpgIEbYcQdpX9juig04AlRTIUUWoUaMcVI",
-	"SAQgDvT2FdwludKSt/pjGWOpLvw9gSYxFmLvUi+Vm5NRF7F4hiM2pYlQsrY7ClCXJupAtOJUOpawY04+",
-	"TJM4DFCoOYH6V0buwmDEQnMyYRcNkRs/JlOJeCoVPFgax3b/kzmZfFZ0lFwpyqtH19KwmQBxNmKapAdo",
-	"NaeTuV6Hgo2ivuovajarplQALBIGIJjwhUCgq9DfFSGNRkw/gY8DmFY9NoRc2NXBHUaCsllMLFJ10ROy",
-	"5iwqHgIczmDEwiomYFYC4MtxDIvNHtTHSg5fSvUyrLTwhT6wbJL/aYYwxwdTAoDN1Xh98dKTn+FwiiR0",
-	"xDRJyVFT/WeFTUYdJJfo4vz53iM0x6CqIYPGSOC1kgQER23OyIjxS5KgPnpFnxjtrX/YUerb16D165zw",
-	"pQADzGsun/OURc0Fa60ySExja4iBRU3VKHaFGC3IYgxqiSNCxuDzmkukZ2xMDfRyN1IBvY6IE5FdH6ta",
-	"KaGDJA41zdLUZaYStdVvkscRwkucyE63AJ83idLhbgklxg1BUuREpGO1Mq3w3Rvz8b0clNR0dwqkNk8M",
-	"CMScLhU3I6hwNB0LOr1qLLIT9uBzE60sB5Z7QG7uAQ24h6Pok/57/15CFvySmD/RBDNzOVNBIiT5jCgu",
-	"mIOaz/h2BbIhcjZVhTyrhLMZagObQIrEwgaNMVCgo14PTXmi8MuKg9n3ARLpZK5pWo4qKEBTpmU4uNY+",
-	"Aj7nyZhGEWE3hO+apzk6GC0oszwMcCEHwmy2XeJcdvn8i+dWgMapdBxDrc/b/msutYUZj/XGbgACZ1VA",
-	"OCFVQmG2f4X93ny7BEKoxw2RtqBndKrO+p6Hwm1Ij7vFFeSvGg/umgAFVi4LjM02k9dqCM1bvI45js45",
-	"f4mTGbkFJMpCvaEssRo40UJsv3f06MFPD0FZEjnQGAqDTphUcuY550ivaJdAKip5uaUBO2/nVuhTDG2f",
-	"3gHKmJMxSENZDa7o+e6UXeWQIrCMSa9vHyzl3iqpzAPjkk7IBcOXmMa3ICJqwghLPMbaEp5mIx6jhMhk",
-	"jWIsCxzJzI786XcJnZoFoXbEVyxACRESJ5KyWYBSlihBVj3u2AXjqeI+4Tv1x95Q/REqiZizSHRbgXH1",
-	"gWbqvVK2Fp/pT5DkaIWpukpTpQzCHJTNupudO1/dWV0wnMo5T+jv5DZoK/lnwkAyJldLMD3nKJs/yS7P",
-	"Ykxwoq4ozE4FWlAhwBiZ+ArnU5zAbQnfv3+/N0yVRiXVxkhYgHjxeRns4ROYMcwU1IRgwVl3ozPWB7dI",
-	"l0ueSBK9IhHF5/DmjcGet+J4H17trVarPSUN7aVJTNiER6UzcStBsBQEa7lLglpSripX6fNg44a4JV21",
-	"5ohMWwK6qkSjEmG1Xph/P2W1qyzoUrmlAmheEyFvqgL8MMD/MMDvygB/BzbFKoPhcbXBEHn2Qnctbqi4",
-	"2VuRfV6pn6F3RPA0mZBWERiHWwFjg+KbmVJTKWhEPDvKPaH5HBAM7FidmPBlBoCbUUq7/4zoVZFER7JK",
-	"2z/azfZfc0cEzTVXO1eb9NYPQgZQRBq5bd9KUbG7r1UyfGDcWJnJQay/I4S5udqihr2tnG4BVyVxF2HW",
-	"UIz3ofSgt0Mo/VmkdrXRm8vsNSJ58T73t4K7P9TtpfVW5qzSAZUgog2+tJY5t50LRPQ32DoYXv3z8a+v",
-	"DsdpKyhK4UHLsOpPki4AGkrwxLI1aEVYkj34teKr3D6+lJ9T8QkMaBURPXOwlxZs4ZUGwW4285jzmGAw",
-	"BurYnoo5WboYk+QTn37S+ngVuuTekmnU4LVUGCSuiAbMYoo++FGgsMQ8kAqALk9QtbKKPXmg/eigY3zU",
-	"Nr5Vhxg950kFihQOrsBqJVpwIdFB7+iR5yvqVmGAPYZS8NtioYSyfrd78ODB5kEKAIQRqzZ1oiTeoZEL",
-	"q7YEcXZVG4QbpmEIgYruTWROw1uVd/hRqglG5QZToqNJFZrSiCyWXBI2WaPPZI3mWGkJhCFBCDtWFxiC",
-	"FhlZgX5TntTDa5DrT6PcHUxTwKfNcLMfBj4k/E1UwdTGtAFsgV4wRVGUrlOhMoBLvlJn8J74SoP7uUJr",
-	"KD9zv5Sn26A41L1V/N1Fc7lZvJUo5eFjBXrn4ONplTiKqEIFHPsRE1McCxIU8RJLXP+JDkIsnQscpjWA",
-	"1ArCXjCgCcIAySbEcRxW3lb7pcavMrnO8PhXsgamiK9eEjaT89bg4MGDRigIq85NFWgYbMI/I0eXb/Uk",
-	"pu4+VNgMPNkXHNh8xYRvMaiEQkSFEmCid2CequJNa/t9hOzL/qgDiA4gLFpyymQWeh8e9XvoZ85ICIqI",
-	"1sWwlGSxlC6IY8oTFL4/efLizZtfn316dno2fPLy5NPw+fnJu1AHh49aJ3boOcGxnI9anS4ajnWIjyI6",
-	"VKKIRtpX38ax4Bkt8kHi1k5l5xiFhMFfA6SQLkTaoSkQlcUAaoj9Le3Obg5hxRoOHu71+3sHh+f93qCn",
-	"/vtnFajNlPX8n0qUkAmhaiHGpNEGOqkhrV1kZpRj9HZ4/vQFEkoLp7KzgYBW8ICX4H2f2lkAXUBXsnrV",
-	"isYxaNEKklyxWEkW4jopL09Bv7oVadNAducq+ZJdk2enoFHV2sYk5mwmCusqgbs4N62A/GlkpSt76YLr",
-	"OI2zfdTvwC7UvrjNKtMkLg98kcTldW4mP7B0NZhDgiCjH7mDyDaUoWgD8pQFbW9B/+vwUdGvhrh4rEm6",
-	"kpCtfcfnAF00NEwAKIRcKYWTCvSZLCXEHndvjMwLyk71h/3tMFvt7vSZi07zEBw2C/szF99CYZrwRQ4K",
-	"XXQ6RYy7MKwRWyb8kkYkQu1iHFlHURIYVQkHKCKSTGRpWvDozrFASkgQAmKyRwyUrnsiF8DW6aITPJk7",
-	"Y5/xNmr9zKahHXauBz2Q1uZ3ofai6XQibYHMQJjFnyAl8U3XmgdYPw1Yy6Y5hnhzmM4IIwmWxvqdEIna",
-	"hwe1uRid7oidr7iJJsAo4VIzpRWVczVJxFdMKUEDBDZbmyajoCfojJFIG9bHXM4LQFxQZoWSfgWtWuAr",
-	"g7MHDWmNgu3Fu5d5uIJWGpmUMWNvV4szeTeKj4ZzKZciNCGZGM25kNcrODkK1YDqnLBLEnMtClaLlk2u",
-	"tCWixdU0Fc0Uoa9fwVbUxS2leDw3XNrFMmpClvNnrtM0ppTEEeSXLfV3xwibH+FCJ2QZ4wnRMqWQXMlB",
-	"cHUC915VRKu6/goRCpygThiCBarhlzos1VNQ20xJXNQpjWg1pzFxkl3nGIQ5IyGprxGegXOJRU7AC/MC",
-	"b7id3PTOB4F+6Rvwk9wqshePNfEoUOm8U8An17uhxbnFWKLcFsREAUPgpvm3kmXVCUquKSAp0b/8onZO",
-	"216TlaJt2xCr0n17AVpI+fZry6hvNgApzbMhVyjVhUtuxqi65r7TuLQv+NkF2itQ69dNylz59lmXd1kT",
-	"UUQfm1jKwMRLztMFZpXao7MTV3GRF+fnb03YQ4BId9ZFYSGMNbyeQdgZArvmDcCxdpuCjYAZd7qRD19h",
-	"OZmTCE2wIHuUCcIElfSSxGt1ZYw1B661PUhGVpmt0YS+ur/VQ5PgGZGYSPJJBwtUWVAy70MJfYj9eROM",
-	"y6qIZ46/1hqbgVJPlvu8CqzVRvvS0r0FZmpzwW9wzcrdd0e9ftB8Hw3WX3Qo1wM+W3s+6GHTgWxBP+v2",
-	"2wt2fm7vyIRfkmTH5uHfUpJWW4eLoko2eoPV3U6iK261sdhkPqz2CAjKJhVE7d3zp+jw8PAx0qJ62XSO",
-	"MEg+2glIZb6OgTMT9c57jzaYiVImq0jz9ZMbJyGVx4jxVbG+Q8VC+psWUmRNAJINkLyZQfgHpLeCtBKr",
-	"6q81rbEMO3WybfS1DsRENDAhXb+K217f3I4a315TUKLC3asNzBV07TllVMwBc/QrgXbsJWSilBtI/js2",
-	"p4gAM7R4DUmBSmqd6gGaC/xmkUM9XxVTIFZiaRAuaLUGGtV5lxeYpTi2tTK8tzzFBuKxGy4c6oHAPRF6",
-	"uAbfXIgKhgC2yPIC7f43HLCFXd05l4+5DzJrdnIyWVc7NDN5PT8ASK36oRWmbY5KgPb6+rKDIjrBC1I9",
-	"9jaBA9UqgBkjcBvdAKRqHtagKs97pfyEmXQbDlzCx1Tbf0z4vpddEGQ1b8RxFrbJGdlOn7y+0E7F6mRl",
-	"7Z1KzYRUKwP+eIqBhFZ8DwMousPWoBdUDmmvQd0yYZiBS+C5J3KZhN1mTutNB33mRLYCE4XfP6WVpKGI",
-	"X9m7m2ayZKJqosY2rvyyK4XiNFo3XLd7NbDL2LR+m6y/NYss1SXq1msvFei1xAKysyc6JFZfXjSDvK6D",
-	"q6tAF2sKp5jGIbLeShrr0C5qsuCWhEWUzTq+DqoGBr8Nja+3I9AsVGsTlC5EFQsFbK2OJqoLMxLpuMEJ",
-	"puPKxahVlEIudADztYVuNr3jxTjUl7qpfOjXuint1S33ZgKv78MvO+N3Hh5RrJPULDRil7EPntOxVpxT",
-	"MP0R9fAj6uGPGfWQEbAfUQebow6aBRp41OC7CTLI6Gj3Rmix0ddTe7RDAbTCRTjYK3FccrQFyLjGrGM6",
-	"6v6VvMQeytzOIOFzosbWCO+jHXiGc0u4qVfYG+SHR/h79QjvgEJUeV+/fx+qJ+sVBVbjuDQJsDZOJwv4",
-	"8crgMkWaleKUJkzTu8KtM+f6KfmzSXkuNSQv3gGaUzbLpQn/m2W85jfn1BTMSyKSoMwsE6CchzVA1rQS",
-	"IN+/2viSFcyn1fJZaUe5qsPV7O9Bzn6cEaVNdmUroycEpFpWNJs1saYY00bFXhqkAflbKtstzYWvsnx9",
-	"0tev6ojrZUCT9ON97smFFmkql/exnmpsSuXJ8ZApTmNZUJuLeLlZSuRIpGP1cExAKHRRLZ/JWht5lluL",
-	"hdfg4w5yiCy7qDCOd7v93oFfe/wY4gsF8tJVBWr/955e5d4ZnTEs04R0qi2iVQxiCL4wHqeSIMUiFIUE",
-	"VpEVCNDMIlAkBu5KYVFNBcLa7CiDKc9clMsPxvBdM4Y7JOS3pon+023o9AY1+zugr96+Nlygl3xWYY/T",
-	"ovZQNk+NzZkor0nEUkqCTjHPEW7fOHmtCd9Y1m2p4dCg/B6NwmpCZkifKQ+wtQnWOgifcO01qRhfv3BW",
-	"4zc4y/kbtefSkI0KpyPUJJQQu8+4REnK0JrIalek8Ss0xt7s5Df4rWvdHyKFXIINHpCcT0P7OVpBy3xn",
-	"HBxpQipN79XXp+p65BLufGt04aBLJ1M4S3vRnFc2Q/4MtJsvUK0L+/u4R7e8CjXlnqWNI7UxMddemfJA",
-	"+hY8PEK/0idFTzzM4ioiyQQzseSJRBAgV3PDN99Az+3v37hsxnpvP1RlGDYNSIDmTtF1MQku9fiPejEc",
-	"QDbfjh3YyzxedWNzmRnjLZaTebVm4arf7kpeuV40amJsApP1MRh/oTC28fJNYoITEO0g2FoL3XYH+371",
-	"3u2iNmqlKX/IqnWrpxEs2Qiqij+r0aDGmlvarrSoOgVoCDkI+umxgZiVgzML2iZd51rrlp49Tahcn6nF",
-	"avTRJU2Gqc4c0H89tzT/l/fnrXKJp1/en9vkr/EaYa1zTj3N4Zf3v559unj3UusaY53uFhEwfy8Ubnwm",
-	"6xFrh06T0Rkge3siHSMc0wkJ0TKh0LEKOkqF5GoJPg97Z45RSIUI90OcRiFYLGzxdzjECWdTOksTEmkN",
-	"Ag4HMBn2l0FRqX+62AtlU25L0WDdxSLfmChCC0yh+piSTUvlYdxbUK84U2VmVED5HRZlcqBtyoTeKLmJ",
-	"M6nUSzTncSSQXHGdHKGjnUbMDjV8eyoCnUij0A5LOo6J1VoTgmNX134wYiN2H92/P/RtlSDEaey8fx+1",
-	"w32wVon9brcbBijcN3VM4O/OAEFNQ1PQ0K/QBA0JEGo3KIMYoIQstfX7M1lrjxHUPxuYdgF/y4xro7TX",
-	"O3iY/QohS8dqJijdwSJypRXUhfn2Q+/j39RSAd4mZgJJzgM3jZ6Us3htLMF6FIF6SHL0+PFjGF6jL4gF",
-	"+gAUxTKuAlt52zRRWOA1GpscUjUsyJLHnq2g10NLTBPRCaDdhxreVZEOtAgAwAu/jGzs/Kg1QN1uN0Aj",
-	"k0Zifvgadq1v02m8Dv39ejyS19bo7mossOldgIN+dwuFB9D+Qkg8nSot3OuMsEzHMZ0orANcWdL9y4N9",
-	"/eO+/d7gitqS6RYDc/BUBug1EfKXsz0h1zExW6/ZNzz0/s5yCDJYKIzWnh+1bThzr8qpSUINhyaxA5By",
-	"gHSlU9N74Zf357rZQqiN9rqF2iTGdAGeQFPsesTauQylzjE8CrWv+BON7Dc6XS3Evy9DGzulRuzYwaoK",
-	"v0FnCBjOy2G24+neFnxqKh+KTjElm0rAQEUqFIq3nfPVrtSMDfX07LCQc6cQ2+maYgCnKOahwh3zbxff",
-	"EO4rqS9hON7XP+kz7o7YhSCJiQJL+CUVlCsGYNLBXc41ACFAIcRqqX8oIhp2/LhXugAE1kcJJ/se7M62",
-	"8xaK+CRd6OWYs1jRzxQt8YwINGqdRFRmJHbUUjjzM1E/xfmAAzFq2Qy/EXPQUhithkKjlnZA2ns2anVc",
-	"QqC9COIeUrQMrFazhJBA++YdzdZVPIWeIr94k/QINASEIyTwWiDBYcv/8R/omTPMqx+G1i2t5VVNhxzH",
-	"WJIELZQMCG06bRF0E/4qlObtysOBzoEnGuHMyiZzzGZEU7kJhlx03cAic4XHYPe0XkugcTrHzv824eBH",
-	"H+PJ504XDUfMzwfHKHz75uw81DTFa/vEfevePYHSJFbENCLG56lj2qlEoFOQSBgGZnq0ad4zQOHmlkkK",
-	"2RSO7g1nhMmBM5Pu6/t/SRKFsoYGBBliIHQmMYtwEllEEKbYft4+o1vD1YdjBtlZcGZbAiFrZxjYUKJE",
-	"oIjsuXpPhjPJTpBNpm6IkHixDFE7ZfTK1ukD9Aycq0aNboWDOWi04GT1BhLWSB4OUHjZDzQkFJY8PEIv",
-	"Xg2f7p29GB48eNg2HkyorhiocUct/W62fw24bv5nt9LcU3Xq+odRq+MArjBLobGeK0BiiSdkz/UhBWZV",
-	"EFjM9e8MUOgM/yBZq7N2vwwthE1XJD2jOfYFvrIrAM7rvjK3b10+VwtmLVnZ5YZl10M4QDFfkWSirt2c",
-	"XKkJ+LQesHAdOl2k9NQBCudcwEZsLTrXpgmqzqm/dK1Ws/JSmkJoWzx5keIhXSx5Ij+ZL9F/ojAFIhdB",
-	"nbo1SOQwnNGLcBy7qPP/tL/al+FM6sWHgb7fiqsr6uOzdKu/Ow6ueR9C4es0ETiD4QDJv+mTUpiujypA",
-	"l33z45xcVcAzcPgpGyJeeNkPFfapJdiyGGMu56DHoChNgFW78hdQMcSFreFLJ2GYOzZAHz6Gjk6mTGtD",
-	"GoXRwdWV8U1oqmgsJYW+uAHCwAp5KlHbc7qcvDz9+8m7f3w6P3118ubiPAyQ8ReqpfcfICVcKnl/ClQ8",
-	"iyrWNXUTEtGETBRthxgEzZ9I1NFLMaaaAMmEksiGnEylBky2il9fnLx5e/bp3cn5u3+oJQ3/cRaitlkI",
-	"eiCCw54IDhZBv7cYoAcucaljkcsN9Hz49PTl6fk/aodaBIe9RfBQjXOUjROg//O/+z30/6N/USlJcoww",
-	"DJsrXmoaolCB5pxxpevBGVGGPkQkxusAHaD/+78Q/PvjsecAMwE72moHhlI4uHOczIgUlcokwJjNBlrO",
-	"jhIiRK5pmRGW2zHnS8UcA6W+XmJJ4OrGlH3ei/kEx3CHJjFPI7QgEqtbE6CnP78engfo4uUwUHelo/Vc",
-	"fb4pi9VclAkakTxohy9fvnn/6Xz47ueT809PT5+9OwuPzaamqcCxHmbCk8i2RDNePmv5bptcor1+RwNg",
-	"TtCcCsk1O6dMCzC5gJd7otgGmTIU/nxyjupUhJjPRAga47RESPzQBKjF0z9CEV6LjtbaYzohTBBPFX+b",
-	"8GVCibRhBlTGvobeClqGzbcGrV633+2pt/iSMLykrUHrsNuDFtNLLOdg/DA6MBjVuKgwyzw1whg2qfrH",
-	"vuo1JhO+IDr0S8u2pkGO2qBpSQTT635Pp5EbcGiq9vud9z9U25WyV/ZN0/yvH51R1Nqoa+rnVvdQKPYY",
-	"yJm31ZErEqV4msiaMz+dK/X/6XnzXgLF4qZf8yZPmaSk2Lr5oNdvUAx4i+mvb2Lginx+DVpHvV7dqG6Z",
-	"+6X+ZfBhv+mHxT4iR72HTT/N97RS3/YPm35brC4OXz9ovuiKlh9fg9aDXuMFVBTqBnuka12qMcXds1bQ",
-	"kngmXKle0fqo3rc2qy9WZvpqigaQqvKvQ3UFtQWoq7QtIo0x1eQLqntr2tnpP0yOoW0saWmYkbOmNFGq",
-	"WugHe4UF7cZW/VL6rIvQgcJfSt/SSeFG3CTAtUGZXCwUm4sM2csTDL1uSzAK9+WoJvXE4bde67fE78Yo",
-	"kmsid6S31uS7fC/KW96pXaK0PrmNKB20ZlXOgFcaKfPt7hQaHyOsVPQ9w2dAXjnqHaGYfiZaXWeugawL",
-	"Rszj089E1iBT799IfL8hQv7xEQuMXRuxaku5Qn14+qz1NWguglQS432ojr7/Rf2vCWVeYOvkQpitOSPH",
-	"WZNB75mck4Ug8VQbbmMspDF2m/aeMcGXZMQsSGyCOI1j3ekWkrkMoUfto16vktBqVyDA4kJXTWpGbLMW",
-	"iSjmbEYSt4c/PdUtdLj9jq7IO4NVFpvATP2N7oyC0Tsy3ep6Ba1lKq+RaEJ9z0LrcdAeDRPSoXsEgyUW",
-	"EFTzBCOsGP8jdHtGqzkfMXVPTJIUlX7xhAnpdNEwirR9RJt/5tw1AMsArIQjzxRVdcOGUbThevU3XC81",
-	"HY4iI8hsvorwbpwQHK3d8rLq/tqaHf24mt/sag6jKEMbybcX+XNcZt/rXNJACygwEHU/LNfIekVHZMEl",
-	"iQyrqJDI1WOAMoy9NafAaBljyn5wie+FSwAuJHQ2t/WtvSb0fwZO4ZAPvMGWOI49/thWWsSo0MB51NKy",
-	"04oKxQWe2baOitb7pL50Q94m/LZXxO/p/eNyfIvL8Qp/9hDEHkhzKm0tImpBlVquRVE/YgWd6X6u4zWy",
-	"RU9QhCWpSF2DhJSo6Pt38VJi1OocozCXLheWRwmKCXDO7WMcKNQFkeVx/CUV0vqLt7bkvqQLKptc8zfT",
-	"qSD6zTzw3rB4nTc8gYOKXOGJhCcU/OyoLTmaUh2Uo/YIuhDkyhgqAD1ahS5vrAb+LSXJOjP8mmDa2sbA",
-	"H29kRnD25w9eZpyO27a5N4Xitq6Y7UcdH976r2E0PRXyKn1zufo8WRw+fn/yplVKj/ygCyu1lgSLV+Lx",
-	"m9PZ+Ak7HfYZPhq+Zs/+dTA+ImMvXHigyxkpeMN3/zqcjQlNf3o0O/3p0c+nj376+eD96cXBT4+e/zwe",
-	"L/zvoP6RAocBHEYmB6YqnaffN2GbEIAoBvv2tnQFlWS/f3B49OBhPn9GZ8OrhTUDWL4asIXa56ev3h6+",
-	"uDj8+XLy8k38KHn99OV/ZYeNmdaVN6y8t3HheDyJyLSwcDD1f/SRaJvo6YrQ6Xqz0r3MaFtoavjfe+dc",
-	"4njvKU/rciulesGrMOvHTWZmOBeFoyOaYkmSAK3mWAK5gNghPIN4/Lyz49q+iD/Ms9/AilYKGSvytz33",
-	"4N9jVwtqHJGVzPJEB+1ZZ7rkEL+VVVMK7SPIGFZYWOeQzMro3NazqP6pWIMtd6PJ/TKG+tLmIsg1uG2n",
-	"2i8Y5Dqy6m82UH9Dq6BsPwRb5TqntJoQ1sZOzHJi987cmP6ed8oBr4XP9mR9Ez/aDpJ11NsVO/oufLJ/",
-	"LKL4p/QDe/haS4836x37X8y/mrqJc6Q1C841ngSTEgpeNiohSgiPMYu4qfBS5bX1qWoT7de/BX8Bz60B",
-	"z/fsu22ChsEW6u0wivwIqgDlYk9N9FVQpaYqqVLpxSMWxkp7DPdDDsohVGtd4bVAS8jglIFJH8tKhVu8",
-	"AiM9xDa6KVdzLkxk/ojZyDCbvz21lcknOIGrwDgKbZBeCIkzJkT3Hro4RUqhFNkLH3q6v1iVCzq7GXes",
-	"OH+8Qzd3vpjHdZxNx3m7mnP2sG+vp1hsKvaQ+6GCfP90RishjYjMnekeBjzbKypKE25E95yprpi60+ma",
-	"JA83Q76m38qLsVWkbcRskT4TKh+ihKwSagO7VnMe+/nHEMplcg1D7e70kpE7LsPWZGvAi8codFm/OsQ1",
-	"9HOIQ0TUJtRsagadSOJqSrrEYQguhwhcCKg/HjG7YMln2gqnI8qzufYL84Cn6KjX69qwc7UFWH7HTw0e",
-	"MZMbDGZ+k62jvlV0DWKYFUx4ov21EuE47qIhxKcLt409KskCJcSwEKCGI9bWS8zbUDsBWs3pZI48yr9M",
-	"JQQM6zwnWxKBr5SkpMBVbULV6Vd3onrmkuI3qp9Bq+l7xUzyLbRabzkfypa5/MAfPE1vW/UqKxPw1Siq",
-	"NzfN/mkts9tpxv3Db6wa6/uTcfUffPqvqBfnOeeOtOL9RHfIgvyH7068aG4H1c2aBGpjgfCYX5IBuLgW",
-	"XCnpRqcheDIPbADUJE0SyNxKYp2Ypm9ux9TFc9pRnkK4Wr6UoQ8hdMMKAxSCnhV2jCplkmqosFX1ju0b",
-	"OWMs46uMC8/5Ci0wW+u4cdPODp3aXgcScnGmUzKRA4S9pFvrw9NfWEFpolQHEiHGE/sEEr0CJLhOaOQs",
-	"0nn0uiixzo+27aTuCZeHBVYOO4RZK2T7ZZnLrQHqfTUp9TBkkjIlt0w4dNCRI5YpKgo0RCd25xwmVU39",
-	"IEn6qNfTflkDbLXDBRWCslmQf8ATB2UDBcxQrl0alCJR34xY8U2IyjcjVUeGwi3ZnaCSsVjTZa66MVxj",
-	"DuK3DGxkoD7YThDwuzL2D7ZdltdErZLBeVWzffz/weiaM7pbsqpCUBScms0W9M5+R0zHawP3R2Y6Z8By",
-	"FJ+x1XEYXwVeJSmfc1CRFT7VqtiI5fODXOEsk3leke+tS8aDRmrzu7NsxC460bEfI6jhoNa64lAwRwRO",
-	"WV7Udhg2JRdKdXlCs5piVzStGftd1lBYauwWorauAGTr+Hwm606AoIKL17ltUExS11WCkNQM1RTUL6a2",
-	"h4rnh53jwrIhJM0s2iTFuyCm8TrX+GzgBbEhfeJjrVMvCuwn08gd+zFpNsBWbNyEtgG0w5yGp0SEXMqY",
-	"WrJDEHdIwGsX9EojCJyr2j7TNY9iPPkMgaMWa49NtTJ0cfrMMbIRy1rPQV5QaEsIZY2tTVUPi5gQAatX",
-	"b7LizDH6n2i2ie1RmOn8I0Qpi3T3Jmn74IX5YMIwuxQ2yM+AcMSsccJGxFbwYFO79k6MBZUNCRtq98BQ",
-	"GVllHfAySprdIl1pccW9LoZYw6kVtMAWVbOOD61+96D76KjX7fcPH/Yfdw+6Dx50D7v9VlDz5EDp4eUe",
-	"htVvu06X/mJhe4ysbBO2/Ibg8DQOuRhZtwN/MNN6XPcmbEFVt/9hgNblyUxLA80ECb+dZHP5ZkMh3hUW",
-	"fwEx44ciXaFIG1zySKDmsvF6x/KN2P9i/mVUbcWvvh+hx8DhLiWk/1I3TJRVcdvD1V1HEJycSgiZ2Lre",
-	"7YiVikdZ1d3U5DN1KJ13zT62hWLqxLERc/JYW1fJMnhg3WkdrdPaNVOTgGRFNfPWPeE7RMGUkC3frw6G",
-	"GFkpGZGncsIXJOeD1cUHcYQIUzNAVq8N5LXAy5yz7VLlo1Cr/AJROUDhw/2HodFpp/SSdHQNVh3EMCaU",
-	"zUzVkwigoP/F+Arkuc+EmFZGivRGaUzqzBDOcmDKBisAaYoajBgWnyFfzHQ00oaDg96BKYwRCZuO1UWv",
-	"uS4iBK4SHBm564aSi73bxW88k4n3lbWoVmr8ak/nrh307dTnJnbuLZTqQmPy6mhYgywZo0NtBQljMFph",
-	"0fnB+a7jfAW1GNAcu2t7Lbuorodjq+DUpkWcVxePvCfK3fZ06TKovKgIUVaj0lakzKpTjpguT1nZA8jc",
-	"omwycS/f5FLnQkATwkjTxaxS6IjZkoc6XQOsfOq66/ri2qJqS5gew286UARyFGwqakYlenXZFrYQmZd1",
-	"cWehHYW5oBj45gAPUZmigplxOIcRljisarNkL2KD+/SaCFm8TY1kI/XhtZIRtOss4ZiH5vZZIS6hUiB4",
-	"B4WPoWJoFn5kFdsydneN+UExdYCa6eFW7MzT8Tz6Qr3pGSBsa8y/WZxTL3WgBmNCXOVoKHWVq7/qGgG2",
-	"TSfADloQzGyDTQcRI9xoc8s9oe/dMWJ4AZtRE2XvplLQiHiVUcGbf//+Ue/w/n0UOsKG3hFj0OiioUUW",
-	"CF0wkQ4DazuxUIRaNK4vLeNu0nu2S63eoilVt2F/Si5wXTldWbzDA6+oJQo/DPf+ifd+7+09/qgLEU6S",
-	"9VLyWYKXczpBCWYRX3SyKsgHqG2r6MHBqYkjvmKSLiCVvPkedRSaXZfkulZfoc+imqJrioUqEUihh1cz",
-	"F1K75AooTEJ0kTHOJsTVTtVN3vRthZYQChFdtwgq0CWOKdim0JhMQYr1q/jZmj5eNWLKWWcAYx/1etqS",
-	"NWL37wMy3b9vzapJGpMAhaaU/9rWrsQLousWIjHnaQx9lHSKlhZlbHGXrAWAiQ+E2r96S2poEMWNiGxv",
-	"S5BD+8DDEGo7VAMwoNGTWf+IWTsHhA1mLTSsyUnXedUl5rO2NqXarC6YRV9mzsiImUrQx8gRSQvz8MvX",
-	"SkeMicPP0+bGtqCqCAcX0iDmdCq7CVHaZ9f4+VqB+xnGd79/LIYEkCsCdo0JX1hO31yiK+zHdBa+i0QD",
-	"270ia1yuvvA6MpUiPbYFS4Zg6uu3e/1W0Hq7d+BiQx5Pe496jx5M9h5HD/p7R4/Jw71xhHt75NH48ID0",
-	"pg8f9h547ZjVCp79vY9//Y3Kpy+fxqf9g8VPF2+fj4fDy39O//lb+suq4WHc9DRc0967SFwozHUDCbtK",
-	"IjhqKhHkpet+w68qTDy7k0Fc+H9RDrlGDGkgcDsjzenmdABbKM56UZqL48e5jvGMQ0sP3T1kxIZOwD3S",
-	"YruVoL1y5we9/nFeLDY80NbRVioIMFGQ2EcsvyBXF1wXAqNRgVRfXJw+CywlPqovNldFYG+XvnBjTD5q",
-	"9qGv7+0OGV0SwJbIWJMQ8GZrhHInjWoOGpueBZl5jEYbj9+dfmZggUB/MJbUxOpfiw53pnY1JL5/aCTT",
-	"EeBbY9h2RuQCXE+fbQrg1mG5UIMDJE+v5YAL5C51Thhc2399xHQHqEwn1ioAm8RpRKLO9Z3Zg0xSNAIn",
-	"2LTYiGXiY8dEQHsmRkt5798/6PXv3w9MV4RCrwlt1oDY7ix4esSqoqeVivB0TiZK5wfRmQotOg/8ThhH",
-	"vb5pHqJbwun6DEaldDqAMaqoNXE2YlqE0JWHjvN9XXEVKWhI649HLKfywhmZYjAxGhOrDeV1W2NFOuod",
-	"glqVL6GltMznmaLlzsypWWB5p1MPJFmFPNPqSDvaa+LCvwsxvyTP2nBf88+f1EvbSKtBa5GsyXT24u2T",
-	"v7/4ZZVe9fjhk3+8/2n+9lXvyT/jyVN8t9qFhu2/S7swZULuUsGoOpC7UjV2dnh3pY2YMJrtg8W/K03k",
-	"Jgz5+1Bf8mxxtzrLzYO1a7h/jd1Wh1KXA6G314e8eOkRuz5gGoWmPUVYG74NjmLtgfWFXi+c+zqPsPBd",
-	"wprXW0dwN4sM3k2ktgPfiG0Xqd1FQxdAjarip5Vc0jSAul0nc3SKFaOtMVJJYjaw2koVJu4NGnxUh1dj",
-	"5kKwfVEE0CYpB1ofgxYyzaLnarTZTQLOhmDtHUoPG2O0gxbs2X/cv0UIt6O6dxHFbfhzIZr7puHc1/Gi",
-	"24Z1K4K7Mz60NUdpFhKtA/l2Z6uK+UzcwDHsLaiiy4odvaNbIUGm5zLrvrIe6L6Bud7uViFQL+siBTEG",
-	"P4fNDKEMhaZ7TthFv3rNW7q2U6NPcQzjgOJy0G1Oaz1mFkWmjDfgmlJ7LxWAStpvRWm8/BmZ7oZ6FcLv",
-	"qghd3/OhnlVl8LIPTiPx4WOrsprZtU2KCxmlDRYOuqUOK1aD1VXp8/tl19fqu3ZCy6/BFYRstwoqdM/G",
-	"tiX4tcUChcSJfKb0C38ZTTrIb7s244vbZnGERTdeWtV4UIUjN5qRGlqDfi9oLfAVXaQL9Yf6izL9V6/c",
-	"Xb1uAl3eo3qGBkMWwAmuPb+sptpt7UHyRD6DRmLq68oVtJ6dnD0FzU73gx/CX/BjuRH8v6MMh+3Zfi07",
-	"+iYsaMdhGlY4cgJ6rAnjLfjO/peYz7SeIZN1hZaxIZ6aRqgd0si0/oz5rNAbM7uUSyzn3h1SMzapU+Ij",
-	"UrXisiHY9FrNxSMzpVDUETOxqLqJj0C3Vzt87SWngGyMOI357J7ImK5rVWt+16sMR2yHQad2LcfaYV8d",
-	"Q4puHUKaxbZmQaRolzGkMZ95bg5f6ahGhDWYVU1zBOFssCPme7YqdQ+ZrDNy1NqVxN4ogPSGEaTXifHN",
-	"I0m/mXAO/fWr4jK3pIKpSXjZUvrOCdkVUYDdSoH2QrhspjuNZPTmuWEU43cVn5gDtnfU6vcmcYlneGEj",
-	"pHCFySpwMWs5f0lbmOp/YDEasSxuy481K0ZsdYzTx+W8aUEe3GBCEWN/MyPmIgfy7wvbo51EpvigKERO",
-	"1sRJeSe/G+cJjuMdOye8Je467GnrBfwRI32+r5gdH503XM1rKPDO43RyJOPYkyWO6up2Fm/OXzr4peGp",
-	"3jToJXc61we8jFiRZm8R9FIT4LLxuHvfkNb8CQJbGmPPHQa0AM9fkGTmcf63w/OnL6rNt6hdGcpSjk/R",
-	"ieu5AJXwy9ewGIHS8WlOvz7gYef82m6sC9DOWsV3sc0eC+rfSci/yASc7jfh5rsOM9j5DfvuPOV/dJ/3",
-	"XbD/797lnWNeP9zdP9zd38rdvSPe8cPV/cPVvdHVvQWNnxMcy/nv9e3fsozfrECDOrgxFi4fOEAPeodZ",
-	"F0Kw9eZz7So7nL+AuVu3LYDrSshuY9Mwc9egSpbvHOlURrfhRAklXY8332Cdqc+ld7Ngt8DItn/UR9PV",
-	"iEMmaQLZ7B8++mikx0STOZn4eGJ2bzCEMkkShuN9LbLmUuPrWDWQCdPv2CLcwBjIQiQmfEm6SFsktGnA",
-	"8fMsGb0k8ANnNuW/BQQnm6TJ8/XSFJeEzGJ1aKZhQmb206/bMU8jUwxT4AUZsZBaXjlZ/0rWJvJaOzXa",
-	"Y93BT73pbHxJx4gRTn2ALCJdZNzV7LblOm1yUbkDpx7OikGQHHsbxmAJarZNNUkWfQvxuvDj2V7fFdU+",
-	"N847CObNgnvrBsnDyn64d7bX37Mfbx04CzvfOatptgaY+7pKHdomDE2rzZvfiG/8cZMGDbL7qjwxCG8J",
-	"j1GKq+mO9fvcJc3xGSe0KfXQylbuOIUieYq8XEeJPBl8sgZHBk8KmxcbyIKSFm9NEkpJxNfRCAUCbe4o",
-	"k4jrTRVbWSF+3Pq/0q3PfGV1N17INKJE7H8pFkb8Wq7qtmWrMNTOt3MfoKPe4THCbA3dRmJBBjrfEgq5",
-	"eaWpTIGxi9NnIwapWNCP2xXwdMlXvWNbK1Ir+cxVkczXUIVJstqdI6an6aJ3fpMTrwKlTs1T40LRDKBx",
-	"hdKlMOOI2V9xHLsnWS1a0+LE1m619VDi2EyyQG3KoE4pJMl1MpOG7dlqsoMyS0q+NC6V1ZqvmhYO9HnC",
-	"FwDext4aA0/sGrT8mathaaT4nhvwmyY1+lR0B36m8TqvPEDDlK2dBaVqqE0qHt6gd+s1lEavf/9Lqczr",
-	"tyVCT7icq9spMjLkiJAoUCFNO3zL1MYiwDDpiJUrCnfR81pyg6qoDXRU0fUVa+iNzuhVb7suD83JCxqO",
-	"mPC7Pa4wlVm3R6ELRdvFMC7p1Mpurt0A4ymbQKOENdhyN9AsGOcGRMuYmH5Qre+Eatnizt8DwSoXj74j",
-	"Khe0lmmFmvQKCE+JLG1FgVAFARoxS4HAxG/ohn8d6yrDb0cGRozKAGqDeYLRHAs0JoSh31JKpEv215tT",
-	"tCF8f/LkxZs3vz779Prk/aezk3enJ2efnp28HP4jRG3jVhmxwx4SnUGuV8CSJJ7w5RrMmD6bOVFNRwEv",
-	"CGYQMQs1B0BqNOW63HlBeL/9wwaf5VoFaC10zm1kMeT1CGkFNZ8OGgqjkTs7UZd4QcqkD9qbguxX4BSZ",
-	"QyjHLgp+ctQ+6B3pAn/O1qhUcrUf7ffx6G4VdR1Gkb4F57yGsPavJawAGCCrTchw1ba+IU3+4zflH0aR",
-	"hz18I1Ut2J+/tMYEJyQZpnLeGnz4+BUqMySXlubqsMV9oGBmrOLp6kXqGYVOezNZNh7WOvLBiO78bHIZ",
-	"9FcVaV1mVCMZAn5bWWOOE50Fpz9GbX1ZdfU+n8b5bSjNbx1vblu4P9i0Iz/KqkKE5CxeF7eT+XTKQz8v",
-	"pXs7nRJPp+o+ZzVitXl7goZvT7ulpLr1plkuch72bWfI+6XKo4OtBlFFhUCYsxVK65MoUdtZ6kUW3Vtn",
-	"FvTPyBgkyoswvhK7N31F8ocLTpOvH7/+vwAAAP//",
+	"7L2Nchu3siD8Kije7yuTviOKlGTHpupULW3LsRLH9rWk43tiujwgByRxPASYAUYU4/Vz7HPsK+y+2BYa",
+	"P4P5o4YSFTuJq1IVizMDNBqNRv/359aEL5acESZFa/C5tcQJXhBJEvhrOJmQpVT/ioiYJHQpKWetQet0",
+	"ipYJEYTJAC1SIRGOY75CIV4uYzrB6q39fwvOQtQmsSDoqPew020FLao+nhMckaQVtBhekNbAThK0xGRO",
+	"FljNJtdL9UTIhLJZ68uXoDWMx+ni9FkZFHiAaBSgfg9N5jjBEwU9Ct8P937Fe7/39h5/CN3cSyzn2cxY",
+	"ffuRRq2glZDfUpqQqDWQSUo2w/IcT2hM5fodGc85/1QFlXmEaITaFxenzzpdNGRrOadshgAjVCDMxIok",
+	"JEJHvaMaAFdmhm0hfEkXtGLb3uAZQYL+TgKEGaJMkhlJ0Cjt9Q7JP1DvGJFLkhgoV3PCEB6rPXbA/ZaS",
+	"ZJ1BF8MsFZCYkQGU19OpIFUkJMlCIMmR+ESXdfD0moDB9QzXwHFGEkrEKRMSswm5qNq08zlBAl4LEEbP",
+	"Tp++/gVdnD5DbUEIOpNptPY+B3omV3ixjNVU/e5B99FRr9vvHz7sP+4edB886B52+9XbWoZlu+0twlKz",
+	"FPVWbiUDlB12xKcoojMqBRJEnXpJIjReo4hLEaC+2pmHR96BChDjIxYTHCnq+J0kHFGGcDYiaoe9EFEp",
+	"SDxV5M0ZqaR6dNTrdUfseuzV4K649u1Qd57Q2YwklTjTj1A7IjFVB6EDbOWwl8MCFmrdodQvixBhFqEw",
+	"xkJ+dL/VnGbzfHuGcyFI8pZMq7c5FOk4RDxBck4QWWAaq63FKBUkQZ8YXzG1l1LT9iWdkBro1PtbwtWI",
+	"AQboYGvGbPjetpj6ol4WS84EgeurwKif4Ogt+S0lAtjRhDNJGPyzeG2p3wxxwjhksZTrpwnBkqg/RbpY",
+	"4GStGOrrs3O0onKOPn9BbcD4FC9ovB4AwuEHcqkOxyWOUyI6raAF/4JRk4QnrUHrCY6QhStoLYgQeEZa",
+	"g/ctMedpHKExQRgJMkkTgi7evtTzvTg/f3PWClppEusbWL+lMRG0YFKhn6iFYnVWJYoJFhL1EYnJAm78",
+	"/JtqDIZwkmDFXgmezDXciuIL73FGFJmpVU65uvzVGdeLHChpIEBTg/yuwsLehDNGJgrDXQz3PYk2vJKQ",
+	"f5NJ/pWJQn/N5+6Z/a71IWgJiWUqnvKItAZHvZ4iDrje3qZxYRdP1M8oSWOCppjGaiWcTQhq60NDonsC",
+	"GXL4m2ygmNOp7CZ6TRq9CuGFnxUHjmP/wZInpdfVcY3SmETlD9wj+0NpJhjQ7vgeTiVfYEknOI7XNS8V",
+	"fs4oycyQwYDjuIQkQ1KUiKpNEWSSkOKuMI4WPCFIzjFDB/7O5F73t6aaOhc4nvJkQaKfzl6/ylPoEI15",
+	"tFZTSHWHMg4MhUYIXt2GJNV+mw3UY5aGG6CUkaslYA0RFikqUb8jypapRG0s0XgtCXrUqVkH43LIXo8V",
+	"3ourgHFKS8EMcf36rVaSbRhMY4ashbEWywokJW+qq750M+wEQjV1oOcAXvBUX0V75+slGZTnrF5CyuBy",
+	"f5PwJUkUxeYXc6Efo6V7HqjDzuDEczknCXA8sdWKzGBrpO5pZNibwhe5ovBuE4631SmqWvsXXwb4/xIl",
+	"GLX+Yz8Tbff1U7H/igj5T0XYgMwTWB18XpaiYH9AbrK3ihKp4AI3wojbSv/EdFFo0BOimAoptAo1Yuoi",
+	"IRGgONDLV3iX5EpL3uqPZYylOvD3BJrEWIi9Sw0qNzujDmJxD0dsShOhZG23FaAuTdSGaMWptC1hx+x8",
+	"mCZxGKBQ3wTqXxm7C4MRC83OhF00RG78mEwl4qlU+GBpHNv1T+Zk8knxUXKlOK8eXUvDZgLE2Yhplh6g",
+	"1ZxO5hoOhRvFfdVf1CxWTakQWGQMwDDhC4FAV6G/K0YajZh+Ah8HMK16bBi5sNDBGUaCsllMLFF10ROy",
+	"5iwqbgJszmDEwqpLwEAC6MvdGJaaPayPlRy+lOplgLTwhd6wbJL/aYYw2wdTAoLN0Xh18dKTn2Fziix0",
+	"xDRLyXFT/WeFTUZtJJfo4vz53iM0x6CqIUPGSOC1kgQER23OyIjxS5KgPvqFPjHaW/+wo9S3L0Hr5znh",
+	"SwEGmFdcPucpi5oL1lplkJjG1hADQE3VKBZCjBZkMQa1xDEhY/B5xSXSMzbmBhrcjVxAwxFxIrLjY1Ur",
+	"JXSQxJGmAU0dZipRW/0meRwhvMSJ7HQL+HmdKB3ullhi3DAkxU5EOlaQaYXv3piP7+WwpKa7UyS1eWJQ",
+	"IOZ0qW4zggpb07Go01Bjke2wh5+baGU5tNwDdnMPeMA9HEUf9d/79xKy4JfE/IkmmJnDmQoSIclnRN2C",
+	"Oaz5F9+uUDZEzqaqiGeVcDZDbbgmkGKxsEBjDBToqNdDU54o+rLiYPZ9gEQ6mWueluMKCtGUaRkOjrVP",
+	"gM95MqZRRNgN8bvmaY4PRgvK7B0GtJBDYTbbLmkuO3z+wXMQoHEq3Y2h4POW/4pLbWHGY72wG6DAWRUQ",
+	"TkiVUJitX1G/N98ukRDqcUOkLegZn6qzvuexcBvW405xBfurpoO7ZkCBlcsCY7PN5LUaRvMGr2OOo3PO",
+	"X+JkRm6BibJQbzhLrAZOtBDb7x09evDDQ1CWRA41hsOgEyaVnHnOOdIQ7RJJRSUvBxpc5+0chD7H0Pbp",
+	"HZCM2RlDNJTV0Iqe706vqxxRBPZi0vDtg6Xcg5LKPDIu6YRcMHyJaXwLJqImjLDEY6wt4Wk24jFKiEzW",
+	"KMaycCOZ2ZE//S6xUwMQakd8xQKUECFxIimbBShliRJk1eOOBRhP1e0TvlV/7A3VH6GSiDmLRLcVGFcf",
+	"aKbeK2Vr8Zn+BEmOVpiqozRVyiDMQdmsu9m588Xt1QXDqZzzhP5ObkO2kn8iDCRjcrUE03OOs/mT7HIv",
+	"xgQn6ojC7FSgBRUCjJGJr3A+xQmclvDdu3d7w1RpVFItjIQFjBefl9EePoEZw0xBTQgWnHU3OmN9dIt0",
+	"ueSJJNEvJKL4HN68MdrzVhzvw6u91Wq1p6ShvTSJCZvwqLQnDhIEoCCA5S4Zakm5qoTSv4ONG+KWfNWa",
+	"IzJtCfiqEo1KjNV6Yf54zmqhLOhSOVABNa+IkDdVAb4b4L8b4HdlgL8Dm2KVwfC42mCIPHuhOxY3VNzs",
+	"qcg+r9TP0FsieJpMSKuIjMOtkLFB8c1MqakUNCKeHeWe0PccMAzsrjox4csMATfjlHb9GdOrYomOZZWW",
+	"f7Sb5b/ijgmaY65WrhbpwQ9CBnBEGrll30pRsauvVTJ8ZNxYmclhrL8jgrm52qKGva2cbhFXJXEXcdZQ",
+	"jPex9KC3Qyz9VaR2tdCby+w1InnxPPe3wrs/1O2l9VbmrNIBlSCiDT63ljm3nQtE9BfYOhhe/fr4518O",
+	"x2krKErhQctc1R8lXQA2lOCJZWvQirAke/BrxVe5dXwuP6fiIxjQKiJ65mAvLdjCKw2C3WzmMecxwWAM",
+	"1LE9FXOydDEmyUc+/aj18Spyyb0l06jBa6kwRFwRDZjFFL33o0ABxDySCoguT1AFWcWaPNR+cNgxPmob",
+	"36pDjJ7zpIJEChtXuGolWnAh0UHv6JHnK+pWUYDdhlLw22KhhLJ+t3vw4MHmQQoIhBGrFnWiJN6hkQur",
+	"lgRxdlULhBOmcQiBiu5NZHbDg8rb/CjVDKNygSnR0aSKTGlEFksuCZus0SeyRnOstATCkCCEHasDDEGL",
+	"jKxAvylP6tE1yPWnUe4MpinQ02a82Q8DHxP+IqpwamPaALfAL5jiKErXqVAZwCVfqTN4T3ylwf1coTWU",
+	"n7lfytNtUBzq3ir+7qK53CweJEp5+FBB3jn8eFoljiKqSAHHfsTEFMeCBEW6xBLXf6KDEEv7AptpDSC1",
+	"grAXDGiCMECyCXEch5Wn1X6p6avMrjM6/pms4VLEVy8Jm8l5a3Dw4EEjEgSoc1MFGgeb6M/I0eVTPYmp",
+	"Ow8VNgNP9gUHNl8x4VsMKrEQUaEEmOgtmKeq7qa1/T5C9mV/1AFEBxAWLTllMgu9D4/6PfQjZyQERUTr",
+	"YlhKslhKF8Qx5QkK3508efH69c/PPj47PRs+eXnycfj8/ORtqIPDR60TO/Sc4FjOR61OFw3HOsRHMR0q",
+	"UUQj7atv41jwjBf5KHGwU9k5RiFh8NcAKaILkXZoCkRlMYAaYn9Lq7OLQ1hdDQcP9/r9vYPD835v0FP/",
+	"/VqFajNl/f1PJUrIhFAFiDFptIFPakxrF5kZ5Ri9GZ4/fYGE0sKp7GxgoBV3wEvwvk/tLEAuoCtZvWpF",
+	"4xi0aIVJrq5YSRbiOikvz0G/OIi0aSA7c5X3koXJs1PQqAq2MYk5m4kCXCV0F+emFZg/jax0ZQ9dcN1N",
+	"42wf9SuwgNoXt4EyTeLywBdJXIZzM/sB0NVgjgiCjH/kNiJbUEaiDdhTFrS9Bf+vo0fFvxrS4rFm6UpC",
+	"tvYd/wbooqG5BIBDyJVSOKlAn8hSQuxx98bEvKDsVH/Y346y1epOn7noNI/AYbGwPnPwLRamCV/ksNBF",
+	"p1PEuAvDGrFlwi9pRCLULsaRdRQngVGVcIAiIslElqYFj+4cC6SEBCEgJnvEQOm6J3IBbJ0uOsGTuTP2",
+	"GW+j1s9sGtph53rUA2ttfhZqD5pOJ9IWyAyFWfwJUhLfdK3vAOunAWvZNHch3hynM8JIgqWxfidEovbh",
+	"QW0uRqc7YucrbqIJMEq41JfSisq5miTiK6aUoAECm61Nk1HYE3TGSKQN62Mu5wUkLiizQkm/glct8JWh",
+	"2YOGvEbh9uLtyzxeQSuNTMqYsbcr4EzejbpHw7mUSxGakEyM5lzI6xWcHIdqwHVO2CWJuRYFq0XLJkfa",
+	"MtEiNE1FM8Xo6yHYirs4UIrbc0PQLpZRE7ac33OdpjGlJI4gv2ypvztG2PwIBzohyxhPiJYpheRKDoKj",
+	"E7j3qiJa1fFXhFC4CeqEIQBQDb/UYamegtpmSuKiTmlEqzmNiZPsOscgzBkJSX2N8AycSyxyAl6YF3jD",
+	"7eSmtz4K9Etf4T7JQZG9eKyZR4FL550CPrveDS/OAWOZclsQEwUMgZvm30qWVTsoueaApMT/8kDtnLe9",
+	"IivF27ZhVqXz9gK0kPLp15ZR32wAUppnQ65QqguH3IxRdcx9p3FpXfCzC7RXqNavm5S58umzLu+yJqKY",
+	"PjaxlIGJl5ynC8wqtUdnJ666RV6cn78xYQ8BIt1ZF4WFMNbw+gvCzhBYmDcgx9ptCjYCZtzpRj78BcvJ",
+	"nERoggXZo0wQJqiklyReqyNjrDlwrO1GMrLKbI0m9NX9rR6aBM+IxESSjzpYoMqCknkfSuRD7M+bcFxW",
+	"RTxz/LXW2AyVerLc51VorTbal0D3AMzU5oLf4BrI3XdHvX7QfB0N4C86lOsRn8GeD3rYtCFb8M+69faC",
+	"ne/bWzLhlyTZsXn4t5Sk1dbhoqiSjd4AuttJdMWlNhabzIfVHgFB2aSCqb19/hQdHh4+RlpUL5vOEQbJ",
+	"RzsBqczXMXBmot5579EGM1HKZBVrvn5y4ySk8hgxvirWd6gApL8JkOLVBCjZgMmbGYS/Y3orTCuxqv5Y",
+	"0xrLsFMn20Zf60BMRAMT0vVQ3Pb45lbU+PSaghIV7l5tYK7ga88po2IOlKNfCbRjLyETpdxA8t+x2UUE",
+	"lKHFa0gKVFLrVA/QXOA3QA71fFWXArESS4NwQas10KjOu7zALMWxrZXhveUpNhCP3RBwqAcC50To4Rp8",
+	"cyEqLgSwRZYBtOvfsMEWd3X7XN7mPsis2c7JZF3t0Mzk9fwAILXqh1aYtjkqAdrr68MOiugEL0j12NsE",
+	"DlSrAGaMwC10A5Kq77AGVXneKeUnzKTbcOASPqba/mPC973sgiCreSOOs7BNzsh2+uT1hXYqoJOVtXcq",
+	"NRNSrQz446kLJLTiexhA0R22Br2gckh7DOrAhGEGLoHnnshlEnabOa03bfSZE9kKlyj8/jGtZA1F+sre",
+	"3TSTZRNVEzW2ceXBrhSK02jdEG73amDB2AS/Tdbf+oos1SXq1msvFeS1xAKysyc6JFYfXjSDvK6Dq6tA",
+	"F2sKp5jGIbLeShrr0C5qsuCWhEWUzTq+DqoGBr8Nja+3I9AsVGsTli5E1RUK1FodTVQXZiTScYMdTMeV",
+	"wCgoSiEXOoD52kI3m97xYhzqS91UPvRr3ZTW6sC9mcDr+/DLzvidh0cU6yQ1C43YZeyD53SsFecUTr9H",
+	"PXyPevhzRj1kDOx71MHmqINmgQYeN/hmggwyPtq9EVls9PXUbu1QAK9wEQ72SByXHG0BMq4x65iOun8n",
+	"L7FHMrczSPg3UWNrhPfRDjzDORBu6hX2BvnuEf5WPcI74BBV3tdv34fqyXpFgdU4Lk0CrI3TyQJ+vDK4",
+	"TLFmpTilCdP8rnDqzL5+TP5qUp5LDcmLd0DmlM1yacJ/sIzX/OScmoJ5SUQSlJllApTzsAbImlYC5PtX",
+	"Gx+ygvm0Wj4rrShXdbj6+nuQsx9nTGmTXdnK6AkBqZYVzWZNrCnGtFGxlgZpQP6SynZLc+CrLF8f9fGr",
+	"2uJ6GdAk/Xife3KhJZpK8D7Uc41NqTy5O2SK01gW1OYiXW6WEjkS6Vg9HBMQCl1Uyyey1kae5dZi4TX0",
+	"uIMcIntdVBjHu91+78CvPX4M8YUCeemqArX/e09DuXdGZwzLNCGdaoto1QUxBF8Yj1NJkLoiFIeEqyIr",
+	"EKAvi0CxGDgrBaCaCoS12VGGUp65KJfvF8M3fTHcISO/NU/0n27Dpzeo2d8Af/XWteEAveSzCnucFrWH",
+	"snlqbM5EeU0illISdIp5jnH7xslrTfjGsm5LDYeG5PdoFFYzMsP6THmArU2w1kH4hGuvScX4+oWzGr/B",
+	"Wc7fqD2Xhm1UOB2hJqGE2H3GJUpShtZEVrsijV+hMfVmO7/Bb13r/hAp5BJs8IDkfBraz9EKWuY74+BI",
+	"E1Jpeq8+PlXHI5dw51ujCxtd2pnCXtqD5ryyGfFnqN18gGpd2N/GObrlUagp9yxtHKmNibn2yJQH0qfg",
+	"4RH6mT4peuJhFlcRSSaYiSVPJIIAuZoTvvkEem5//8RlM9Z7+6Eqw7BpQAI0d4qui0lwqcd/1oPhELL5",
+	"dOzAXubdVTc2l5kx3mA5mVdrFq767a7kletFoybGJjBZH4PxFwpjGy/fJCY4AdEOgq210G1XsO9X790u",
+	"aqNWmvKHrIJbPY0AZCOoqvtZjQY11hxou9Ki6hSgIeQg6KfHBmNWDs4saJt0nWutW3r2NKFyfaaA1eSj",
+	"S5oMU505oP96bnn+T+/OW+USTz+9O7fJX+M1wlrnnHqaw0/vfj77ePH2pdY1xjrdLSJg/l4o2vhE1iPW",
+	"Dp0mozNA9vZEOkY4phMSomVCoWMVdJQKydUSfB72zByjkAoR7oc4jUKwWNji77CJE86mdJYmJNIaBGwO",
+	"UDKsL8OiUv90sRfKptyWosG6i0W+MVGEFphC9TElm5bKw7i3oF5xpsrMqIDyOyzK5EDblAm9VnITZ1Kp",
+	"l2jO40ggueI6OUJHO42YHWr45lQEOpFGkR2WdBwTq7UmBMeurv1gxEbsPrp/f+jbKkGI09R5/z5qh/tg",
+	"rRL73W43DFC4b+qYwN+dAYKahqagoV+hCRoSINRuUAYxQAlZauv3J7LWHiOofzYw7QL+kRnXRmmvd/Aw",
+	"+xVClo7VTFC6g0XkSiuoC/Pt+96HfyhQAd8mZgJJzgM3jZ6Us3htLMF6FIF6SHL0+PFjGF6TL4gFegMU",
+	"xzKuAlt52zRRWOA1GpscUjUsyJLHnq2g10NLTBPRCaDdhxreVZEOtAgAyAs/j2zs/Kg1QN1uN0Ajk0Zi",
+	"fvgSdq1v02m8jvz9ejyS19bo7moqsOldQIN+dwtFB9D+Qkg8nSot3OuMsEzHMZ0oqgNaWdL9y4N9/eO+",
+	"/d7QilqS6RYDc/BUBugVEfKnsz0h1zExS69ZNzz0/s5yCDJcKIrWnh+1bNhzr8qpSUINhyaxA4hygHSl",
+	"U9N74ad357rZQqiN9rqF2iTGdAGeQFPsesTauQylzjE8CrWv+CON7Dc6XS3Evy9DGzulRuzYwaoKv0Fn",
+	"CBjOy2G24+neFnxqKh+KTjElm0qgQMUqFIm3nfPVQmrGhnp6dljIuVOE7XRNMYBdFPNQ0Y75t4tvCPeV",
+	"1JcwHO/rn/Qed0fsQpDERIEl/JIKytUFYNLBXc41ICFAIcRqqX8oJhp2/LhXugAC1lsJO/sO7M628xaK",
+	"+CRdaHDMXqzoJ4qWeEYEGrVOIiozFjtqKZr5kaif4nzAgRi1bIbfiDlsKYpWQ6FRSzsg7TkbtTouIdAe",
+	"BHEPKV4GVqtZQkigffOOZ+sqnkJPkQfeJD0CDwHhCAm8FkhwWPJ//Ad65gzz6oehdUtreVXzIXdjLEmC",
+	"FkoGhDadtgi6CX8VSvN25eFA58ATTXAGsskcsxnRXG6CIRddN7DIXOEx2D2t1xJ4nM6x879NOPjRx3jy",
+	"qdNFwxHz88ExCt+8PjsPNU/x2j5x37p3T6A0iRUzjYjxeeqYdioR6BQkEuYCMz3a9N0zQOHmlkmK2BSN",
+	"7g1nhMmBM5Pu6/N/SRJFsoYHBBlhIHQmMYtwEllCEKbYft4+o1vD1YdjBtlecGZbAiFrZxjYUKJEoIjs",
+	"uXpP5maSnSCbTJ0QIfFiGaJ2yuiVrdMH5Bk4V40a3QoHc9BowcnqDSSskTwcoPCyH2hMKCp5eIRe/DJ8",
+	"unf2Ynjw4GHbeDChumKgxh219LvZ+jXiuvmfHaS5p2rX9Q+jVschXFGWImM9V4DEEk/InutDCpdVQWAx",
+	"x78zQKEz/INkrfba/TK0GDZdkfSMZtsX+MpCADev+8qcvnV5Xy2atWRlwQ3LrodwgGK+IslEHbs5uVIT",
+	"8Gk9YuE4dLpI6akDFM65gIXYWnSuTRNUnVN/6VqtBvJSmkJoWzx5keIhXSx5Ij+aL9F/ojAFJhdBnbo1",
+	"SOQwnNGLcBy7qPP/tL/al2FP6sWHgT7f6lZX3Me/0q3+7m5wffchFL5KE4EzHA6Q/IfeKUXpeqsCdNk3",
+	"P87JVQU+A0efsiHhhZf9UFGfAsGWxRhzOQc9BkVpAle1K38BFUNc2Bq+dBKGOWMD9P5D6PhkyrQ2pEkY",
+	"HVxdGd+E5orGUlLoixsgDFchTyVqe06Xk5en/zx5+6+P56e/nLy+OA8DZPyFCvT+A6SESyXvT4GLZ1HF",
+	"uqZuQiKakIni7RCDoO8nEnU0KMZUEyCZUBLZkJOp1IjJoPj5xcnrN2cf356cv/2XAmn4r7MQtQ0g6IEI",
+	"DnsiOFgE/d5igB64xKWOJS430PPh09OXp+f/qh1qERz2FsFDNc5RNk6A/s//7vfQ/4/+TaUkyTHCMGyu",
+	"eKlpiEIFmnPGla4He0QZeh+RGK8DdID+7/9C8O8Px54DzATsaKsdGEph485xMiNSVCqTgGM2G2g5O0qI",
+	"ELmmZUZYbsecL9XlGCj19RJLAkc3puzTXswnOIYzNIl5GqEFkVidmgA9/fHV8DxAFy+HgTorHa3n6v1N",
+	"WazmokzQiORRO3z58vW7j+fDtz+enH98evrs7Vl4bBY1TQWO9TATnkS2JZrx8lnLd9vkEu31OxoBc4Lm",
+	"VEiur3PKtACTC3i5J4ptkClD4Y8n56hORYj5TISgMU5LjMQPTYBaPP0jFOG16GitPaYTwgTxVPE3CV8m",
+	"lEgbZkBl7GvoraBlrvnWoNXr9rs99RZfEoaXtDVoHXZ70GJ6ieUcjB9GBwajGhcVZpmnRhjDJlX/2Fe9",
+	"xmTCF0SHfmnZ1jTIUQs0LYlget3v6TRyAw5N1X6/8/77artS9sq+aZr/5YMzilobdU393OoeCsUeAznz",
+	"ttpyxaLUnSay5sxP50r9f3revJdAsbjpl7zJUyYpKbZuPuj1GxQD3mL665sYuCKfX4LWUa9XN6oDc7/U",
+	"vww+7Df9sNhH5Kj3sOmn+Z5W6tv+YdNvi9XF4esHzYGuaPnxJWg96DUGoKJQN9gjXetSTSnunLWClsQz",
+	"4Ur1itYH9b61WX22MtMXUzSAVJV/HaojqC1AXaVtEWmMqSZfUJ1b085O/2FyDG1jScvDjJw1pYlS1UI/",
+	"2CssaDe26pfSZ12EDhT+UvqWTgo34iaBWxuUycVCXXORYXt5hqHhtgyjcF6OalJPHH1rWL8mfTcmkVwT",
+	"uSO9tCbf5XtR3vJM7ZKk9c5tJOmgNatyBvyiiTLf7k6R8THCSkXfM/cMyCtHvSMU009Eq+vMNZB1wYh5",
+	"evqRyBpi6v2BzPcrEuSfn7DA2LWRqraUK9SHp89aX4LmIkglM96H6uj7n9X/mnDmBbZOLoTZmjNynDUZ",
+	"9J7JOVkIEk+14TbGQhpjt2nvGRN8SUbMosQmiNM41p1uIZnLMHrUPur1KhmtdgUCLi501aRmzDZrkYhi",
+	"zmYkcWv4y3PdQofbb+iIvDVUZakJzNRf6cwoHL0l062OV9BapvIaiSbU5yy0Hgft0TAhHbpHMFhigUD1",
+	"nWCEFeN/hG7PaDXnI6bOiUmSotIvnjAhnS4aRpG2j2jzz5y7BmAZgpVw5Jmiqk7YMIo2HK/+huOlpsNR",
+	"ZASZzUcR3o0TgqO1Ay+r7q+t2dH3o/nVjuYwijKykXx7kT93y+x7nUsaaAGFC0SdD3trZL2iI7LgkkTm",
+	"qqiQyNVjwDKMvfVNgdEyxpR9vyW+lVsCaCGhs7mtb+01of8r3BSO+MAbbJnj2Lsf20qLGBUaOI9aWnZa",
+	"UaFugWe2raPi9T6rL52QNwm/7RHxe3p/Pxxf43D8gj95BGI3pDmXthYRBVCllmtJ1I9YQWe6n+t4jWzR",
+	"ExRhSSpS1yAhJSr6/l28lBi1OscozKXLheVRgmICnHP7GAcKdUFkeRp/SYW0/uKtLbkv6YLKJsf89XQq",
+	"iH4zj7zXLF7nDU/goCJXeCLhCQU/O2pLjqZUB+WoNYIuBLkyhgtAj1ahyxurgX9LSbLODL8mmLa2MfCH",
+	"G5kRnP35vZcZp+O2be5NobitK2b7QceHt/5rGE1PhbxKX1+uPk0Wh4/fnbxuldIj3+vCSq0lweIX8fj1",
+	"6Wz8hJ0O+wwfDV+xZ/8+GB+RsRcuPNDljBS+4bt/H87GhKY/PJqd/vDox9NHP/x48O704uCHR89/HI8X",
+	"/ndQ/0ihwyAOI5MDU5XO0++bsE0IQBSDfXtauoJKst8/ODx68DCfP6Oz4RVgzRCWrwZssfbp6S9vDl9c",
+	"HP54OXn5On6UvHr68r+yzcZM68obIO9tBByPJxGZFgAHU/8Hn4i2iZ6uCJ2uNyvdy4y2haaG/713ziWO",
+	"957ytC63UqoXvAqzftxkZoZzUTg6oimWJAnQao4lsAuIHcIziMfPOzuu7Yv43Tz7FaxopZCx4v225x78",
+	"MXa1oMYRWXlZnuigPetMlxzit7JqSqF9BBnDigrrHJJZGZ3behbVP9XVYMvdaHa/jKG+tDkIcg1u26n2",
+	"Cwa5jqz6mw3c3/AqKNsPwVa5zimtJoy1sROznNi9Mzemv+ad3oDX4md7tr7pPtoOk3Xc2xU7+iZ8sn8u",
+	"pviX9AN79FrLjzfrHfufzb+auolzrDULzjWeBJMSCl42KiFKCI8xi7ip8FLltfW5ahPt1z8FfwPPrUHP",
+	"t+y7bUKGwRbq7TCK/AiqAOViT030VVClpiqpUunFIxbGSnsM90MOyiFUa13htUBLyOCUgUkfy0qFW7oC",
+	"Iz3ENropV3MuTGT+iNnIMJu/PbWVySc4gaPAOAptkF4IiTMmRPceujhFSqEU2Qvve7q/WJULOjsZd6w4",
+	"f7hDN3e+mMd1N5uO83Y15+xm315PsdRU7CH3XQX59vmMVkIaMZk70z0MerZXVJQm3IjvOVNdMXWn0zVJ",
+	"Hm6GfE2/lRdjq1jbiNkifSZUPkQJWSXUBnat5jz2848hlMvkGoba3eklI3dchq3J1oAXj1Hosn51iGvo",
+	"5xCHiKhFqNnUDDqRxNWUdInDEFwOEbgQUH88YhZgyWfaCqcjyrO59gvzgKfoqNfr2rBztQQAv+OnBo+Y",
+	"yQ0GM7/J1lHfKr4GMcwKJzzR/lqJcBx30RDi04Vbxh6VZIESYq4Q4IYj1tYg5m2onQCt5nQyRx7nX6YS",
+	"AoZ1npMticBXSlJS6Ko2oer0qztRPXNJ8RvVz6DV9L1iJvkWWq0HzvuyZS4/8HtP09tWvcrKBHwxiurN",
+	"TbN/Wcvsdppx//Arq8b6/GS3+vd7+u+oF+dvzh1pxfuJ7pAF+Q/fnHjR3A6qmzUJ1MYC4TG/JANwcS24",
+	"UtKNTkPwZB7YAKhJmiSQuZXEOjFNn9yOqYvntKM8h3C1fClD70PohhUGKAQ9K+wYVcok1VBhq+od2zdy",
+	"xljGV9ktPOcrtMBsrePGTTs7dGp7HUjIxZlOyUQOEPaSbq0PT39hBaWJUh1IhBhP7BNI9AqQ4DqhkbNI",
+	"59HrosQ6P9q2k7onXB4WWDnsEAZWyPbLMpdbA9T7YlLqYcgkZUpumXDooCNHLFNUFGqITuzOOUyqmvpB",
+	"kvRRr6f9sgbZaoULKgRlsyD/gCcOywYLmKFcuzQoRaK+GbHimxCVb0aqjgyFU7I7QSW7Yk2XuerGcI1v",
+	"EL9lYCMD9cF2goDflbF/sC1YXhO1ygvOq5rt0//3i+5vedEZorHJih7p7ejO87rQ/ZnvvDO48dQ1Z4vz",
+	"ML4KvEJW/sVFRVZ3VWuCI5ZPT3J1u0zie0W6ua5YDwqxTS/PkiG76ESHnoyghISCdcWhXo8InK6+qG1w",
+	"bCo+lMoChQaaYlM2rZj7Td5QWOorF6K2LkBkywh9IutOgKCAjNc4blDMkddFipDU97mp51/MrA+VyBF2",
+	"jgtgQ0ScAdrk5LsYqvE613dt4MXQIb3jY63SLwq3X2YQcLefyfKBW82GbWgTRDvMKZhKQsllrCmQHYG4",
+	"TYKrfkGvNIHAvqrlM11yKcaTTxC3aqn22BRLQxenz9w9OmJZ5ztISwptBaOsr7YpKmIJEwJwNfQmKc9s",
+	"o/+JvrWx3Qoznb+FKGWRbh4lbRu+MB/LGGaHwsYYGhSOmLWN2IDcChHAlM69E1tFZT/EhsYFuM8ZWWUN",
+	"+DJOmp0iXehxxb0miljjqRW0wBRWA8f7Vr970H101Ov2+4cP+4+7B90HD7qH3X4rqHly0PpQ1UKx+m3X",
+	"aNMHFpbHyMr2gMsvCDZP05AL0XUr8Acznc91a8QWFJX7HwZpXZ7MtDDSTI7xu1k2F6821AFeYfE3kHK+",
+	"izcV4o2hJY8F6ls2Xu9YvhH7n82/jKav7qtvR+gxeLhLCem/1AkTZUuAbSHrjiMITk4jhURwXW53xEq1",
+	"q6zlwJQENGUwnXPPPrZ1aurEsRFz8lhbF+kydGC9eR2tUluYqcl/sqKaeeue8P2xYMnIwPeLkyFGVkpG",
+	"5Kmc8AXJuYB17UMcIcLUDJBUbOOILfIy33C7VHgp1BYHgagcoPDh/sPQqNRTekk6ugSsjqEYE8pmpuhK",
+	"BFjQ/2J8BfLcJ0JMJyXFeqM0JnVWEGe4MFWLFYI0Rw1GDItPkK5mGippu8VB78DU5YiEzQbroldc1zAC",
+	"Tw2OjNx1Q8nFnu3iN57FxvvKGnQrDQ5qTeeuG/XttPcmZvYtdPpCX/TqYFxDLNlFh9oKE8ZetcKi8/3m",
+	"+6NzneCcYHfur71vquv52Co+tWkd59XFL++JcrdAXXoNKkcqTpbV2LQVNbPqmiOmy2tW9jAyxzCbTNzL",
+	"N+nUuRzQRDHSjDWrdDpitmSjTjcBK6XiF7o+urYI2xKsx/CbDnSBHAubSpuxmV5dtogtpOZljdxZaEph",
+	"LihmvjlARVSm2GBmHOZhhCUOq9pE2ZPc4EC+IkIWj2MjGlcfXkvh0G60RGMemdtnhbiKSoniLRRuhoqn",
+	"WfiU1YzL1N019gslFQDWTA+6YmehjheRINSbngXDtvb8h6U59VIHakgmxFW+hlJdufqxrpFh23Qy7KAF",
+	"wcw2CHUYMdKRttfcE/rcHSOGF7AYNVH2bioFjYhX2RWiEe7fP+od3r+PQscZ0VtiLCJdNLTEAqEXJlJj",
+	"YI0vFotQS8f11WXcTXrPdtnVSzSl9jasTwkWrquoK+t3eOAV5UTh++Her3jv997e4w+6kOIkWS8lnyV4",
+	"OacTlGAW8UUnq+J8gNq2CiBsnJo44ism6QJS4ZuvUUfRWbgk17UGC30i1RRdU+xUyVCKPLyav5CaJlfA",
+	"YRKii6RxNiGu9qtuUqdPK7S0UIToul1QgS5xTMG4hcZkCmKwX4XQ1iTyqilTzjoDGPuo19OmsBG7fx+I",
+	"6f59a5dN0pgEKDStCNa29iZeEF13EYk5T2PoA6VTzLQsZIvTZC0MTHwj1C7WS1JDgyxvZGx7WoIc2Qce",
+	"hVDbYRuQAY2qDPwjZg0lEPaYtQCxNitdp1aXyM/a8pRqy7pgHH2YOSMjZipZHyPHJC3Ow89fKh1JJo8g",
+	"z5sbG5OqIjRcSIaY06nsJkSpr13jp2wF7mcY3/3+oRjSQK4IGEYmfGFv+uYiYWE9pjPyXSRK2O4bWeN1",
+	"9YXXUaoUqbItWjICU1+/2eu3gtabvQMX2/J42nvUe/Rgsvc4etDfO3pMHu6NI9zbI4/GhwekN334sPfA",
+	"ayetIHj2zz7++Tcqn758Gp/2DxY/XLx5Ph4OL3+d/vpb+tOq4WbcdDdc0+G7SLwozHUDEb1KIjhqKhHk",
+	"xfN+w68qbES7k0Fc+kJRDrlGDGkgcDsrz+nmdAZb6M66YZqL48e5jveMQ0sS3f1kxIZOwD3SYruVoL1y",
+	"7Qe9/nFeLDZ3oK0DrlQQuERBYh+xPECurrkuZEajAqu+uDh9FlhOfFRfLK+Kwd4u/eLGlHzU7ENfYdwd",
+	"Mbokhi2JsSah4fXWBOV2GtVsNDY9FzL7Go02br/b/cxCA4kKYG2pyTW4lhzuTO1qyHz/1ESmI9i3prDt",
+	"rNAFvJ4+2xSArsOKoYYISJ5eywQXiF7q/DC4tn/8iOkOVplOrFUANonTiESd6zvLB5mkaAROMIqxEcvE",
+	"x46J4PZslJbz3r9/0Ovfvx+Yrg6FXhnarAGx6Vnw94hVRX8rFeHpnEyUzg+iMxVadB74nTyOen3T/ES3",
+	"tNP1JYxK6XQAY1RRMHE2YlqE0JWTjvN9aXEVK2jI649HLKfywh6ZYjYxGhOrDeV1W2NFOuodglqVLwGm",
+	"tMznmaLl9sypWWC6p1MPJVmFP9OqSXvqa+LavwkxvyTP2nBl888f1EvbSKtBa5GsyXT24s2Tf774aZVe",
+	"9fjhk3+9+2H+5pfek1/jyVN8t9qFxu0fpV2YMid3qWBUbchdqRo727y70kZMHM72we7flCZykwv521Bf",
+	"8tfibnWWmweb19z+NXZbHQpeDuTeXh/y4r1H7PqAbxSa9hphbfg5eJq1C9cXer1w9OtcysL3Keu73nqS",
+	"u1lk824izR36Rmy7SPMuGroAcFQV/63kkqYB4O06maNTrHhtjZFKErOB4VaqMIFz0KCkOjwcMxdC7osi",
+	"QDZJOVD8GLSQaRZ+V6PNbhJwNgSb71B62BhjHrRgzf7j/i1C0B3XvYsodHM/F6LRbxqOft1ddNuwdMVw",
+	"d3YP/WlvlNpwbh2EuDszWcxn4gY+aQ+gigY1dvSO7iIFSbLLrHHNeqBbLuba4ltdRL2s6zvEGFwsNqmG",
+	"MhSaxkNhF/3s9b3p2iaXPrMzdxbU5YNGfVrhMrMoDmkcEddUKXypEFRSvCuqCub3yDSG1FAIvyElNMzP",
+	"h6lWVRDMPjiNxPsPrcpCcNf2dy4k4zYAHNRaHRKtBqsrcOi3Gq8vc3jthFZUAC8Uso0+qNDtLtv2rqmt",
+	"sygkTuQzpdr4YDRpvr8tbMYNuA1whEU3Bq1qPChgkhvNCCytQb8XtBb4ii7ShfpD/UWZ/qtXbkxfN4Gu",
+	"jFI9Q4MhC+gEr6JfkVSttnYjeSKfQQ829XUlBK1nJ2dPQanUrfSH8Bf8WO6h/0dUMLHt7q+9Cb/K7bfj",
+	"CBErlzndINaM8Rb3zv7nmM+0iiOTdYWCsyEWnEaoHdLIdE2N+azQVjQ7lEss594ZUjM2KfHiE1K1zrQh",
+	"UPZapcljM6Uw2hEzcbS6/5FAt9d4fMUpp/tsjJaN+eyeyC5d1+XX/K6hDEdshwGzFpZjHStQHf+Kbh3+",
+	"msXlZgGwaJfxrzGfeR4WX9+pJoQ1WHRNXwnhzL8j5jvVKtUemawzdtTalbLQKPj1htGv12kQzaNg/5yu",
+	"H9iz6ojSLZloanJ9thTeczJ6Rfxit1IevhAuketOYzC9eW4Yf/lNRVbmkO1ttfq9SUTlGV7Y2C5cYWwL",
+	"XLRdztPTFqbuIti6RiyLOPOj5IqxZh3jrnLpfloPAAeeULzcX8yIuZiH/PvCdscnkSn7KAoxnzURXt7O",
+	"78btg+N4x24VD8RdB2xtDcCfMUbp24o28sl5w9G8hgPvPMIoxzKOPVHkqK5iavHk/K3Ddhru6k3DdXK7",
+	"c32ozogVefYW4To1oTkbt7v3FXnNXyAkpzH13GEoDtz5C5LMvJv/zfD86Ytq6y9qVwbhlCNrdM5+LrQm",
+	"/PwlLMbOdHye068P1dj5fW0X1gVsZ036u9gmzgX17yTk32QC4QI3uc13HSCx8xP2zfn4/+ze+ru4/r95",
+	"Z33u8vruqP/uqP9ajvod3R3fnfTfnfTfqpN+i+tlTnAs57/X9/zL0qSzshiKZsZYuCTqAD3oHWatJ8FK",
+	"nU9QrGxr/wLmbt226rGrG7yNOcXMXUOlWZJ4pPM/3YITJQ91vd28AZypv6+7AdgBGNmen3pruppwyCRN",
+	"oATA+w8+Gekx0WROJj6dmNUbCqFMkoTheF9Ly7l6AnVSAnAo0+TaEtzA2OZCJCZ8SbpIG0O0VcKJElkG",
+	"f0nXAKHA1HwXENFtMk3P10tTURTSsdWmmS4ZmcVRv27HPI1MBVSBF2TEQmqv6cn6Z7I24eraHdMe67aN",
+	"6k1nXkw6RoJxmgukXunK8q5Qu63RajOyym1X9XBWAoOM4tvcSZaXZ8tUk2QhyxDkDD+e7fVdJfVz43aE",
+	"COgsIrpukDyu7Id7Z3v9Pfvx1tHGsPKd33LNYIC5r6uPos3R0KncvPmVrqw/b6alIXbfikAMwVvGY/Tx",
+	"ar5jXU53yXP8ixN603pkZcudnEJpQsVeruNEnvg/WYMPhSeFxYsNbEEJqrdmCaXM6+t4hEKBtrSUWcT1",
+	"VpKtDCDfT/3f6dRnbrq6Ey9kGlEi9j8Xy1F+KdfS27I/HGrne/gP0FHv8BhhtoYWM7EgA52kCuXzvIJg",
+	"pqzbxemzEYP8NWjC7sqmuoy13rGt0KntC8zV7sxXroVJsoqpI6an6aK3fmcbr+6nzmdU40KlEeBxhYKx",
+	"MOOI2V9xHLsnWQVg09fGVsy1RWTi2EyyQG3KoDosZBZ2MmuKbdRrUqoyI06+IDGV1Uq3mhY29HnCF4De",
+	"xo4ig0/suvL8lWuQaaL4NiuRKeQjbDoT6V2ZJnwBTebNjnrKA3TJ2dpPUapB26TO5A0a9l7DaTT8+59L",
+	"xXW/LhN6wuVcnU6RsSHHhESBC2ne4RvFNpZehklHrFzHuYue17IbVMVtoI2OrmpZw290GrR627X2aM5e",
+	"0HDEhN/ic4WpzFp8Cl2e2wLDuKRTK7u5HhOMp2wC3THWYEbewLNgnBswLWPd+s61vhGuZUtqfwsMq1yy",
+	"+464XNBaphVq0i/AeEpsaSsOhCoY0IhZDgTeBcM3/ONYV49/OzYwYlQGUFDNE4zmWKAxIQz9llIiXYUE",
+	"vTjFG8J3J09evH7987OPr07efTw7eXt6cvbx2cnL4b9C1DYenRE77CHRGeQ6NCxJ4glfrquQaa6aE9V0",
+	"/PKCYAaxvlCoAaRGU+PM7RckJtg/bNxbrkGD1kLn3MZEQ0aSkFZQ8/mg4TCauLMddSkjpMz6oKctyH6F",
+	"myLzReWui4KLHrUPeke6KqKzNSqVXK1Hu5w8vlvFXYdRpE/BOa9hrP1rGSsgBthqEzZctayvyJO/TtPx",
+	"XbLWYRR51MM3ctWC/flza0xwQpJhKuetwfsPX6CcRXJpea6OmNwHDmbGKu6uBlLPKHTCnskP8qjWsQ9G",
+	"dLtvk4Whv6pISDOjGskQ6NvKGnOc6Pw9/TFq68OqSx76PM7vPWp+63hz23YJwaYV+QFeFSIkZ/G6uJzM",
+	"p1Me+nkpR97plHg6Vec5K6yrzdsTNHxz2i2lA643zXKRc+5vO0PeL1UeHWw1iCouBMKcLetan/6J2s5S",
+	"L7LA4jqzoL9HxiBRBsL4Suza9BHJby44Tb58+PL/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
