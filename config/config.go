@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,6 +61,20 @@ type Config struct {
 	// AdminPassword, when set, mounts the River UI at /riverui behind HTTP basic auth as user
 	// "admin" (WEBHOOKD_ADMIN_PASSWORD); empty leaves it off.
 	AdminPassword string
+
+	// Workers is how many webhook requests one process makes at once (WEBHOOKD_WORKERS,
+	// default 100).
+	Workers int
+	// PollInterval is how often the engine looks for attempts that came due without a
+	// notification, retries above all (WEBHOOKD_POLL_INTERVAL, default 500ms): a retry starts
+	// within about this long after its time.
+	PollInterval time.Duration
+	// FetchCooldown is the shortest time between two fetches of due attempts
+	// (WEBHOOKD_FETCH_COOLDOWN, default 10ms).
+	FetchCooldown time.Duration
+	// DBMaxConns bounds the database connection pool (WEBHOOKD_DB_MAX_CONNS, default 40 on
+	// PostgreSQL, 4 on SQLite); idle connections are kept, up to the same number.
+	DBMaxConns int
 }
 
 // SQLitePath is where the embedded database lives.
@@ -83,6 +98,13 @@ func Parse(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: want a positive Go duration such as 15s, got %q", key, get(key, def)))
 		}
 		return d
+	}
+	count := func(key, def string) int {
+		n, err := strconv.Atoi(get(key, def))
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive integer, got %q", key, get(key, def)))
+		}
+		return n
 	}
 	durations := func(key, def string) []time.Duration {
 		var out []time.Duration
@@ -111,6 +133,15 @@ func Parse(getenv func(string) string) (Config, error) {
 		LogFormat:           strings.ToLower(get("WEBHOOKD_LOG_FORMAT", "text")),
 		MetricsAddr:         get("WEBHOOKD_METRICS_ADDR", ""),
 		AdminPassword:       getenv("WEBHOOKD_ADMIN_PASSWORD"),
+		Workers:             count("WEBHOOKD_WORKERS", "100"),
+		PollInterval:        duration("WEBHOOKD_POLL_INTERVAL", "500ms"),
+		FetchCooldown:       duration("WEBHOOKD_FETCH_COOLDOWN", "10ms"),
+	}
+	if get("WEBHOOKD_DB_MAX_CONNS", "") != "" {
+		c.DBMaxConns = count("WEBHOOKD_DB_MAX_CONNS", "")
+	}
+	if c.FetchCooldown > c.PollInterval {
+		errs = append(errs, errors.New("WEBHOOKD_FETCH_COOLDOWN: may not exceed WEBHOOKD_POLL_INTERVAL"))
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		errs = append(errs, err)

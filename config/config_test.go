@@ -31,6 +31,9 @@ func TestParse(t *testing.T) {
 				if len(c.FacilityRetryDelays) != 3 || c.FacilityRetryDelays[2] != time.Hour {
 					t.Errorf("facility delays: %v", c.FacilityRetryDelays)
 				}
+				if c.Workers != 100 || c.PollInterval != 500*time.Millisecond || c.FetchCooldown != 10*time.Millisecond || c.DBMaxConns != 0 {
+					t.Errorf("engine: %d workers, poll %v, cooldown %v, %d connections", c.Workers, c.PollInterval, c.FetchCooldown, c.DBMaxConns)
+				}
 				if c.SQLitePath() != "data/webhookd.db" {
 					t.Errorf("sqlite path %q", c.SQLitePath())
 				}
@@ -43,6 +46,10 @@ func TestParse(t *testing.T) {
 				"WEBHOOKD_PUBLIC_URL":          "https://hooks.example.org/",
 				"DATABASE_URL":                 "postgres://u@h/db",
 				"WEBHOOKD_KHEOPS_RETRY_DELAYS": "1s,2s",
+				"WEBHOOKD_WORKERS":             "7",
+				"WEBHOOKD_POLL_INTERVAL":       "2s",
+				"WEBHOOKD_FETCH_COOLDOWN":      "50ms",
+				"WEBHOOKD_DB_MAX_CONNS":        "12",
 			},
 			check: func(t *testing.T, c Config) {
 				want := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -55,6 +62,9 @@ func TestParse(t *testing.T) {
 				if len(c.KheopsRetryDelays) != 2 {
 					t.Errorf("delays %v", c.KheopsRetryDelays)
 				}
+				if c.Workers != 7 || c.PollInterval != 2*time.Second || c.FetchCooldown != 50*time.Millisecond || c.DBMaxConns != 12 {
+					t.Errorf("engine: %d workers, poll %v, cooldown %v, %d connections", c.Workers, c.PollInterval, c.FetchCooldown, c.DBMaxConns)
+				}
 			},
 		},
 		{
@@ -64,8 +74,17 @@ func TestParse(t *testing.T) {
 				"WEBHOOKD_ALLOW_TARGET_CIDRS":    "localhost",
 				"DATABASE_URL":                   "mysql://x",
 				"WEBHOOKD_FACILITY_RETRY_DELAYS": "5m,,1h",
+				"WEBHOOKD_WORKERS":               "0",
+				"WEBHOOKD_DB_MAX_CONNS":          "many",
+				"WEBHOOKD_POLL_INTERVAL":         "-1s",
 			},
-			wantErr: []string{"WEBHOOKD_DELIVERY_TIMEOUT", "WEBHOOKD_ALLOW_TARGET_CIDRS", "DATABASE_URL", "WEBHOOKD_FACILITY_RETRY_DELAYS"},
+			wantErr: []string{"WEBHOOKD_DELIVERY_TIMEOUT", "WEBHOOKD_ALLOW_TARGET_CIDRS", "DATABASE_URL", "WEBHOOKD_FACILITY_RETRY_DELAYS",
+				"WEBHOOKD_WORKERS", "WEBHOOKD_DB_MAX_CONNS", "WEBHOOKD_POLL_INTERVAL"},
+		},
+		{
+			name:    "cooldown longer than the poll interval",
+			env:     map[string]string{"WEBHOOKD_POLL_INTERVAL": "100ms", "WEBHOOKD_FETCH_COOLDOWN": "1s"},
+			wantErr: []string{"WEBHOOKD_FETCH_COOLDOWN"},
 		},
 		{
 			name: "logging and operations",

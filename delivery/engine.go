@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/webhookd/webhookd/store"
 )
@@ -38,10 +36,16 @@ type EngineConfig struct {
 	// Kheops and Facility are the retry policies of the two families (facility covers user
 	// webhooks too).
 	Kheops, Facility RetryPolicy
-	// Workers is how many attempts run at once in this process (default 20).
+	// Workers is how many attempts run at once in this process (default DefaultWorkers).
 	Workers int
-	// PollInterval is how often idle workers look for due jobs (default 1 s).
+	// PollInterval is how often the engine looks for jobs that came due without a notification:
+	// retries, and work left by another process (default DefaultPollInterval). A retry starts
+	// within PollInterval plus River's poll jitter (10 %, at least 10 ms) of its time.
 	PollInterval time.Duration
+	// FetchCooldown is the shortest time between two fetches of jobs (default
+	// DefaultFetchCooldown): new jobs wait at most this long, and a process starts at most
+	// Workers / FetchCooldown attempts a second.
+	FetchCooldown time.Duration
 	// RescueAfter is how long an attempt may stay running before it is considered lost (its
 	// process died) and made again; default Timeout + 25 s. River checks for lost jobs every
 	// 30 s, so a lost attempt is made again within about RescueAfter + 40 s.
@@ -50,11 +54,19 @@ type EngineConfig struct {
 	Logger *slog.Logger
 }
 
+// Defaults of the engine's concurrency and polling, measured on a 2-core machine to deliver
+// at River's own pace (see the README's performance table).
+const (
+	DefaultWorkers       = 100
+	DefaultPollInterval  = 500 * time.Millisecond
+	DefaultFetchCooldown = 10 * time.Millisecond
+)
+
 // Engine delivers webhooks. It implements store.Enqueuer.
 type Engine struct {
 	cfg    EngineConfig
 	store  *store.Store
-	driver riverdriver.Driver[*sql.Tx]
+	queue  queueDriver
 	client *river.Client[*sql.Tx]
 	http   *http.Client
 	log    *slog.Logger
@@ -68,11 +80,15 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 20
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
+		cfg.PollInterval = DefaultPollInterval
 	}
+	if cfg.FetchCooldown <= 0 {
+		cfg.FetchCooldown = DefaultFetchCooldown
+	}
+	cfg.FetchCooldown = min(cfg.FetchCooldown, cfg.PollInterval)
 	if cfg.RescueAfter <= 0 {
 		cfg.RescueAfter = cfg.Timeout + 25*time.Second
 	}
@@ -82,26 +98,23 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	if len(cfg.Kheops.Delays) == 0 || len(cfg.Facility.Delays) == 0 {
 		return nil, errors.New("delivery: both retry policies need at least one delay")
 	}
-	e := &Engine{cfg: cfg, store: st, log: cfg.Logger}
-	switch st.Dialect() {
-	case store.Postgres:
-		e.driver = riverdatabasesql.New(st.SQLDB())
-	case store.SQLite:
-		e.driver = riversqlite.New(st.SQLDB())
-	default:
-		return nil, fmt.Errorf("delivery: no queue driver for %s", st.Dialect())
+	queue, err := newQueueDriver(context.Background(), st)
+	if err != nil {
+		return nil, err
 	}
+	e := &Engine{cfg: cfg, store: st, queue: queue, log: cfg.Logger}
 	e.http = NewHTTPClient(ClientConfig{Timeout: cfg.Timeout, Policy: cfg.Policy, TLSConfig: cfg.TLSConfig, UserAgent: cfg.UserAgent})
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &attemptWorker{engine: e})
 	river.AddWorker(workers, &seriesWorker{engine: e})
 	river.AddWorker(workers, &purgeWorker{engine: e})
-	client, err := river.NewClient(e.driver, &river.Config{
+	client, err := river.NewClient(queue.driver, &river.Config{
 		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Workers}},
 		Workers:           workers,
 		FetchPollInterval: cfg.PollInterval,
-		FetchCooldown:     min(100*time.Millisecond, cfg.PollInterval),
+		FetchCooldown:     cfg.FetchCooldown,
+		Hooks:             []rivertype.Hook{dueOnTime()},
 		// A job outlives its request by a margin for recording it; it is considered lost only
 		// after that (River requires RescueStuckJobsAfter > JobTimeout).
 		JobTimeout:           cfg.Timeout + 10*time.Second,
@@ -114,6 +127,7 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 		},
 	})
 	if err != nil {
+		queue.close()
 		return nil, fmt.Errorf("delivery: queue client: %w", err)
 	}
 	e.client = client
@@ -122,7 +136,7 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 
 // Migrate creates or upgrades the queue's tables.
 func (e *Engine) Migrate(ctx context.Context) error {
-	m, err := rivermigrate.New(e.driver, nil)
+	m, err := rivermigrate.New(e.queue.driver, nil)
 	if err != nil {
 		return fmt.Errorf("delivery: queue migrator: %w", err)
 	}
@@ -141,8 +155,9 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 // Stop waits for the running attempts to finish (bounded by ctx, after which they are
-// cancelled and will be made again later).
+// cancelled and will be made again later), then releases the engine's connections.
 func (e *Engine) Stop(ctx context.Context) error {
+	defer e.queue.close()
 	err := e.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -177,6 +192,14 @@ func (e *Engine) EnqueueResends(ctx context.Context, tx *sql.Tx, ids []string) e
 		return fmt.Errorf("delivery: enqueue resends: %w", err)
 	}
 	return nil
+}
+
+// DeliveriesCommitted starts the first attempts of deliveries that were just committed, without
+// waiting for the next poll. PostgreSQL's NOTIFY does it by itself; on SQLite it wakes the engine.
+func (e *Engine) DeliveriesCommitted() {
+	if e.queue.wake != nil {
+		e.queue.wake()
+	}
 }
 
 // ScheduleSeriesFlush schedules the coalesced new_series notification of a study.

@@ -68,6 +68,8 @@ func (f *fakeEngine) resentIDs() []string {
 	return slices.Clone(f.resends)
 }
 
+func (f *fakeEngine) DeliveriesCommitted() {}
+
 func (f *fakeEngine) ScheduleSeriesFlush(_ context.Context, tx *sql.Tx, albumID, studyUID string, at time.Time) error {
 	if tx == nil {
 		return fmt.Errorf("ScheduleSeriesFlush outside a transaction")

@@ -120,12 +120,16 @@ type Enqueuer interface {
 	EnqueueResends(ctx context.Context, tx *sql.Tx, deliveryIDs []string) error
 	// ScheduleSeriesFlush schedules the coalesced new_series notification of a study at `at`.
 	ScheduleSeriesFlush(ctx context.Context, tx *sql.Tx, albumID, studyUID string, at time.Time) error
+	// DeliveriesCommitted is called after a transaction that enqueued deliveries or resends has
+	// committed, so that the engine starts them at once.
+	DeliveriesCommitted()
 }
 
 type noEnqueuer struct{}
 
 func (noEnqueuer) EnqueueDeliveries(context.Context, *sql.Tx, []string) error { return nil }
 func (noEnqueuer) EnqueueResends(context.Context, *sql.Tx, []string) error    { return nil }
+func (noEnqueuer) DeliveriesCommitted()                                       {}
 func (noEnqueuer) ScheduleSeriesFlush(context.Context, *sql.Tx, string, string, time.Time) error {
 	return nil
 }

@@ -42,6 +42,11 @@ type Config struct {
 	FacilityMaxAttempts int
 	// NewSeriesDelay is how long a study must be quiet in an album before new_series fires.
 	NewSeriesDelay time.Duration
+	// MaxConns bounds the connection pool (default 40 on PostgreSQL, 4 on SQLite). Idle
+	// connections are kept up to the same number: a new PostgreSQL session plans its queries
+	// cold, and database/sql's default of 2 idle connections made most requests under load open
+	// one.
+	MaxConns int
 	// NewID draws the ids of albums and webhooks; nil means RandomString. (Tests make it
 	// repeat itself to check that an id drawn twice is drawn again.)
 	NewID func(n int) string
@@ -90,12 +95,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database handle: %w", err)
 	}
-	if dialect == SQLite {
+	if cfg.MaxConns <= 0 {
 		// One writer at a time is SQLite's model; a small pool keeps readers concurrent
 		// while busy_timeout and BEGIN IMMEDIATE serialise the writers without errors.
-		sqlDB.SetMaxOpenConns(4)
-	} else {
-		sqlDB.SetMaxOpenConns(20)
+		cfg.MaxConns = 4
+		if dialect == Postgres {
+			cfg.MaxConns = 40
+		}
+	}
+	sqlDB.SetMaxOpenConns(cfg.MaxConns)
+	sqlDB.SetMaxIdleConns(cfg.MaxConns)
+	if dialect == Postgres {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if cfg.KheopsMaxAttempts < 1 {
@@ -125,6 +135,9 @@ func sqliteDSN(path string) string {
 // Dialect tells which database the store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
+// DatabaseURL returns the PostgreSQL URL the store was opened with ("" on SQLite).
+func (s *Store) DatabaseURL() string { return s.cfg.DatabaseURL }
+
 // DB returns the GORM handle, for packages that share the database (the delivery engine).
 func (s *Store) DB() *gorm.DB { return s.db }
 
@@ -151,9 +164,27 @@ func (s *Store) Close() error { return s.SQLDB().Close() }
 
 // transaction runs fn in a transaction bound to ctx. On SQLite every transaction begins
 // IMMEDIATE (see sqliteDSN): it takes the write lock at once, waiting up to busy_timeout, so one
-// that reads before it writes cannot fail with SQLITE_BUSY half-way.
+// that reads before it writes cannot fail with SQLITE_BUSY half-way. Once a transaction that
+// enqueued deliveries has committed, the engine is told (Enqueuer.DeliveriesCommitted).
 func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.db.WithContext(ctx).Transaction(fn)
+	note := &txNote{}
+	err := s.db.WithContext(context.WithValue(ctx, txNoteKey{}, note)).Transaction(fn)
+	if err == nil && note.enqueued {
+		s.enq.DeliveriesCommitted()
+	}
+	return err
+}
+
+// txNote records what a transaction did that matters once it has committed.
+type txNote struct{ enqueued bool }
+
+type txNoteKey struct{}
+
+// noteEnqueued marks tx's transaction as having enqueued deliveries.
+func noteEnqueued(tx *gorm.DB) {
+	if note, ok := tx.Statement.Context.Value(txNoteKey{}).(*txNote); ok {
+		note.enqueued = true
+	}
 }
 
 // SQLTx returns the database/sql transaction under a GORM transaction, so that other libraries

@@ -35,17 +35,21 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 		KheopsMaxAttempts:   len(cfg.KheopsRetryDelays) + 1,
 		FacilityMaxAttempts: len(cfg.FacilityRetryDelays) + 1,
 		NewSeriesDelay:      cfg.NewSeriesDelay,
+		MaxConns:            cfg.DBMaxConns,
 	})
 	if err != nil {
 		return nil, nil, explainOpenError(cfg, err)
 	}
 	engine, err := delivery.NewEngine(st, delivery.EngineConfig{
-		UserAgent: buildinfo.Get().UserAgent(),
-		Timeout:   cfg.DeliveryTimeout,
-		Policy:    delivery.TargetPolicy{Allow: cfg.AllowTargetCIDRs},
-		Kheops:    delivery.RetryPolicy{Delays: cfg.KheopsRetryDelays, Jitter: 0.1},
-		Facility:  delivery.RetryPolicy{Delays: cfg.FacilityRetryDelays, Jitter: 0.1},
-		Logger:    log,
+		UserAgent:     buildinfo.Get().UserAgent(),
+		Timeout:       cfg.DeliveryTimeout,
+		Policy:        delivery.TargetPolicy{Allow: cfg.AllowTargetCIDRs},
+		Kheops:        delivery.RetryPolicy{Delays: cfg.KheopsRetryDelays, Jitter: 0.1},
+		Facility:      delivery.RetryPolicy{Delays: cfg.FacilityRetryDelays, Jitter: 0.1},
+		Workers:       cfg.Workers,
+		PollInterval:  cfg.PollInterval,
+		FetchCooldown: cfg.FetchCooldown,
+		Logger:        log,
 	})
 	if err == nil {
 		err = st.Migrate(ctx)
