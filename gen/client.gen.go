@@ -201,7 +201,8 @@ type ClientInterface interface {
 	// is kept. `event` rewrites the whole event list and `event=` (one empty value) removes every
 	// event; `add_event` and `remove_event` edit the list, and an event named in both is removed;
 	// `event` together with `add_event`/`remove_event` is a 400. `secret=` (empty) removes the
-	// secret. The change is applied whole or not at all. Answers the list-item representation
+	// secret. A PATCH with no body, or an empty one, changes nothing (200). The change is
+	// applied whole or not at all. Answers the list-item representation
 	// (with `last_triggers`), which Kheops' UI puts in place of the row it edited.
 	//
 	// Takes any type of body and a specified content type.
@@ -215,7 +216,8 @@ type ClientInterface interface {
 	// is kept. `event` rewrites the whole event list and `event=` (one empty value) removes every
 	// event; `add_event` and `remove_event` edit the list, and an event named in both is removed;
 	// `event` together with `add_event`/`remove_event` is a 400. `secret=` (empty) removes the
-	// secret. The change is applied whole or not at all. Answers the list-item representation
+	// secret. A PATCH with no body, or an empty one, changes nothing (200). The change is
+	// applied whole or not at all. Answers the list-item representation
 	// (with `last_triggers`), which Kheops' UI puts in place of the row it edited.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
@@ -395,8 +397,8 @@ type ClientInterface interface {
 	//
 	// Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
 	// value (an empty list included), a field left out or null is kept, an empty object (or an
-	// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
-	// whole or not at all.
+	// empty body, or none) changes nothing. Answers **201**, as the seed documents. The edit is
+	// applied whole or not at all.
 	//
 	// Checks, in this order: the token (401); the body, with every failed rule listed as on
 	// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
@@ -412,8 +414,8 @@ type ClientInterface interface {
 	//
 	// Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
 	// value (an empty list included), a field left out or null is kept, an empty object (or an
-	// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
-	// whole or not at all.
+	// empty body, or none) changes nothing. Answers **201**, as the seed documents. The edit is
+	// applied whole or not at all.
 	//
 	// Checks, in this order: the token (401); the body, with every failed rule listed as on
 	// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
@@ -915,7 +917,8 @@ func (c *Client) GetWebhook(ctx context.Context, albumId AlbumID, webhookId Webh
 // is kept. `event` rewrites the whole event list and `event=` (one empty value) removes every
 // event; `add_event` and `remove_event` edit the list, and an event named in both is removed;
 // `event` together with `add_event`/`remove_event` is a 400. `secret=` (empty) removes the
-// secret. The change is applied whole or not at all. Answers the list-item representation
+// secret. A PATCH with no body, or an empty one, changes nothing (200). The change is
+// applied whole or not at all. Answers the list-item representation
 // (with `last_triggers`), which Kheops' UI puts in place of the row it edited.
 //
 // Takes any type of body and a specified content type.
@@ -939,7 +942,8 @@ func (c *Client) UpdateWebhookWithBody(ctx context.Context, albumId AlbumID, web
 // is kept. `event` rewrites the whole event list and `event=` (one empty value) removes every
 // event; `add_event` and `remove_event` edit the list, and an event named in both is removed;
 // `event` together with `add_event`/`remove_event` is a 400. `secret=` (empty) removes the
-// secret. The change is applied whole or not at all. Answers the list-item representation
+// secret. A PATCH with no body, or an empty one, changes nothing (200). The change is
+// applied whole or not at all. Answers the list-item representation
 // (with `last_triggers`), which Kheops' UI puts in place of the row it edited.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
@@ -1229,8 +1233,8 @@ func (c *Client) GetFacilityWebhook(ctx context.Context, webhookId FacilityWebho
 //
 // Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
 // value (an empty list included), a field left out or null is kept, an empty object (or an
-// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
-// whole or not at all.
+// empty body, or none) changes nothing. Answers **201**, as the seed documents. The edit is
+// applied whole or not at all.
 //
 // Checks, in this order: the token (401); the body, with every failed rule listed as on
 // create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
@@ -1256,8 +1260,8 @@ func (c *Client) UpdateFacilityWebhookWithBody(ctx context.Context, webhookId Fa
 //
 // Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
 // value (an empty list included), a field left out or null is kept, an empty object (or an
-// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
-// whole or not at all.
+// empty body, or none) changes nothing. Answers **201**, as the seed documents. The edit is
+// applied whole or not at all.
 //
 // Checks, in this order: the token (401); the body, with every failed rule listed as on
 // create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
@@ -3777,7 +3781,8 @@ type ClientWithResponsesInterface interface {
 	// is kept. `event` rewrites the whole event list and `event=` (one empty value) removes every
 	// event; `add_event` and `remove_event` edit the list, and an event named in both is removed;
 	// `event` together with `add_event`/`remove_event` is a 400. `secret=` (empty) removes the
-	// secret. The change is applied whole or not at all. Answers the list-item representation
+	// secret. A PATCH with no body, or an empty one, changes nothing (200). The change is
+	// applied whole or not at all. Answers the list-item representation
 	// (with `last_triggers`), which Kheops' UI puts in place of the row it edited.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -3791,7 +3796,8 @@ type ClientWithResponsesInterface interface {
 	// is kept. `event` rewrites the whole event list and `event=` (one empty value) removes every
 	// event; `add_event` and `remove_event` edit the list, and an event named in both is removed;
 	// `event` together with `add_event`/`remove_event` is a 400. `secret=` (empty) removes the
-	// secret. The change is applied whole or not at all. Answers the list-item representation
+	// secret. A PATCH with no body, or an empty one, changes nothing (200). The change is
+	// applied whole or not at all. Answers the list-item representation
 	// (with `last_triggers`), which Kheops' UI puts in place of the row it edited.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
@@ -3979,8 +3985,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
 	// value (an empty list included), a field left out or null is kept, an empty object (or an
-	// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
-	// whole or not at all.
+	// empty body, or none) changes nothing. Answers **201**, as the seed documents. The edit is
+	// applied whole or not at all.
 	//
 	// Checks, in this order: the token (401); the body, with every failed rule listed as on
 	// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
@@ -3996,8 +4002,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
 	// value (an empty list included), a field left out or null is kept, an empty object (or an
-	// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
-	// whole or not at all.
+	// empty body, or none) changes nothing. Answers **201**, as the seed documents. The edit is
+	// applied whole or not at all.
 	//
 	// Checks, in this order: the token (401); the body, with every failed rule listed as on
 	// create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
@@ -7451,7 +7457,8 @@ func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, albumI
 // is kept. `event` rewrites the whole event list and `event=` (one empty value) removes every
 // event; `add_event` and `remove_event` edit the list, and an event named in both is removed;
 // `event` together with `add_event`/`remove_event` is a 400. `secret=` (empty) removes the
-// secret. The change is applied whole or not at all. Answers the list-item representation
+// secret. A PATCH with no body, or an empty one, changes nothing (200). The change is
+// applied whole or not at all. Answers the list-item representation
 // (with `last_triggers`), which Kheops' UI puts in place of the row it edited.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -7471,7 +7478,8 @@ func (c *ClientWithResponses) UpdateWebhookWithBodyWithResponse(ctx context.Cont
 // is kept. `event` rewrites the whole event list and `event=` (one empty value) removes every
 // event; `add_event` and `remove_event` edit the list, and an event named in both is removed;
 // `event` together with `add_event`/`remove_event` is a 400. `secret=` (empty) removes the
-// secret. The change is applied whole or not at all. Answers the list-item representation
+// secret. A PATCH with no body, or an empty one, changes nothing (200). The change is
+// applied whole or not at all. Answers the list-item representation
 // (with `last_triggers`), which Kheops' UI puts in place of the row it edited.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
@@ -7725,8 +7733,8 @@ func (c *ClientWithResponses) GetFacilityWebhookWithResponse(ctx context.Context
 //
 // Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
 // value (an empty list included), a field left out or null is kept, an empty object (or an
-// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
-// whole or not at all.
+// empty body, or none) changes nothing. Answers **201**, as the seed documents. The edit is
+// applied whole or not at all.
 //
 // Checks, in this order: the token (401); the body, with every failed rule listed as on
 // create (400); the webhook: another application's, or an id that is not a UUID, is a 404;
@@ -7748,8 +7756,8 @@ func (c *ClientWithResponses) UpdateFacilityWebhookWithBodyWithResponse(ctx cont
 //
 // Updates an existing webhook (seed "Update Webhook"): a field sent replaces the stored
 // value (an empty list included), a field left out or null is kept, an empty object (or an
-// empty body) changes nothing. Answers **201**, as the seed documents. The edit is applied
-// whole or not at all.
+// empty body, or none) changes nothing. Answers **201**, as the seed documents. The edit is
+// applied whole or not at all.
 //
 // Checks, in this order: the token (401); the body, with every failed rule listed as on
 // create (400); the webhook: another application's, or an id that is not a UUID, is a 404;

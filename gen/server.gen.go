@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -67,6 +69,48 @@ func (e FacilityEvent) Valid() bool {
 	}
 }
 
+// Defines values for FacilityEventRequestEventType.
+const (
+	FacilityEventRequestEventTypeShiftCancelled                   FacilityEventRequestEventType = "shift.cancelled"
+	FacilityEventRequestEventTypeShiftCreated                     FacilityEventRequestEventType = "shift.created"
+	FacilityEventRequestEventTypeShiftReportAccepted              FacilityEventRequestEventType = "shift.report.accepted"
+	FacilityEventRequestEventTypeShiftReportAcceptedAutomatically FacilityEventRequestEventType = "shift.report.accepted-automatically"
+	FacilityEventRequestEventTypeShiftReportCreated               FacilityEventRequestEventType = "shift.report.created"
+	FacilityEventRequestEventTypeShiftReportRejected              FacilityEventRequestEventType = "shift.report.rejected"
+	FacilityEventRequestEventTypeShiftRequestCancelled            FacilityEventRequestEventType = "shift.request.cancelled"
+	FacilityEventRequestEventTypeShiftRequestCreated              FacilityEventRequestEventType = "shift.request.created"
+	FacilityEventRequestEventTypeShiftScheduled                   FacilityEventRequestEventType = "shift.scheduled"
+	FacilityEventRequestEventTypeShiftScheduledCancelled          FacilityEventRequestEventType = "shift.scheduled.cancelled"
+)
+
+// Valid indicates whether the value is a known member of the FacilityEventRequestEventType enum.
+func (e FacilityEventRequestEventType) Valid() bool {
+	switch e {
+	case FacilityEventRequestEventTypeShiftCancelled:
+		return true
+	case FacilityEventRequestEventTypeShiftCreated:
+		return true
+	case FacilityEventRequestEventTypeShiftReportAccepted:
+		return true
+	case FacilityEventRequestEventTypeShiftReportAcceptedAutomatically:
+		return true
+	case FacilityEventRequestEventTypeShiftReportCreated:
+		return true
+	case FacilityEventRequestEventTypeShiftReportRejected:
+		return true
+	case FacilityEventRequestEventTypeShiftRequestCancelled:
+		return true
+	case FacilityEventRequestEventTypeShiftRequestCreated:
+		return true
+	case FacilityEventRequestEventTypeShiftScheduled:
+		return true
+	case FacilityEventRequestEventTypeShiftScheduledCancelled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok          HealthStatus = "ok"
@@ -103,6 +147,51 @@ func (e KheopsEvent) Valid() bool {
 	case NewUser:
 		return true
 	case RemoveSeries:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KheopsEventOrNone.
+const (
+	FormDeleteAlbum  KheopsEventOrNone = "delete_album"
+	FormNewSeries    KheopsEventOrNone = "new_series"
+	FormNewUser      KheopsEventOrNone = "new_user"
+	FormNoEvents     KheopsEventOrNone = ""
+	FormRemoveSeries KheopsEventOrNone = "remove_series"
+)
+
+// Valid indicates whether the value is a known member of the KheopsEventOrNone enum.
+func (e KheopsEventOrNone) Valid() bool {
+	switch e {
+	case FormDeleteAlbum:
+		return true
+	case FormNewSeries:
+		return true
+	case FormNewUser:
+		return true
+	case FormNoEvents:
+		return true
+	case FormRemoveSeries:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TriggerFormEvent.
+const (
+	TriggerNewSeries TriggerFormEvent = "new_series"
+	TriggerNewUser   TriggerFormEvent = "new_user"
+)
+
+// Valid indicates whether the value is a known member of the TriggerFormEvent enum.
+func (e TriggerFormEvent) Valid() bool {
+	switch e {
+	case TriggerNewSeries:
+		return true
+	case TriggerNewUser:
 		return true
 	default:
 		return false
@@ -154,6 +243,30 @@ func (e UserEvent) Valid() bool {
 	}
 }
 
+// Defines values for UserEventRequestEventType.
+const (
+	UserEventRequestEventTypeFacilityCreationAccepted       UserEventRequestEventType = "facility.creation.accepted"
+	UserEventRequestEventTypeFacilityCreationRejected       UserEventRequestEventType = "facility.creation.rejected"
+	UserEventRequestEventTypeFacilityUserConnectionAccepted UserEventRequestEventType = "facility.user-connection.accepted"
+	UserEventRequestEventTypeFacilityUserConnectionRejected UserEventRequestEventType = "facility.user-connection.rejected"
+)
+
+// Valid indicates whether the value is a known member of the UserEventRequestEventType enum.
+func (e UserEventRequestEventType) Valid() bool {
+	switch e {
+	case UserEventRequestEventTypeFacilityCreationAccepted:
+		return true
+	case UserEventRequestEventTypeFacilityCreationRejected:
+		return true
+	case UserEventRequestEventTypeFacilityUserConnectionAccepted:
+		return true
+	case UserEventRequestEventTypeFacilityUserConnectionRejected:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookLogStatus.
 const (
 	WebhookLogStatusFailure WebhookLogStatus = "failure"
@@ -187,6 +300,60 @@ func (e WebhookLogAttemptStatus) Valid() bool {
 	case WebhookLogAttemptStatusFailure:
 		return true
 	case WebhookLogAttemptStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListWebhookLogsParamsEventType.
+const (
+	ListWebhookLogsParamsEventTypeFacilityCreationAccepted         ListWebhookLogsParamsEventType = "facility.creation.accepted"
+	ListWebhookLogsParamsEventTypeFacilityCreationRejected         ListWebhookLogsParamsEventType = "facility.creation.rejected"
+	ListWebhookLogsParamsEventTypeFacilityUserConnectionAccepted   ListWebhookLogsParamsEventType = "facility.user-connection.accepted"
+	ListWebhookLogsParamsEventTypeFacilityUserConnectionRejected   ListWebhookLogsParamsEventType = "facility.user-connection.rejected"
+	ListWebhookLogsParamsEventTypeShiftCancelled                   ListWebhookLogsParamsEventType = "shift.cancelled"
+	ListWebhookLogsParamsEventTypeShiftCreated                     ListWebhookLogsParamsEventType = "shift.created"
+	ListWebhookLogsParamsEventTypeShiftReportAccepted              ListWebhookLogsParamsEventType = "shift.report.accepted"
+	ListWebhookLogsParamsEventTypeShiftReportAcceptedAutomatically ListWebhookLogsParamsEventType = "shift.report.accepted-automatically"
+	ListWebhookLogsParamsEventTypeShiftReportCreated               ListWebhookLogsParamsEventType = "shift.report.created"
+	ListWebhookLogsParamsEventTypeShiftReportRejected              ListWebhookLogsParamsEventType = "shift.report.rejected"
+	ListWebhookLogsParamsEventTypeShiftRequestCancelled            ListWebhookLogsParamsEventType = "shift.request.cancelled"
+	ListWebhookLogsParamsEventTypeShiftRequestCreated              ListWebhookLogsParamsEventType = "shift.request.created"
+	ListWebhookLogsParamsEventTypeShiftScheduled                   ListWebhookLogsParamsEventType = "shift.scheduled"
+	ListWebhookLogsParamsEventTypeShiftScheduledCancelled          ListWebhookLogsParamsEventType = "shift.scheduled.cancelled"
+)
+
+// Valid indicates whether the value is a known member of the ListWebhookLogsParamsEventType enum.
+func (e ListWebhookLogsParamsEventType) Valid() bool {
+	switch e {
+	case ListWebhookLogsParamsEventTypeFacilityCreationAccepted:
+		return true
+	case ListWebhookLogsParamsEventTypeFacilityCreationRejected:
+		return true
+	case ListWebhookLogsParamsEventTypeFacilityUserConnectionAccepted:
+		return true
+	case ListWebhookLogsParamsEventTypeFacilityUserConnectionRejected:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftCancelled:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftCreated:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftReportAccepted:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftReportAcceptedAutomatically:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftReportCreated:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftReportRejected:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftRequestCancelled:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftRequestCreated:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftScheduled:
+		return true
+	case ListWebhookLogsParamsEventTypeShiftScheduledCancelled:
 		return true
 	default:
 		return false
@@ -231,9 +398,15 @@ type AlbumCreateForm struct {
 	// Description At most 2048 characters.
 	Description *string `json:"description,omitempty"`
 
-	// Name Trimmed, 1..255 characters.
-	Name string `json:"name"`
+	// Name Trimmed of surrounding white space, then 1..255 characters (not blank).
+	Name KheopsName `json:"name"`
 }
+
+// DicomUID A DICOM UID: components of digits separated by single dots, 1 to 64 characters, no
+// leading zero in a component (`0` itself is one).
+//
+// Example: 1.2.840.113619.2.55.3
+type DicomUID = string
 
 // EventAccepted defines model for EventAccepted.
 type EventAccepted struct {
@@ -253,10 +426,18 @@ type FacilityEventRequest struct {
 	Data map[string]interface{} `json:"data"`
 
 	// EventType A facility event value other than `all`.
-	EventType      string  `json:"eventType"`
-	FacilityId     string  `json:"facilityId"`
-	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	EventType FacilityEventRequestEventType `json:"eventType"`
+
+	// FacilityId Not blank.
+	FacilityId string `json:"facilityId"`
+
+	// IdempotencyKey Optional (null is left out): an event published again with the same key by the same
+	// publisher creates nothing new. 1..255 bytes.
+	IdempotencyKey *IdempotencyKey `json:"idempotencyKey,omitempty"`
 }
+
+// FacilityEventRequestEventType A facility event value other than `all`.
+type FacilityEventRequestEventType string
 
 // FacilityWebhook defines model for FacilityWebhook.
 type FacilityWebhook struct {
@@ -305,8 +486,10 @@ type FacilityWebhookCreate struct {
 	// Two allow a rotation without downtime: each delivery is signed with both.
 	Secrets *[]string `json:"secrets,omitempty"`
 
-	// Url The URL that will be called when an event is triggered: `https`, with a host.
-	Url string `json:"url"`
+	// Url The URL that will be called when an event is triggered: `https` (in any case), with a host, at most 2083 characters.
+	//
+	// Example: https://exemple.com/webhook
+	Url HTTPSURL `json:"url"`
 }
 
 // FacilityWebhookEnvelope defines model for FacilityWebhookEnvelope.
@@ -324,18 +507,23 @@ type FacilityWebhookUpdate struct {
 	// Enabled false stops its deliveries (none is created while disabled); true enables it again and removes `disabledReason`.
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// Events Replaces the events.
+	// Events Replaces the events; null is kept.
 	Events *[]FacilityEvent `json:"events,omitempty"`
 
-	// Facilities Replaces the facilities; each must be in the caller's token (else 403).
+	// Facilities Replaces the facilities; each must be in the caller's token (else 403). Null is kept.
 	Facilities *[]string `json:"facilities,omitempty"`
 
-	// Secrets Replaces the secrets (send the old and the new one to rotate without downtime).
+	// Secrets Replaces the secrets (send the old and the new one to rotate without downtime). Null is kept.
 	Secrets *[]string `json:"secrets,omitempty"`
 
-	// Url New URL: `https`, with a host.
+	// Url New URL: `https` (in any case), with a host, at most 2083 characters. Null: kept.
 	Url *string `json:"url,omitempty"`
 }
+
+// HTTPSURL The URL that will be called when an event is triggered: `https` (in any case), with a host, at most 2083 characters.
+//
+// Example: https://exemple.com/webhook
+type HTTPSURL = string
 
 // Health defines model for Health.
 type Health struct {
@@ -344,6 +532,10 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// IdempotencyKey Optional (null is left out): an event published again with the same key by the same
+// publisher creates nothing new. 1..255 bytes.
+type IdempotencyKey = string
 
 // KheopsError Error body of the Kheops family.
 type KheopsError struct {
@@ -356,6 +548,18 @@ type KheopsError struct {
 
 // KheopsEvent An album event. Matched case-insensitively in requests.
 type KheopsEvent string
+
+// KheopsEventOrNone An album event, or the empty string: `event=` sent once (with no other `event`) means no
+// events. Matched case-insensitively by the server; send them in lower case.
+type KheopsEventOrNone string
+
+// KheopsName Trimmed of surrounding white space, then 1..255 characters (not blank).
+type KheopsName = string
+
+// KheopsURL An absolute `http` or `https` URL with a host (scheme in any case), at most 1024 characters.
+//
+// Example: https://receiver.example.org/hook
+type KheopsURL = string
 
 // NestError defines model for NestError.
 type NestError struct {
@@ -457,17 +661,20 @@ type TriggerAttempt struct {
 // TriggerForm defines model for TriggerForm.
 type TriggerForm struct {
 	// SeriesInstanceUID With `new_series`: series of that study in the album, DICOM UIDs; at least one.
-	SeriesInstanceUID *[]string `json:"SeriesInstanceUID,omitempty"`
+	SeriesInstanceUID *[]DicomUID `json:"SeriesInstanceUID,omitempty"`
 
 	// StudyInstanceUID With `new_series`: the study, a DICOM UID.
-	StudyInstanceUID *string `json:"StudyInstanceUID,omitempty"`
+	StudyInstanceUID *DicomUID `json:"StudyInstanceUID,omitempty"`
 
-	// Event `new_series` or `new_user`, in any case.
-	Event string `json:"event"`
+	// Event `new_series` or `new_user` (matched case-insensitively by the server; send them in lower case). Other events are a 400.
+	Event TriggerFormEvent `json:"event"`
 
 	// User With `new_user`: a member's sub or email.
 	User *string `json:"user,omitempty"`
 }
+
+// TriggerFormEvent `new_series` or `new_user` (matched case-insensitively by the server; send them in lower case). Other events are a 400.
+type TriggerFormEvent string
 
 // TriggerSeries defines model for TriggerSeries.
 type TriggerSeries struct {
@@ -504,13 +711,20 @@ type UserEvent string
 
 // UserEventRequest defines model for UserEventRequest.
 type UserEventRequest struct {
+	// ClientId Not blank.
 	ClientId string                 `json:"clientId"`
 	Data     map[string]interface{} `json:"data"`
 
 	// EventType A user event value other than `all`.
-	EventType      string  `json:"eventType"`
-	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	EventType UserEventRequestEventType `json:"eventType"`
+
+	// IdempotencyKey Optional (null is left out): an event published again with the same key by the same
+	// publisher creates nothing new. 1..255 bytes.
+	IdempotencyKey *IdempotencyKey `json:"idempotencyKey,omitempty"`
 }
+
+// UserEventRequestEventType A user event value other than `all`.
+type UserEventRequestEventType string
 
 // UserWebhook defines model for UserWebhook.
 type UserWebhook struct {
@@ -549,8 +763,10 @@ type UserWebhookCreate struct {
 	// Secrets As for facility webhooks; left out or null, one is generated.
 	Secrets *[]string `json:"secrets,omitempty"`
 
-	// Url The URL that will be called when an event is triggered: `https`, with a host.
-	Url string `json:"url"`
+	// Url The URL that will be called when an event is triggered: `https` (in any case), with a host, at most 2083 characters.
+	//
+	// Example: https://exemple.com/webhook
+	Url HTTPSURL `json:"url"`
 }
 
 // UserWebhookEnvelope defines model for UserWebhookEnvelope.
@@ -568,13 +784,13 @@ type UserWebhookUpdate struct {
 	// Enabled false stops its deliveries (none is created while disabled); true enables it again and removes `disabledReason`.
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// Events Replaces the events.
+	// Events Replaces the events; null is kept.
 	Events *[]UserEvent `json:"events,omitempty"`
 
-	// Secrets Replaces the secrets.
+	// Secrets Replaces the secrets. Null is kept.
 	Secrets *[]string `json:"secrets,omitempty"`
 
-	// Url New URL: `https`, with a host.
+	// Url New URL: `https` (in any case), with a host, at most 2083 characters. Null: kept.
 	Url *string `json:"url,omitempty"`
 }
 
@@ -603,19 +819,22 @@ type Webhook struct {
 
 // WebhookCreateForm defines model for WebhookCreateForm.
 type WebhookCreateForm struct {
+	// Enabled Left out: true.
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// Event The events to subscribe to; send the key once per event.
-	Event *[]KheopsEvent `json:"event,omitempty"`
+	// Event The events to subscribe to; send the key once per event. Left out (or `event=`), none.
+	Event *[]KheopsEventOrNone `json:"event,omitempty"`
 
-	// Name Trimmed, 1..255 characters.
-	Name string `json:"name"`
+	// Name Trimmed of surrounding white space, then 1..255 characters (not blank).
+	Name KheopsName `json:"name"`
 
-	// Secret 1..1024 characters; signs the requests (X-Kheops-Signature).
+	// Secret 1..1024 characters; signs the requests (`X-Kheops-Signature`, `webhook-signature`). A `whsec_<base64>` secret signs `webhook-signature` with its decoded bytes (Standard Webhooks).
 	Secret *string `json:"secret,omitempty"`
 
-	// Url An absolute http or https URL with a host, at most 1024 characters.
-	Url string `json:"url"`
+	// Url An absolute `http` or `https` URL with a host (scheme in any case), at most 1024 characters.
+	//
+	// Example: https://receiver.example.org/hook
+	Url KheopsURL `json:"url"`
 }
 
 // WebhookDetail defines model for WebhookDetail.
@@ -690,21 +909,28 @@ type WebhookLogList struct {
 	Data []WebhookLog `json:"data"`
 }
 
-// WebhookPatchForm defines model for WebhookPatchForm.
+// WebhookPatchForm Every key is optional; what is not sent is kept, and an empty form changes nothing.
+// `event` cannot be sent together with `add_event` or `remove_event` (400).
 type WebhookPatchForm struct {
 	AddEvent *[]KheopsEvent `json:"add_event,omitempty"`
 	Enabled  *bool          `json:"enabled,omitempty"`
 
 	// Event Replaces the event list; one empty value clears it. Not with add_event/remove_event.
-	Event *[]string `json:"event,omitempty"`
-	Name  *string   `json:"name,omitempty"`
+	Event *[]KheopsEventOrNone `json:"event,omitempty"`
+
+	// Name Trimmed of surrounding white space, then 1..255 characters (not blank).
+	Name *KheopsName `json:"name,omitempty"`
 
 	// RemoveEvent Removed even when also named in add_event.
 	RemoveEvent *[]KheopsEvent `json:"remove_event,omitempty"`
 
-	// Secret A new secret; empty removes the secret.
+	// Secret A new secret (at most 1024 characters); empty removes the secret.
 	Secret *string `json:"secret,omitempty"`
-	Url    *string `json:"url,omitempty"`
+
+	// Url An absolute `http` or `https` URL with a host (scheme in any case), at most 1024 characters.
+	//
+	// Example: https://receiver.example.org/hook
+	Url *KheopsURL `json:"url,omitempty"`
 }
 
 // Accept defines model for Accept.
@@ -722,11 +948,17 @@ type Limit = int
 // Offset defines model for Offset.
 type Offset = int
 
-// SeriesInstanceUID defines model for SeriesInstanceUID.
-type SeriesInstanceUID = string
+// SeriesInstanceUID A DICOM UID: components of digits separated by single dots, 1 to 64 characters, no
+// leading zero in a component (`0` itself is one).
+//
+// Example: 1.2.840.113619.2.55.3
+type SeriesInstanceUID = DicomUID
 
-// StudyInstanceUID defines model for StudyInstanceUID.
-type StudyInstanceUID = string
+// StudyInstanceUID A DICOM UID: components of digits separated by single dots, 1 to 64 characters, no
+// leading zero in a component (`0` itself is one).
+//
+// Example: 1.2.840.113619.2.55.3
+type StudyInstanceUID = DicomUID
 
 // TriggerID defines model for TriggerID.
 type TriggerID = string
@@ -838,10 +1070,10 @@ type PromoteAlbumAdminParams struct {
 
 // ListWebhooksParams defines parameters for ListWebhooks.
 type ListWebhooksParams struct {
-	// Limit Page size, an integer >= 0; everything when absent.
+	// Limit Page size, an integer >= 0 (else 400); everything when absent.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset Items to skip, an integer >= 0; 0 when absent.
+	// Offset Items to skip, an integer >= 0 (else 400); 0 when absent.
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// Url Only the webhooks with exactly this url (to find out whether one already exists).
@@ -865,10 +1097,10 @@ type DeleteWebhookParams struct {
 
 // GetWebhookParams defines parameters for GetWebhook.
 type GetWebhookParams struct {
-	// Limit Page size, an integer >= 0; everything when absent.
+	// Limit Page size, an integer >= 0 (else 400); everything when absent.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset Items to skip, an integer >= 0; 0 when absent.
+	// Offset Items to skip, an integer >= 0 (else 400); 0 when absent.
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// Accept If present, must allow `application/json` (else 406).
@@ -904,8 +1136,8 @@ type ListWebhookLogsParams struct {
 	// FacilitiesIds Only deliveries of events of these facilities.
 	FacilitiesIds *[]string `form:"facilitiesIds[],omitempty" json:"facilitiesIds[],omitempty"`
 
-	// EventType Only deliveries of this event type.
-	EventType *string `form:"eventType,omitempty" json:"eventType,omitempty"`
+	// EventType Only deliveries of this event type (a facility or user event other than `all`).
+	EventType *ListWebhookLogsParamsEventType `form:"eventType,omitempty" json:"eventType,omitempty"`
 
 	// StartDate Only deliveries created at or after this time (RFC 3339).
 	StartDate *time.Time `form:"startDate,omitempty" json:"startDate,omitempty"`
@@ -918,6 +1150,9 @@ type ListWebhookLogsParams struct {
 	// SortDirection Order by creation time.
 	SortDirection *ListWebhookLogsParamsSortDirection `form:"sortDirection,omitempty" json:"sortDirection,omitempty"`
 }
+
+// ListWebhookLogsParamsEventType defines parameters for ListWebhookLogs.
+type ListWebhookLogsParamsEventType string
 
 // ListWebhookLogsParamsSortDirection defines parameters for ListWebhookLogs.
 type ListWebhookLogsParamsSortDirection string
@@ -6602,9 +6837,12 @@ func (sh *strictHandler) UpdateFacilityWebhook(ctx echo.Context, webhookId Facil
 		err = ctx.Bind(&body)
 	}
 	if err != nil {
-		return err
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
 	}
-	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.UpdateFacilityWebhook(ctx.Request().Context(), request.(UpdateFacilityWebhookRequestObject))
@@ -6867,9 +7105,12 @@ func (sh *strictHandler) UpdateUserWebhook(ctx echo.Context, webhookId FacilityW
 		err = ctx.Bind(&body)
 	}
 	if err != nil {
-		return err
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
 	}
-	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.UpdateUserWebhook(ctx.Request().Context(), request.(UpdateUserWebhookRequestObject))
@@ -7141,234 +7382,252 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Nchu3siD8Kije7yuTviOKlGTHpupULW3LsRLH9rWk43tiujwgByRxPASYAUYU4/Vz7HPsK+y+2BYa",
-	"P4P5o4YSFTuJq1IVizMDNBqNRv/359aEL5acESZFa/C5tcQJXhBJEvhrOJmQpVT/ioiYJHQpKWetQet0",
-	"ipYJEYTJAC1SIRGOY75CIV4uYzrB6q39fwvOQtQmsSDoqPew020FLao+nhMckaQVtBhekNbAThK0xGRO",
-	"FljNJtdL9UTIhLJZ68uXoDWMx+ni9FkZFHiAaBSgfg9N5jjBEwU9Ct8P937Fe7/39h5/CN3cSyzn2cxY",
-	"ffuRRq2glZDfUpqQqDWQSUo2w/IcT2hM5fodGc85/1QFlXmEaITaFxenzzpdNGRrOadshgAjVCDMxIok",
-	"JEJHvaMaAFdmhm0hfEkXtGLb3uAZQYL+TgKEGaJMkhlJ0Cjt9Q7JP1DvGJFLkhgoV3PCEB6rPXbA/ZaS",
-	"ZJ1BF8MsFZCYkQGU19OpIFUkJMlCIMmR+ESXdfD0moDB9QzXwHFGEkrEKRMSswm5qNq08zlBAl4LEEbP",
-	"Tp++/gVdnD5DbUEIOpNptPY+B3omV3ixjNVU/e5B99FRr9vvHz7sP+4edB886B52+9XbWoZlu+0twlKz",
-	"FPVWbiUDlB12xKcoojMqBRJEnXpJIjReo4hLEaC+2pmHR96BChDjIxYTHCnq+J0kHFGGcDYiaoe9EFEp",
-	"SDxV5M0ZqaR6dNTrdUfseuzV4K649u1Qd57Q2YwklTjTj1A7IjFVB6EDbOWwl8MCFmrdodQvixBhFqEw",
-	"xkJ+dL/VnGbzfHuGcyFI8pZMq7c5FOk4RDxBck4QWWAaq63FKBUkQZ8YXzG1l1LT9iWdkBro1PtbwtWI",
-	"AQboYGvGbPjetpj6ol4WS84EgeurwKif4Ogt+S0lAtjRhDNJGPyzeG2p3wxxwjhksZTrpwnBkqg/RbpY",
-	"4GStGOrrs3O0onKOPn9BbcD4FC9ovB4AwuEHcqkOxyWOUyI6raAF/4JRk4QnrUHrCY6QhStoLYgQeEZa",
-	"g/ctMedpHKExQRgJMkkTgi7evtTzvTg/f3PWClppEusbWL+lMRG0YFKhn6iFYnVWJYoJFhL1EYnJAm78",
-	"/JtqDIZwkmDFXgmezDXciuIL73FGFJmpVU65uvzVGdeLHChpIEBTg/yuwsLehDNGJgrDXQz3PYk2vJKQ",
-	"f5NJ/pWJQn/N5+6Z/a71IWgJiWUqnvKItAZHvZ4iDrje3qZxYRdP1M8oSWOCppjGaiWcTQhq60NDonsC",
-	"GXL4m2ygmNOp7CZ6TRq9CuGFnxUHjmP/wZInpdfVcY3SmETlD9wj+0NpJhjQ7vgeTiVfYEknOI7XNS8V",
-	"fs4oycyQwYDjuIQkQ1KUiKpNEWSSkOKuMI4WPCFIzjFDB/7O5F73t6aaOhc4nvJkQaKfzl6/ylPoEI15",
-	"tFZTSHWHMg4MhUYIXt2GJNV+mw3UY5aGG6CUkaslYA0RFikqUb8jypapRG0s0XgtCXrUqVkH43LIXo8V",
-	"3ourgHFKS8EMcf36rVaSbRhMY4ashbEWywokJW+qq750M+wEQjV1oOcAXvBUX0V75+slGZTnrF5CyuBy",
-	"f5PwJUkUxeYXc6Efo6V7HqjDzuDEczknCXA8sdWKzGBrpO5pZNibwhe5ovBuE4631SmqWvsXXwb4/xIl",
-	"GLX+Yz8Tbff1U7H/igj5T0XYgMwTWB18XpaiYH9AbrK3ihKp4AI3wojbSv/EdFFo0BOimAoptAo1Yuoi",
-	"IRGgONDLV3iX5EpL3uqPZYylOvD3BJrEWIi9Sw0qNzujDmJxD0dsShOhZG23FaAuTdSGaMWptC1hx+x8",
-	"mCZxGKBQ3wTqXxm7C4MRC83OhF00RG78mEwl4qlU+GBpHNv1T+Zk8knxUXKlOK8eXUvDZgLE2Yhplh6g",
-	"1ZxO5hoOhRvFfdVf1CxWTakQWGQMwDDhC4FAV6G/K0YajZh+Ah8HMK16bBi5sNDBGUaCsllMLFF10ROy",
-	"5iwqbgJszmDEwqpLwEAC6MvdGJaaPayPlRy+lOplgLTwhd6wbJL/aYYw2wdTAoLN0Xh18dKTn2Fziix0",
-	"xDRLyXFT/WeFTUZtJJfo4vz53iM0x6CqIUPGSOC1kgQER23OyIjxS5KgPvqFPjHaW/+wo9S3L0Hr5znh",
-	"SwEGmFdcPucpi5oL1lplkJjG1hADQE3VKBZCjBZkMQa1xDEhY/B5xSXSMzbmBhrcjVxAwxFxIrLjY1Ur",
-	"JXSQxJGmAU0dZipRW/0meRwhvMSJ7HQL+HmdKB3ullhi3DAkxU5EOlaQaYXv3piP7+WwpKa7UyS1eWJQ",
-	"IOZ0qW4zggpb07Go01Bjke2wh5+baGU5tNwDdnMPeMA9HEUf9d/79xKy4JfE/IkmmJnDmQoSIclnRN2C",
-	"Oaz5F9+uUDZEzqaqiGeVcDZDbbgmkGKxsEBjDBToqNdDU54o+rLiYPZ9gEQ6mWueluMKCtGUaRkOjrVP",
-	"gM95MqZRRNgN8bvmaY4PRgvK7B0GtJBDYTbbLmkuO3z+wXMQoHEq3Y2h4POW/4pLbWHGY72wG6DAWRUQ",
-	"TkiVUJitX1G/N98ukRDqcUOkLegZn6qzvuexcBvW405xBfurpoO7ZkCBlcsCY7PN5LUaRvMGr2OOo3PO",
-	"X+JkRm6BibJQbzhLrAZOtBDb7x09evDDQ1CWRA41hsOgEyaVnHnOOdIQ7RJJRSUvBxpc5+0chD7H0Pbp",
-	"HZCM2RlDNJTV0Iqe706vqxxRBPZi0vDtg6Xcg5LKPDIu6YRcMHyJaXwLJqImjLDEY6wt4Wk24jFKiEzW",
-	"KMaycCOZ2ZE//S6xUwMQakd8xQKUECFxIimbBShliRJk1eOOBRhP1e0TvlV/7A3VH6GSiDmLRLcVGFcf",
-	"aKbeK2Vr8Zn+BEmOVpiqozRVyiDMQdmsu9m588Xt1QXDqZzzhP5ObkO2kn8iDCRjcrUE03OOs/mT7HIv",
-	"xgQn6ojC7FSgBRUCjJGJr3A+xQmclvDdu3d7w1RpVFItjIQFjBefl9EePoEZw0xBTQgWnHU3OmN9dIt0",
-	"ueSJJNEvJKL4HN68MdrzVhzvw6u91Wq1p6ShvTSJCZvwqLQnDhIEoCCA5S4Zakm5qoTSv4ONG+KWfNWa",
-	"IzJtCfiqEo1KjNV6Yf54zmqhLOhSOVABNa+IkDdVAb4b4L8b4HdlgL8Dm2KVwfC42mCIPHuhOxY3VNzs",
-	"qcg+r9TP0FsieJpMSKuIjMOtkLFB8c1MqakUNCKeHeWe0PccMAzsrjox4csMATfjlHb9GdOrYomOZZWW",
-	"f7Sb5b/ijgmaY65WrhbpwQ9CBnBEGrll30pRsauvVTJ8ZNxYmclhrL8jgrm52qKGva2cbhFXJXEXcdZQ",
-	"jPex9KC3Qyz9VaR2tdCby+w1InnxPPe3wrs/1O2l9VbmrNIBlSCiDT63ljm3nQtE9BfYOhhe/fr4518O",
-	"x2krKErhQctc1R8lXQA2lOCJZWvQirAke/BrxVe5dXwuP6fiIxjQKiJ65mAvLdjCKw2C3WzmMecxwWAM",
-	"1LE9FXOydDEmyUc+/aj18Spyyb0l06jBa6kwRFwRDZjFFL33o0ABxDySCoguT1AFWcWaPNR+cNgxPmob",
-	"36pDjJ7zpIJEChtXuGolWnAh0UHv6JHnK+pWUYDdhlLw22KhhLJ+t3vw4MHmQQoIhBGrFnWiJN6hkQur",
-	"lgRxdlULhBOmcQiBiu5NZHbDg8rb/CjVDKNygSnR0aSKTGlEFksuCZus0SeyRnOstATCkCCEHasDDEGL",
-	"jKxAvylP6tE1yPWnUe4MpinQ02a82Q8DHxP+IqpwamPaALfAL5jiKErXqVAZwCVfqTN4T3ylwf1coTWU",
-	"n7lfytNtUBzq3ir+7qK53CweJEp5+FBB3jn8eFoljiKqSAHHfsTEFMeCBEW6xBLXf6KDEEv7AptpDSC1",
-	"grAXDGiCMECyCXEch5Wn1X6p6avMrjM6/pms4VLEVy8Jm8l5a3Dw4EEjEgSoc1MFGgeb6M/I0eVTPYmp",
-	"Ow8VNgNP9gUHNl8x4VsMKrEQUaEEmOgtmKeq7qa1/T5C9mV/1AFEBxAWLTllMgu9D4/6PfQjZyQERUTr",
-	"YlhKslhKF8Qx5QkK3508efH69c/PPj47PRs+eXnycfj8/ORtqIPDR60TO/Sc4FjOR61OFw3HOsRHMR0q",
-	"UUQj7atv41jwjBf5KHGwU9k5RiFh8NcAKaILkXZoCkRlMYAaYn9Lq7OLQ1hdDQcP9/r9vYPD835v0FP/",
-	"/VqFajNl/f1PJUrIhFAFiDFptIFPakxrF5kZ5Ri9GZ4/fYGE0sKp7GxgoBV3wEvwvk/tLEAuoCtZvWpF",
-	"4xi0aIVJrq5YSRbiOikvz0G/OIi0aSA7c5X3koXJs1PQqAq2MYk5m4kCXCV0F+emFZg/jax0ZQ9dcN1N",
-	"42wf9SuwgNoXt4EyTeLywBdJXIZzM/sB0NVgjgiCjH/kNiJbUEaiDdhTFrS9Bf+vo0fFvxrS4rFm6UpC",
-	"tvYd/wbooqG5BIBDyJVSOKlAn8hSQuxx98bEvKDsVH/Y346y1epOn7noNI/AYbGwPnPwLRamCV/ksNBF",
-	"p1PEuAvDGrFlwi9pRCLULsaRdRQngVGVcIAiIslElqYFj+4cC6SEBCEgJnvEQOm6J3IBbJ0uOsGTuTP2",
-	"GW+j1s9sGtph53rUA2ttfhZqD5pOJ9IWyAyFWfwJUhLfdK3vAOunAWvZNHch3hynM8JIgqWxfidEovbh",
-	"QW0uRqc7YucrbqIJMEq41JfSisq5miTiK6aUoAECm61Nk1HYE3TGSKQN62Mu5wUkLiizQkm/glct8JWh",
-	"2YOGvEbh9uLtyzxeQSuNTMqYsbcr4EzejbpHw7mUSxGakEyM5lzI6xWcHIdqwHVO2CWJuRYFq0XLJkfa",
-	"MtEiNE1FM8Xo6yHYirs4UIrbc0PQLpZRE7ac33OdpjGlJI4gv2ypvztG2PwIBzohyxhPiJYpheRKDoKj",
-	"E7j3qiJa1fFXhFC4CeqEIQBQDb/UYamegtpmSuKiTmlEqzmNiZPsOscgzBkJSX2N8AycSyxyAl6YF3jD",
-	"7eSmtz4K9Etf4T7JQZG9eKyZR4FL550CPrveDS/OAWOZclsQEwUMgZvm30qWVTsoueaApMT/8kDtnLe9",
-	"IivF27ZhVqXz9gK0kPLp15ZR32wAUppnQ65QqguH3IxRdcx9p3FpXfCzC7RXqNavm5S58umzLu+yJqKY",
-	"PjaxlIGJl5ynC8wqtUdnJ666RV6cn78xYQ8BIt1ZF4WFMNbw+gvCzhBYmDcgx9ptCjYCZtzpRj78BcvJ",
-	"nERoggXZo0wQJqiklyReqyNjrDlwrO1GMrLKbI0m9NX9rR6aBM+IxESSjzpYoMqCknkfSuRD7M+bcFxW",
-	"RTxz/LXW2AyVerLc51VorTbal0D3AMzU5oLf4BrI3XdHvX7QfB0N4C86lOsRn8GeD3rYtCFb8M+69faC",
-	"ne/bWzLhlyTZsXn4t5Sk1dbhoqiSjd4AuttJdMWlNhabzIfVHgFB2aSCqb19/hQdHh4+RlpUL5vOEQbJ",
-	"RzsBqczXMXBmot5579EGM1HKZBVrvn5y4ySk8hgxvirWd6gApL8JkOLVBCjZgMmbGYS/Y3orTCuxqv5Y",
-	"0xrLsFMn20Zf60BMRAMT0vVQ3Pb45lbU+PSaghIV7l5tYK7ga88po2IOlKNfCbRjLyETpdxA8t+x2UUE",
-	"lKHFa0gKVFLrVA/QXOA3QA71fFWXArESS4NwQas10KjOu7zALMWxrZXhveUpNhCP3RBwqAcC50To4Rp8",
-	"cyEqLgSwRZYBtOvfsMEWd3X7XN7mPsis2c7JZF3t0Mzk9fwAILXqh1aYtjkqAdrr68MOiugEL0j12NsE",
-	"DlSrAGaMwC10A5Kq77AGVXneKeUnzKTbcOASPqba/mPC973sgiCreSOOs7BNzsh2+uT1hXYqoJOVtXcq",
-	"NRNSrQz446kLJLTiexhA0R22Br2gckh7DOrAhGEGLoHnnshlEnabOa03bfSZE9kKlyj8/jGtZA1F+sre",
-	"3TSTZRNVEzW2ceXBrhSK02jdEG73amDB2AS/Tdbf+oos1SXq1msvFeS1xAKysyc6JFYfXjSDvK6Dq6tA",
-	"F2sKp5jGIbLeShrr0C5qsuCWhEWUzTq+DqoGBr8Nja+3I9AsVGsTli5E1RUK1FodTVQXZiTScYMdTMeV",
-	"wCgoSiEXOoD52kI3m97xYhzqS91UPvRr3ZTW6sC9mcDr+/DLzvidh0cU6yQ1C43YZeyD53SsFecUTr9H",
-	"PXyPevhzRj1kDOx71MHmqINmgQYeN/hmggwyPtq9EVls9PXUbu1QAK9wEQ72SByXHG0BMq4x65iOun8n",
-	"L7FHMrczSPg3UWNrhPfRDjzDORBu6hX2BvnuEf5WPcI74BBV3tdv34fqyXpFgdU4Lk0CrI3TyQJ+vDK4",
-	"TLFmpTilCdP8rnDqzL5+TP5qUp5LDcmLd0DmlM1yacJ/sIzX/OScmoJ5SUQSlJllApTzsAbImlYC5PtX",
-	"Gx+ygvm0Wj4rrShXdbj6+nuQsx9nTGmTXdnK6AkBqZYVzWZNrCnGtFGxlgZpQP6SynZLc+CrLF8f9fGr",
-	"2uJ6GdAk/Xife3KhJZpK8D7Uc41NqTy5O2SK01gW1OYiXW6WEjkS6Vg9HBMQCl1Uyyey1kae5dZi4TX0",
-	"uIMcIntdVBjHu91+78CvPX4M8YUCeemqArX/e09DuXdGZwzLNCGdaoto1QUxBF8Yj1NJkLoiFIeEqyIr",
-	"EKAvi0CxGDgrBaCaCoS12VGGUp65KJfvF8M3fTHcISO/NU/0n27Dpzeo2d8Af/XWteEAveSzCnucFrWH",
-	"snlqbM5EeU0illISdIp5jnH7xslrTfjGsm5LDYeG5PdoFFYzMsP6THmArU2w1kH4hGuvScX4+oWzGr/B",
-	"Wc7fqD2Xhm1UOB2hJqGE2H3GJUpShtZEVrsijV+hMfVmO7/Bb13r/hAp5BJs8IDkfBraz9EKWuY74+BI",
-	"E1Jpeq8+PlXHI5dw51ujCxtd2pnCXtqD5ryyGfFnqN18gGpd2N/GObrlUagp9yxtHKmNibn2yJQH0qfg",
-	"4RH6mT4peuJhFlcRSSaYiSVPJIIAuZoTvvkEem5//8RlM9Z7+6Eqw7BpQAI0d4qui0lwqcd/1oPhELL5",
-	"dOzAXubdVTc2l5kx3mA5mVdrFq767a7kletFoybGJjBZH4PxFwpjGy/fJCY4AdEOgq210G1XsO9X790u",
-	"aqNWmvKHrIJbPY0AZCOoqvtZjQY11hxou9Ki6hSgIeQg6KfHBmNWDs4saJt0nWutW3r2NKFyfaaA1eSj",
-	"S5oMU505oP96bnn+T+/OW+USTz+9O7fJX+M1wlrnnHqaw0/vfj77ePH2pdY1xjrdLSJg/l4o2vhE1iPW",
-	"Dp0mozNA9vZEOkY4phMSomVCoWMVdJQKydUSfB72zByjkAoR7oc4jUKwWNji77CJE86mdJYmJNIaBGwO",
-	"UDKsL8OiUv90sRfKptyWosG6i0W+MVGEFphC9TElm5bKw7i3oF5xpsrMqIDyOyzK5EDblAm9VnITZ1Kp",
-	"l2jO40ggueI6OUJHO42YHWr45lQEOpFGkR2WdBwTq7UmBMeurv1gxEbsPrp/f+jbKkGI09R5/z5qh/tg",
-	"rRL73W43DFC4b+qYwN+dAYKahqagoV+hCRoSINRuUAYxQAlZauv3J7LWHiOofzYw7QL+kRnXRmmvd/Aw",
-	"+xVClo7VTFC6g0XkSiuoC/Pt+96HfyhQAd8mZgJJzgM3jZ6Us3htLMF6FIF6SHL0+PFjGF6TL4gFegMU",
-	"xzKuAlt52zRRWOA1GpscUjUsyJLHnq2g10NLTBPRCaDdhxreVZEOtAgAyAs/j2zs/Kg1QN1uN0Ajk0Zi",
-	"fvgSdq1v02m8jvz9ejyS19bo7moqsOldQIN+dwtFB9D+Qkg8nSot3OuMsEzHMZ0oqgNaWdL9y4N9/eO+",
-	"/d7QilqS6RYDc/BUBugVEfKnsz0h1zExS69ZNzz0/s5yCDJcKIrWnh+1bNhzr8qpSUINhyaxA4hygHSl",
-	"U9N74ad357rZQqiN9rqF2iTGdAGeQFPsesTauQylzjE8CrWv+CON7Dc6XS3Evy9DGzulRuzYwaoKv0Fn",
-	"CBjOy2G24+neFnxqKh+KTjElm0qgQMUqFIm3nfPVQmrGhnp6dljIuVOE7XRNMYBdFPNQ0Y75t4tvCPeV",
-	"1JcwHO/rn/Qed0fsQpDERIEl/JIKytUFYNLBXc41ICFAIcRqqX8oJhp2/LhXugAC1lsJO/sO7M628xaK",
-	"+CRdaHDMXqzoJ4qWeEYEGrVOIiozFjtqKZr5kaif4nzAgRi1bIbfiDlsKYpWQ6FRSzsg7TkbtTouIdAe",
-	"BHEPKV4GVqtZQkigffOOZ+sqnkJPkQfeJD0CDwHhCAm8FkhwWPJ//Ad65gzz6oehdUtreVXzIXdjLEmC",
-	"FkoGhDadtgi6CX8VSvN25eFA58ATTXAGsskcsxnRXG6CIRddN7DIXOEx2D2t1xJ4nM6x879NOPjRx3jy",
-	"qdNFwxHz88ExCt+8PjsPNU/x2j5x37p3T6A0iRUzjYjxeeqYdioR6BQkEuYCMz3a9N0zQOHmlkmK2BSN",
-	"7g1nhMmBM5Pu6/N/SRJFsoYHBBlhIHQmMYtwEllCEKbYft4+o1vD1YdjBtlecGZbAiFrZxjYUKJEoIjs",
-	"uXpP5maSnSCbTJ0QIfFiGaJ2yuiVrdMH5Bk4V40a3QoHc9BowcnqDSSskTwcoPCyH2hMKCp5eIRe/DJ8",
-	"unf2Ynjw4GHbeDChumKgxh219LvZ+jXiuvmfHaS5p2rX9Q+jVschXFGWImM9V4DEEk/InutDCpdVQWAx",
-	"x78zQKEz/INkrfba/TK0GDZdkfSMZtsX+MpCADev+8qcvnV5Xy2atWRlwQ3LrodwgGK+IslEHbs5uVIT",
-	"8Gk9YuE4dLpI6akDFM65gIXYWnSuTRNUnVN/6VqtBvJSmkJoWzx5keIhXSx5Ij+aL9F/ojAFJhdBnbo1",
-	"SOQwnNGLcBy7qPP/tL/al2FP6sWHgT7f6lZX3Me/0q3+7m5wffchFL5KE4EzHA6Q/IfeKUXpeqsCdNk3",
-	"P87JVQU+A0efsiHhhZf9UFGfAsGWxRhzOQc9BkVpAle1K38BFUNc2Bq+dBKGOWMD9P5D6PhkyrQ2pEkY",
-	"HVxdGd+E5orGUlLoixsgDFchTyVqe06Xk5en/zx5+6+P56e/nLy+OA8DZPyFCvT+A6SESyXvT4GLZ1HF",
-	"uqZuQiKakIni7RCDoO8nEnU0KMZUEyCZUBLZkJOp1IjJoPj5xcnrN2cf356cv/2XAmn4r7MQtQ0g6IEI",
-	"DnsiOFgE/d5igB64xKWOJS430PPh09OXp+f/qh1qERz2FsFDNc5RNk6A/s//7vfQ/4/+TaUkyTHCMGyu",
-	"eKlpiEIFmnPGla4He0QZeh+RGK8DdID+7/9C8O8Px54DzATsaKsdGEph485xMiNSVCqTgGM2G2g5O0qI",
-	"ELmmZUZYbsecL9XlGCj19RJLAkc3puzTXswnOIYzNIl5GqEFkVidmgA9/fHV8DxAFy+HgTorHa3n6v1N",
-	"WazmokzQiORRO3z58vW7j+fDtz+enH98evrs7Vl4bBY1TQWO9TATnkS2JZrx8lnLd9vkEu31OxoBc4Lm",
-	"VEiur3PKtACTC3i5J4ptkClD4Y8n56hORYj5TISgMU5LjMQPTYBaPP0jFOG16GitPaYTwgTxVPE3CV8m",
-	"lEgbZkBl7GvoraBlrvnWoNXr9rs99RZfEoaXtDVoHXZ70GJ6ieUcjB9GBwajGhcVZpmnRhjDJlX/2Fe9",
-	"xmTCF0SHfmnZ1jTIUQs0LYlget3v6TRyAw5N1X6/8/77artS9sq+aZr/5YMzilobdU393OoeCsUeAznz",
-	"ttpyxaLUnSay5sxP50r9f3revJdAsbjpl7zJUyYpKbZuPuj1GxQD3mL665sYuCKfX4LWUa9XN6oDc7/U",
-	"vww+7Df9sNhH5Kj3sOmn+Z5W6tv+YdNvi9XF4esHzYGuaPnxJWg96DUGoKJQN9gjXetSTSnunLWClsQz",
-	"4Ur1itYH9b61WX22MtMXUzSAVJV/HaojqC1AXaVtEWmMqSZfUJ1b085O/2FyDG1jScvDjJw1pYlS1UI/",
-	"2CssaDe26pfSZ12EDhT+UvqWTgo34iaBWxuUycVCXXORYXt5hqHhtgyjcF6OalJPHH1rWL8mfTcmkVwT",
-	"uSO9tCbf5XtR3vJM7ZKk9c5tJOmgNatyBvyiiTLf7k6R8THCSkXfM/cMyCtHvSMU009Eq+vMNZB1wYh5",
-	"evqRyBpi6v2BzPcrEuSfn7DA2LWRqraUK9SHp89aX4LmIkglM96H6uj7n9X/mnDmBbZOLoTZmjNynDUZ",
-	"9J7JOVkIEk+14TbGQhpjt2nvGRN8SUbMosQmiNM41p1uIZnLMHrUPur1KhmtdgUCLi501aRmzDZrkYhi",
-	"zmYkcWv4y3PdQofbb+iIvDVUZakJzNRf6cwoHL0l062OV9BapvIaiSbU5yy0Hgft0TAhHbpHMFhigUD1",
-	"nWCEFeN/hG7PaDXnI6bOiUmSotIvnjAhnS4aRpG2j2jzz5y7BmAZgpVw5Jmiqk7YMIo2HK/+huOlpsNR",
-	"ZASZzUcR3o0TgqO1Ay+r7q+t2dH3o/nVjuYwijKykXx7kT93y+x7nUsaaAGFC0SdD3trZL2iI7LgkkTm",
-	"qqiQyNVjwDKMvfVNgdEyxpR9vyW+lVsCaCGhs7mtb+01of8r3BSO+MAbbJnj2Lsf20qLGBUaOI9aWnZa",
-	"UaFugWe2raPi9T6rL52QNwm/7RHxe3p/Pxxf43D8gj95BGI3pDmXthYRBVCllmtJ1I9YQWe6n+t4jWzR",
-	"ExRhSSpS1yAhJSr6/l28lBi1OscozKXLheVRgmICnHP7GAcKdUFkeRp/SYW0/uKtLbkv6YLKJsf89XQq",
-	"iH4zj7zXLF7nDU/goCJXeCLhCQU/O2pLjqZUB+WoNYIuBLkyhgtAj1ahyxurgX9LSbLODL8mmLa2MfCH",
-	"G5kRnP35vZcZp+O2be5NobitK2b7QceHt/5rGE1PhbxKX1+uPk0Wh4/fnbxuldIj3+vCSq0lweIX8fj1",
-	"6Wz8hJ0O+wwfDV+xZ/8+GB+RsRcuPNDljBS+4bt/H87GhKY/PJqd/vDox9NHP/x48O704uCHR89/HI8X",
-	"/ndQ/0ihwyAOI5MDU5XO0++bsE0IQBSDfXtauoJKst8/ODx68DCfP6Oz4RVgzRCWrwZssfbp6S9vDl9c",
-	"HP54OXn5On6UvHr68r+yzcZM68obIO9tBByPJxGZFgAHU/8Hn4i2iZ6uCJ2uNyvdy4y2haaG/713ziWO",
-	"957ytC63UqoXvAqzftxkZoZzUTg6oimWJAnQao4lsAuIHcIziMfPOzuu7Yv43Tz7FaxopZCx4v225x78",
-	"MXa1oMYRWXlZnuigPetMlxzit7JqSqF9BBnDigrrHJJZGZ3behbVP9XVYMvdaHa/jKG+tDkIcg1u26n2",
-	"Cwa5jqz6mw3c3/AqKNsPwVa5zimtJoy1sROznNi9Mzemv+ad3oDX4md7tr7pPtoOk3Xc2xU7+iZ8sn8u",
-	"pviX9AN79FrLjzfrHfufzb+auolzrDULzjWeBJMSCl42KiFKCI8xi7ip8FLltfW5ahPt1z8FfwPPrUHP",
-	"t+y7bUKGwRbq7TCK/AiqAOViT030VVClpiqpUunFIxbGSnsM90MOyiFUa13htUBLyOCUgUkfy0qFW7oC",
-	"Iz3ENropV3MuTGT+iNnIMJu/PbWVySc4gaPAOAptkF4IiTMmRPceujhFSqEU2Qvve7q/WJULOjsZd6w4",
-	"f7hDN3e+mMd1N5uO83Y15+xm315PsdRU7CH3XQX59vmMVkIaMZk70z0MerZXVJQm3IjvOVNdMXWn0zVJ",
-	"Hm6GfE2/lRdjq1jbiNkifSZUPkQJWSXUBnat5jz2848hlMvkGoba3eklI3dchq3J1oAXj1Hosn51iGvo",
-	"5xCHiKhFqNnUDDqRxNWUdInDEFwOEbgQUH88YhZgyWfaCqcjyrO59gvzgKfoqNfr2rBztQQAv+OnBo+Y",
-	"yQ0GM7/J1lHfKr4GMcwKJzzR/lqJcBx30RDi04Vbxh6VZIESYq4Q4IYj1tYg5m2onQCt5nQyRx7nX6YS",
-	"AoZ1npMticBXSlJS6Ko2oer0qztRPXNJ8RvVz6DV9L1iJvkWWq0HzvuyZS4/8HtP09tWvcrKBHwxiurN",
-	"TbN/Wcvsdppx//Arq8b6/GS3+vd7+u+oF+dvzh1pxfuJ7pAF+Q/fnHjR3A6qmzUJ1MYC4TG/JANwcS24",
-	"UtKNTkPwZB7YAKhJmiSQuZXEOjFNn9yOqYvntKM8h3C1fClD70PohhUGKAQ9K+wYVcok1VBhq+od2zdy",
-	"xljGV9ktPOcrtMBsrePGTTs7dGp7HUjIxZlOyUQOEPaSbq0PT39hBaWJUh1IhBhP7BNI9AqQ4DqhkbNI",
-	"59HrosQ6P9q2k7onXB4WWDnsEAZWyPbLMpdbA9T7YlLqYcgkZUpumXDooCNHLFNUFGqITuzOOUyqmvpB",
-	"kvRRr6f9sgbZaoULKgRlsyD/gCcOywYLmKFcuzQoRaK+GbHimxCVb0aqjgyFU7I7QSW7Yk2XuerGcI1v",
-	"EL9lYCMD9cF2goDflbF/sC1YXhO1ygvOq5rt0//3i+5vedEZorHJih7p7ejO87rQ/ZnvvDO48dQ1Z4vz",
-	"ML4KvEJW/sVFRVZ3VWuCI5ZPT3J1u0zie0W6ua5YDwqxTS/PkiG76ESHnoyghISCdcWhXo8InK6+qG1w",
-	"bCo+lMoChQaaYlM2rZj7Td5QWOorF6K2LkBkywh9IutOgKCAjNc4blDMkddFipDU97mp51/MrA+VyBF2",
-	"jgtgQ0ScAdrk5LsYqvE613dt4MXQIb3jY63SLwq3X2YQcLefyfKBW82GbWgTRDvMKZhKQsllrCmQHYG4",
-	"TYKrfkGvNIHAvqrlM11yKcaTTxC3aqn22BRLQxenz9w9OmJZ5ztISwptBaOsr7YpKmIJEwJwNfQmKc9s",
-	"o/+JvrWx3Qoznb+FKGWRbh4lbRu+MB/LGGaHwsYYGhSOmLWN2IDcChHAlM69E1tFZT/EhsYFuM8ZWWUN",
-	"+DJOmp0iXehxxb0miljjqRW0wBRWA8f7Vr970H101Ov2+4cP+4+7B90HD7qH3X4rqHly0PpQ1UKx+m3X",
-	"aNMHFpbHyMr2gMsvCDZP05AL0XUr8Acznc91a8QWFJX7HwZpXZ7MtDDSTI7xu1k2F6821AFeYfE3kHK+",
-	"izcV4o2hJY8F6ls2Xu9YvhH7n82/jKav7qtvR+gxeLhLCem/1AkTZUuAbSHrjiMITk4jhURwXW53xEq1",
-	"q6zlwJQENGUwnXPPPrZ1aurEsRFz8lhbF+kydGC9eR2tUluYqcl/sqKaeeue8P2xYMnIwPeLkyFGVkpG",
-	"5Kmc8AXJuYB17UMcIcLUDJBUbOOILfIy33C7VHgp1BYHgagcoPDh/sPQqNRTekk6ugSsjqEYE8pmpuhK",
-	"BFjQ/2J8BfLcJ0JMJyXFeqM0JnVWEGe4MFWLFYI0Rw1GDItPkK5mGippu8VB78DU5YiEzQbroldc1zAC",
-	"Tw2OjNx1Q8nFnu3iN57FxvvKGnQrDQ5qTeeuG/XttPcmZvYtdPpCX/TqYFxDLNlFh9oKE8ZetcKi8/3m",
-	"+6NzneCcYHfur71vquv52Co+tWkd59XFL++JcrdAXXoNKkcqTpbV2LQVNbPqmiOmy2tW9jAyxzCbTNzL",
-	"N+nUuRzQRDHSjDWrdDpitmSjTjcBK6XiF7o+urYI2xKsx/CbDnSBHAubSpuxmV5dtogtpOZljdxZaEph",
-	"LihmvjlARVSm2GBmHOZhhCUOq9pE2ZPc4EC+IkIWj2MjGlcfXkvh0G60RGMemdtnhbiKSoniLRRuhoqn",
-	"WfiU1YzL1N019gslFQDWTA+6YmehjheRINSbngXDtvb8h6U59VIHakgmxFW+hlJdufqxrpFh23Qy7KAF",
-	"wcw2CHUYMdKRttfcE/rcHSOGF7AYNVH2bioFjYhX2RWiEe7fP+od3r+PQscZ0VtiLCJdNLTEAqEXJlJj",
-	"YI0vFotQS8f11WXcTXrPdtnVSzSl9jasTwkWrquoK+t3eOAV5UTh++Her3jv997e4w+6kOIkWS8lnyV4",
-	"OacTlGAW8UUnq+J8gNq2CiBsnJo44ism6QJS4ZuvUUfRWbgk17UGC30i1RRdU+xUyVCKPLyav5CaJlfA",
-	"YRKii6RxNiGu9qtuUqdPK7S0UIToul1QgS5xTMG4hcZkCmKwX4XQ1iTyqilTzjoDGPuo19OmsBG7fx+I",
-	"6f59a5dN0pgEKDStCNa29iZeEF13EYk5T2PoA6VTzLQsZIvTZC0MTHwj1C7WS1JDgyxvZGx7WoIc2Qce",
-	"hVDbYRuQAY2qDPwjZg0lEPaYtQCxNitdp1aXyM/a8pRqy7pgHH2YOSMjZipZHyPHJC3Ow89fKh1JJo8g",
-	"z5sbG5OqIjRcSIaY06nsJkSpr13jp2wF7mcY3/3+oRjSQK4IGEYmfGFv+uYiYWE9pjPyXSRK2O4bWeN1",
-	"9YXXUaoUqbItWjICU1+/2eu3gtabvQMX2/J42nvUe/Rgsvc4etDfO3pMHu6NI9zbI4/GhwekN334sPfA",
-	"ayetIHj2zz7++Tcqn758Gp/2DxY/XLx5Ph4OL3+d/vpb+tOq4WbcdDdc0+G7SLwozHUDEb1KIjhqKhHk",
-	"xfN+w68qbES7k0Fc+kJRDrlGDGkgcDsrz+nmdAZb6M66YZqL48e5jveMQ0sS3f1kxIZOwD3SYruVoL1y",
-	"7Qe9/nFeLDZ3oK0DrlQQuERBYh+xPECurrkuZEajAqu+uDh9FlhOfFRfLK+Kwd4u/eLGlHzU7ENfYdwd",
-	"Mbokhi2JsSah4fXWBOV2GtVsNDY9FzL7Go02br/b/cxCA4kKYG2pyTW4lhzuTO1qyHz/1ESmI9i3prDt",
-	"rNAFvJ4+2xSArsOKoYYISJ5eywQXiF7q/DC4tn/8iOkOVplOrFUANonTiESd6zvLB5mkaAROMIqxEcvE",
-	"x46J4PZslJbz3r9/0Ovfvx+Yrg6FXhnarAGx6Vnw94hVRX8rFeHpnEyUzg+iMxVadB74nTyOen3T/ES3",
-	"tNP1JYxK6XQAY1RRMHE2YlqE0JWTjvN9aXEVK2jI649HLKfywh6ZYjYxGhOrDeV1W2NFOuodglqVLwGm",
-	"tMznmaLl9sypWWC6p1MPJVmFP9OqSXvqa+LavwkxvyTP2nBl888f1EvbSKtBa5GsyXT24s2Tf774aZVe",
-	"9fjhk3+9+2H+5pfek1/jyVN8t9qFxu0fpV2YMid3qWBUbchdqRo727y70kZMHM72we7flCZykwv521Bf",
-	"8tfibnWWmweb19z+NXZbHQpeDuTeXh/y4r1H7PqAbxSa9hphbfg5eJq1C9cXer1w9OtcysL3Keu73nqS",
-	"u1lk824izR36Rmy7SPMuGroAcFQV/63kkqYB4O06maNTrHhtjZFKErOB4VaqMIFz0KCkOjwcMxdC7osi",
-	"QDZJOVD8GLSQaRZ+V6PNbhJwNgSb71B62BhjHrRgzf7j/i1C0B3XvYsodHM/F6LRbxqOft1ddNuwdMVw",
-	"d3YP/WlvlNpwbh2EuDszWcxn4gY+aQ+gigY1dvSO7iIFSbLLrHHNeqBbLuba4ltdRL2s6zvEGFwsNqmG",
-	"MhSaxkNhF/3s9b3p2iaXPrMzdxbU5YNGfVrhMrMoDmkcEddUKXypEFRSvCuqCub3yDSG1FAIvyElNMzP",
-	"h6lWVRDMPjiNxPsPrcpCcNf2dy4k4zYAHNRaHRKtBqsrcOi3Gq8vc3jthFZUAC8Uso0+qNDtLtv2rqmt",
-	"sygkTuQzpdr4YDRpvr8tbMYNuA1whEU3Bq1qPChgkhvNCCytQb8XtBb4ii7ShfpD/UWZ/qtXbkxfN4Gu",
-	"jFI9Q4MhC+gEr6JfkVSttnYjeSKfQQ829XUlBK1nJ2dPQanUrfSH8Bf8WO6h/0dUMLHt7q+9Cb/K7bfj",
-	"CBErlzndINaM8Rb3zv7nmM+0iiOTdYWCsyEWnEaoHdLIdE2N+azQVjQ7lEss594ZUjM2KfHiE1K1zrQh",
-	"UPZapcljM6Uw2hEzcbS6/5FAt9d4fMUpp/tsjJaN+eyeyC5d1+XX/K6hDEdshwGzFpZjHStQHf+Kbh3+",
-	"msXlZgGwaJfxrzGfeR4WX9+pJoQ1WHRNXwnhzL8j5jvVKtUemawzdtTalbLQKPj1htGv12kQzaNg/5yu",
-	"H9iz6ojSLZloanJ9thTeczJ6Rfxit1IevhAuketOYzC9eW4Yf/lNRVbmkO1ttfq9SUTlGV7Y2C5cYWwL",
-	"XLRdztPTFqbuIti6RiyLOPOj5IqxZh3jrnLpfloPAAeeULzcX8yIuZiH/PvCdscnkSn7KAoxnzURXt7O",
-	"78btg+N4x24VD8RdB2xtDcCfMUbp24o28sl5w9G8hgPvPMIoxzKOPVHkqK5iavHk/K3Ddhru6k3DdXK7",
-	"c32ozogVefYW4To1oTkbt7v3FXnNXyAkpzH13GEoDtz5C5LMvJv/zfD86Ytq6y9qVwbhlCNrdM5+LrQm",
-	"/PwlLMbOdHye068P1dj5fW0X1gVsZ036u9gmzgX17yTk32QC4QI3uc13HSCx8xP2zfn4/+ze+ru4/r95",
-	"Z33u8vruqP/uqP9ajvod3R3fnfTfnfTfqpN+i+tlTnAs57/X9/zL0qSzshiKZsZYuCTqAD3oHWatJ8FK",
-	"nU9QrGxr/wLmbt226rGrG7yNOcXMXUOlWZJ4pPM/3YITJQ91vd28AZypv6+7AdgBGNmen3pruppwyCRN",
-	"oATA+w8+Gekx0WROJj6dmNUbCqFMkoTheF9Ly7l6AnVSAnAo0+TaEtzA2OZCJCZ8SbpIG0O0VcKJElkG",
-	"f0nXAKHA1HwXENFtMk3P10tTURTSsdWmmS4ZmcVRv27HPI1MBVSBF2TEQmqv6cn6Z7I24eraHdMe67aN",
-	"6k1nXkw6RoJxmgukXunK8q5Qu63RajOyym1X9XBWAoOM4tvcSZaXZ8tUk2QhyxDkDD+e7fVdJfVz43aE",
-	"COgsIrpukDyu7Id7Z3v9Pfvx1tHGsPKd33LNYIC5r6uPos3R0KncvPmVrqw/b6alIXbfikAMwVvGY/Tx",
-	"ar5jXU53yXP8ixN603pkZcudnEJpQsVeruNEnvg/WYMPhSeFxYsNbEEJqrdmCaXM6+t4hEKBtrSUWcT1",
-	"VpKtDCDfT/3f6dRnbrq6Ey9kGlEi9j8Xy1F+KdfS27I/HGrne/gP0FHv8BhhtoYWM7EgA52kCuXzvIJg",
-	"pqzbxemzEYP8NWjC7sqmuoy13rGt0KntC8zV7sxXroVJsoqpI6an6aK3fmcbr+6nzmdU40KlEeBxhYKx",
-	"MOOI2V9xHLsnWQVg09fGVsy1RWTi2EyyQG3KoDosZBZ2MmuKbdRrUqoyI06+IDGV1Uq3mhY29HnCF4De",
-	"xo4ig0/suvL8lWuQaaL4NiuRKeQjbDoT6V2ZJnwBTebNjnrKA3TJ2dpPUapB26TO5A0a9l7DaTT8+59L",
-	"xXW/LhN6wuVcnU6RsSHHhESBC2ne4RvFNpZehklHrFzHuYue17IbVMVtoI2OrmpZw290GrR627X2aM5e",
-	"0HDEhN/ic4WpzFp8Cl2e2wLDuKRTK7u5HhOMp2wC3THWYEbewLNgnBswLWPd+s61vhGuZUtqfwsMq1yy",
-	"+464XNBaphVq0i/AeEpsaSsOhCoY0IhZDgTeBcM3/ONYV49/OzYwYlQGUFDNE4zmWKAxIQz9llIiXYUE",
-	"vTjFG8J3J09evH7987OPr07efTw7eXt6cvbx2cnL4b9C1DYenRE77CHRGeQ6NCxJ4glfrquQaa6aE9V0",
-	"/PKCYAaxvlCoAaRGU+PM7RckJtg/bNxbrkGD1kLn3MZEQ0aSkFZQ8/mg4TCauLMddSkjpMz6oKctyH6F",
-	"myLzReWui4KLHrUPeke6KqKzNSqVXK1Hu5w8vlvFXYdRpE/BOa9hrP1rGSsgBthqEzZctayvyJO/TtPx",
-	"XbLWYRR51MM3ctWC/flza0xwQpJhKuetwfsPX6CcRXJpea6OmNwHDmbGKu6uBlLPKHTCnskP8qjWsQ9G",
-	"dLtvk4Whv6pISDOjGskQ6NvKGnOc6Pw9/TFq68OqSx76PM7vPWp+63hz23YJwaYV+QFeFSIkZ/G6uJzM",
-	"p1Me+nkpR97plHg6Vec5K6yrzdsTNHxz2i2lA643zXKRc+5vO0PeL1UeHWw1iCouBMKcLetan/6J2s5S",
-	"L7LA4jqzoL9HxiBRBsL4Suza9BHJby44Tb58+PL/AgAA//8=",
+	"7H2Jcts4tuivoDj3VaRcSpZsJ53INXWvkjjd7k7ijJfJnYl8Q0iEJHYoQE2AltW5+Y73He8X3vuxVzhY",
+	"CG5abHmSdKdqpjoWSSwHB2dfPnkjNpszSqjgXu+TN8cJnhFBEvirPxqRuZD/CgkfJdFcRIx6Pe9kjOYJ",
+	"4YQKH81SLhCOY7ZAAZ7P42iE5Vt7v3JGA9QgMSfosPO42fZ8j9zg2TwmXs8rvun5XiRHnhIcksTzPYpn",
+	"8j29At/joymZYbkUsZzLJ1wkEZ14nz/7Xj8eprOTF+V1wgMUhT7qdtBoihM8kltDwft+65+49Xun9fQq",
+	"QA0xJSjA8t0PURggMcUCBW9Pzy/QHvzKA4QpX5CEN9uoT5cDysSUJOgaxylBEddPSYgOO4coULO+YQK9",
+	"ZCkNAx/F0UeCMEUwGpLTjXAck0R+S5lAGM3IbEgSxMbtAc0Bar9/88+nv7w+GKYGRHMsphmAzLI930vI",
+	"b2mUkNDriSQlq0H2Eo+iOBLLd2Q4ZexjFfD0IxSFqHF5efJC7V1MIzpBcKqFjecP+Om486Tz5NGo9TR8",
+	"1G0dPiWPW8MQd1rkyfBgn3TGjx93HlXvaKGXtO2WXkWzqAJX3+IJQTz6nfjyBCIqyIQkaJB2Ogfkr6hj",
+	"MbTTPELkmiR6h4spoQgPJY7nNtbt6EX/lpJkma06htndFc4iGs3Smdfr+Ga1enZY7ul4zEnV3RJkxpFg",
+	"iH+M5husuVO71JqVMjXxFks9J0lE+AnlAtMRuaxClospQRxe8xFGL06en75GlycvUIMTgs5FGi6dzwu0",
+	"oNvebz857LS73YPH3aft/fajR+2DdrcaO8prWYUl/5aQsdfz/rKXUbk99ZTvvYhGbCYHgC0WllizQ/lW",
+	"boM9lI2M2BiF0SQSHHEiCakgIRouUcgE91FXnunjQ4cM+YiyAY0JDiXC/U4ShiKKcDYiagSdAEWCk3gs",
+	"bxujpPISSkwo0o1KoNaAtLj3nUD0IokmE5JUglI9Qo2QxJG8ck2g0QedHHAwl+AIhHoZaHCIghhz8cH+",
+	"lkekOcH8NX96ejIZPqMn/S7Fh/039MWv+8NDMoyrN6+H2p6CXnKSnElYVCFKwNNhgFgCtJ7McBRL5MAo",
+	"5SRBHylbUIkNQl2a62hE8hsZsuF/6r/aLJlUr1yOtXLNs4i+InQipl6v61fsYCPa76P9tazTMs1RQrCQ",
+	"qCl/1nR8K9Zp5s2YZxGv/9YPxydc3KSn14uPo9nB03fHpyv5yLYn+1m+zOeMcgIyUIFTPsPhGfktJRxI",
+	"94hRQSj8syTR9D6ZZcM4ZDYXy+cSQET+ydPZDCdLyaCkoLGIxBR9+owagCFjPIviZQ/ACD+Qa0kOAGi8",
+	"6fke/AtGTRKWeD3vGQ6RWZfvzQjneEK83nuPT1kah2hIEEacjNKEoMuzV2q+ny4u3p57vpcmsRLj1FsK",
+	"Er4Hk3L1RG4US+okUEwwF6iLSExmIDbm3xwqSSdJsOQ5BI+m5rApKrzHKJHXQu5yzKQEKVFHbbInRUof",
+	"jTXw2xIKrRGjlIwkhNsY5EISrnglIb+SUf4VhZ/Vn9tn5jvvyve4wCLlz1lIvN5hpyORA2SEszQunOKx",
+	"/BklaUzQGEex3AmjI6JuCCckfMCRRoc/yQHyaTQW7UTtSYFXArzws+Q5cew+mLOk9Lq8rmEak7D8gX1k",
+	"fijNBAOaE2/hVLAZFpGUwJc1LxV+zjBJz5CtAcdxCUgapSLCqw6Fk1FCiqdCGZqxhEgqStG+ezK5192j",
+	"qcbOGY7HLJmR8Ofz0zd5DO2jIQuXilBrveMax1GI4NVtUFKetz5ANWZpuB5KKbmZA9QQoaHEEvk7iug8",
+	"FaiBBRouBUFPmjX7oEz06elQwr24CxintBVMEVOv32kn2YHBNHrI2jXWQlkuSQrkUoqp0HV3sEI5ta/m",
+	"AFrwXLGi1sVyTnrlOau3kFIQRt4mbE4SibH5zVyqx2hun/vyslO48YqRS4rHt9qRHmyJJJ9GmrxJeJGb",
+	"CN7dhOJtdYuq9v55U6H2DeHi7xKxAZjHsDv4vCz1wfmAnGe4ihQBgYEbYcgcpXtj2ijQ4AlQHHHBlR46",
+	"oJKRkBBA7KvtS7gLcqN0DfnHPMZCXvgHHI1izHnrWi2V6ZORF7F4hgM6jhIutQt7FKBajuSBKCWzdCxB",
+	"U598kCZx4KNAcQL5r4zcBf6ABvpkgjbqIzt+TMYCsVRIeNA0js3+R1My+ijpKLmRlFeNrgR9PQFidEAV",
+	"SffRYhqNpmodEjaS+sq/Ir1ZOaUEYJEwAMGELzgC7Sz6XRLScEDVE/jYh2nlYyub6tXBHUY8opOYGKRq",
+	"o2dkyWhYPAQ4nN6ABlVMQK8EwJfjGAabHagPpd4wF/JlWGnhC3Vg2ST/o4fQxwdTAoD11Xhz+cqR4uFw",
+	"iiR0QBVJyVFT9WeFYU8eJBPo8uJl6wmaYlBOkUZjxPFSSgKcoQajZEDZNUlQF72Onml9tXvQlIL9Z9/7",
+	"ZUrYnIPJ7A0TIPNvLlgrxUXgKDaWMFjUWI5iVmhsay4R8gomOm9jaqCWu5IKqHWEjPDs+hhVsNbshyKB",
+	"GvI3weIQ4TlORLNdgM9pInXOO0KJMk2QJDnh6VCuTCmoD4Zs+CAHJTndvQKpwRINAj6N5pKbEVQ4mqYB",
+	"nVo15tkJO/C5jVaWA8sDIDcPgAY8wGH4Qf299yAhM3ZN9J9ohKm+nCknIRJsQiQXzEHNZXy7AlkfWcO8",
+	"RJ5FwugENYBNIEliYYNG00aHnQ4as0TilxEHs+99xNPRVNG0HFWQgI6okuHgWrsI+JIlwygMCb0lfJcs",
+	"zdHBcBZRw8MAF3IgzGbbJc5ll8+9eHYFaJgKyzHk+pztv2FCeSLwUG3sFiCwVgWEE1IlFGb7l9jvzLdL",
+	"IARq3AApT0tGp+pcOHko3IX02FtcQf6q8eC+CZBv5DJfG68zea2G0LzFy5jh8IKxVziZkDtAoizUa8oS",
+	"y4ETJcR2O4dPHv3wGJQlngONpjDomAopZ14whtSKdgmkopKXWxqw80ZuhS7FUIb6HaCMPhmNNBGtwRU1",
+	"372yqxxS+IYxqfXtgW/AWWUk8sC4jkbkkuJrHMV3ICJywhALPMTK9p9mIx6hhIhkiWIsChxJz47c6XcJ",
+	"nZoFoUbIFtRHCeECJyKiEx+lNJGCrHzcNAvGY8l9gjP5R6sv/wikRMxoyNuer13CoJk6r5Rt1ufqEyQY",
+	"WuBIXqWxVAZhjohO2lVO5MzL9dme1SXFqZiyJPqd3AVtBftIKEjG5GYOpuccZXMn2eVZDAlO5BWF2SOO",
+	"ZhHnYIxMXIXzOU7gtgTv3r1r9VOpUQm5MRIUIF58XgZ78AxmDDIFNSGYM9pe6bR3wc3T+ZwlgoSvSRjh",
+	"C3jz1mDPW3GcD29ai8WiJaWhVprEhI5YWDoTuxIES0GwlvskqCXlqnKVAWpg9LZ/8fwnNMNLNMXXBFEG",
+	"g7gUV3so7khyjaUiU6SA5EqpqURzS+6afxnRNassqFm5pQJo3hAubqsdfLfNf7fN78o2fw/mxipb4lG1",
+	"LRE5pkR7LW6p05lbkX1eqbqhM8JZmoyIVwTGwVbAWKETZ1bWVPAoJI6J5QFXLBAIBrZckI/YPAPA7Sil",
+	"2X9G9KpIoiVZpe0f7mb7b5glgvqay53LTTrrB/kDKGIU2m3fSYcxu6/VP1xg3FrPyUGsuyOEub1GI4e9",
+	"qwhvAFcljBdhtqGE70LpUWeHUPqjCPRyo7cX52uk9eJ97m4Fd3eouwvyXubHUgG7IKL1PnnznEfPBom6",
+	"G8yHlhYEdN/TrPqDiGYADSmTYuH1vBAL0oJfK77K7eNT+XnEP4BtrSLkaAqm1IKZvNJW2M5mHjIWEwx2",
+	"QhX2UzEnTWdDknxg4w9KVa9Cl9xbIg03eC3lGokrIiazcKP3boQuLDEPpAKgyxNUraxiTw5oryx0tPva",
+	"hEir6KOXLKlAkcLBFVitQDPGBdrvHD5x3EjyHGb4xgSZyacVKGHOZb028Ea+WQQffF61JRttWF7udvGZ",
+	"2rO32zDNDcMxHfA9PvQLIXtzLARJ5I7+u9H5n/fd1tOr953W06uHzcZg0C781Hz4b1UX8lhqBX0tO1cd",
+	"O0RgViEBUCGFZwA5+ybSGOtcQ+eChKkiqqQq7jMlKlpZXuUoJLM5E4SOlugjkWqt1KQIRZwQeiSJHES5",
+	"UrIAHbA8qXP3Qfc5CXN0Kk3hzpXjHl3sMh/6LiTcTVRhngkJBNgCTaWS6kp9sEKtgoiGSr3KeeIqVvbn",
+	"Cs2q/Mz+Up5uhXJV91bxdxsMZ2dxViIVrKsKnMvBx9G8cRhGEhVw7AacjHHMiV/ESyxw/ScqhrN0LnCY",
+	"xn5Uqyw4sZQ6hgWkvwDHsYon/jMeZtUxGoipe1XUPgQaxph+BB5QQ7UGg/MqkuRc/F/Ich1rOMm/XXmB",
+	"4cxzC/YVBq26vVpTK9PEURxZalJhlXK0K4ieYAvKXZtUu1IuirgUkcMzsI1WST9L832IzMvuqD0ITSE0",
+	"nLOIiixsOjjsdtCPjJIAVF2l7csTmM2FjSAaswQF746f/XR6+suLDy9OzvvPXh1/6L+8OD4LVIrGwDs2",
+	"Q08JjsV04DXbqD9U8WWSZEcChVGoAkUaOOYso+QuSOzaI9E8QgGh8FcPySsbIOVN5ygSRQYJgfKl3ZnN",
+	"ISyFj/3HrW63tX9w0e30OvJ//6wCtZ6yXsKMBErIiERyIdpo1gAuoyCt/LN6lCNtd+VEyFU3V7CfCg76",
+	"CkI/xmYWQBfQxo3mvojiGOw0EpJMCnGCzPi6K5HnP5/tipTxKbu5lVzdrMmxhEVh1dqGJGZ0wgvrKoG7",
+	"OHdUAfmT0Mjv5tL56/i0ta7V78As1Ly4zSrTJC4PfJnE5XWulh9g6XIwiwR+Rj9yB5FtKEPRDchTljGw",
+	"Bfesw0dJvzbExSPFEKU8ayyILv9so75moUAhxCIagbXgI5kLCHxv3xqZZxE9UR92t8NsubuTFzY00kFw",
+	"2CzsT198A4VxwmY5KLTRyRhRZmMAB3SesOsoJCFqFIMYm5KSwKiSG6OQCDISpWkhnGCKOZJcmXNICBhQ",
+	"UOsf8Fz0ZLONjvFoas3J2tWtLAAm5e+guR70QFrr74Jcu7Jf5eQoC+Pai6eS/JTNOwNpFgyFpPw8Xiqe",
+	"YJyGYJ8d5xjk7WE8IZRIvU35WxIiUONgvzY9SWphFwumQ1swSphQTGoRiamcJGQLKtXuHgIvgUlHk9Dk",
+	"0YSSULlyhkxMC0BdmVsFap3G4f318Na0aNUlAWfS5dmrEv3JkZ4NyMkxvSYxUxJytcS9yV011LG4mk1l",
+	"LknB61ewFdmwSynC9ZZLu5yHm9Db/MVQyT/jiMQhGADm6rsjhPWPcFMTMo/xiChhkQsmBRy4A759rypO",
+	"Wt5rSU0LJL5OyoEFyuHnKtjZ0dsbVIpSkdWl0WIaxcSKbM0jkNK06CO/RngCfkkaWsktyEuywXYC0ZkL",
+	"AvXSUWmjO2Ab667cKjaSW2P24pGiEQXinPc25aj0m7pt7Y4g55ZqKHODEx2XDqHE+t9SwJWnL5gig6RE",
+	"BFct+R7IXUGfJAt0efaqh4KpEHMeoAbg3RKNMCdNnf2A0ZRx4UtlQJsjnxy45khYf8+uPmeafHJQXplj",
+	"X3v/0/Tq/YVQ/387v3p/zq96e3vv/3vvP/4yGPCrSkGwREssma5knZdnr/JsE5An1Pn72oEvwa9zkqXa",
+	"dBdw5PQrGKe3t0duCKQVj9hsb2GF3BKo7gQa3/sJdMgyiVeeE9dkBtM7PqYKS0SBkusxqmj5ScmykD+F",
+	"U02YUcPQHENwm73sBObpMI74lISa/NnAJo5nBEyVw6X9e0DN64kmq9w1XbZRt93ef/RIeROVEOEC+9Gj",
+	"ovmk5vpksHUjZ0o7hJ9tIpJcpHpdpxSX+YiJ+ykryxJRsY4193U8+TSdYVpp4LDOsirMl/dCh4X5iLQn",
+	"7XKRlPZaVcvM4Js1V2GABo4xzBaMgKYCi1ZhXmMxkscsL1UropxQHonomsRLSd61hY+7NkFKFpnDRacG",
+	"2L/lQ52UH5KYCPJBRUxd1R+iXMdp8oZRsm61flZNYC6WOmSlp9Ok/hooCUNlHAO+UqaNm+qNoIlmBFMO",
+	"vgzFeFfu32A4Sa5JcoQMS5lJwMRsIZEdc61p3Ak4vleGj+/dtOSgrWucUDyTiPree8mS2RuyODcDyr/P",
+	"YJLcT2/I4lJNI/96AVP19UzwnB1rYTkLa9cOqlKRitmMgOGCp0kikVTVhYkEQXyOR0RnxOkL7ighkMgD",
+	"1tFme+19X2su1WGSVVylD3VfWJwKojgF5GUZnmFD0RSjQA2QnUB0cViJ4R7dzv7hWu6h1eek7VSn2Cvz",
+	"EDnWWh7yH+uYSBamUOIjxPy8ig6VLUqO336t2zYjN2qy3OdVpKfau19aurPADL6FAIM1K7ffHXa6/ub7",
+	"2GD9xcizesBna89HR646kM3Nc7X77fg7P7czMmLXJNmxj/S3lKTVLtKiYpqNvsHq7qa/F7e6sZKsP6wO",
+	"HeARHVUQ0LOXz9HBwcFTpCwsZf+xJD1SqoBooShfu8qz1v7ORefJCmt/SkWV+LJ+ch1NFIkjRNmitohW",
+	"tpDuqoUUZVQAyQpI3s4r+h3SW0FaSi311zqqcfBZK2BD62FNCJ7cwBOwfhV3vb65HW18e3W9rYq4MOUn",
+	"rKBrLyOqVSD9iq+kBCkAUIGggMCRPkUEmKHMJVBYgFH5LxiAb2zQ0Yvsq/mqmAIxUv0GeQXGKqQOuSoM",
+	"bYZpimNTSsx5yzFjQU7XhguHKmpwT7gaboNvQFKtdCmVF2j2v+KADezqzrl8zF3Q67KTE8myOqonU9zz",
+	"A4Bmpx4ahdPkufqo1VWXHcyOIzwj1WNvE2FYbQvQY/h2oyuAVM3DNihx+E6K0kGm5AQ9mzQ6VnYdnQLo",
+	"ZCj6WSQaP8ryOxjd3D+WFdVb4xqrKmGI4/h07PXebzrFlb9+06KyEGI7d0MLKWLO96CgGGUwQI3ZXXXQ",
+	"ZhudgqKrXXqQXA0VEetUU6uKbqZ4arxxdc/sJ7jBV86trwMfbLdnc54f8FzxhXIUzQZha6uw/NzKqwUJ",
+	"An7/kFbSxeLlyt5dNZOhkVUTbezOyS+7UiNIw+WG67av+mYZq9Zvqh1tLR+Uala261W3iksxxxzK24xU",
+	"4pCiXGgCifH7Nze+qu8ZjHEUB8hE3ESxCoCPdBmBOQGzRNNFdjkwxB5E8XprapQFtK+C0iWvkh8Ad6td",
+	"GnXB2DwdbnCC6bByMXIVpaBLlea1tlLgqnecwLj6WoGVD91igaW92uXeTtqvj0O7S/Td7iMrixUqV0ZV",
+	"fo3ndG8BiU4kUK1wLpHkeyji91DEbzMUMaPI30MBV4cCbhb951CDrybyL6Pv7VuhxUqtpfZo+xxohQ07",
+	"NFfiqBQk4yMd1mKiw8L2Nxmq5Zz93exELkvZ2EjkfLSD8KzcEm4bmuUM8j0s69sIy6q/+DsNcvoeqnTX",
+	"UCVH5CzK8zpiRJdfMTG7WfCvk+pIJYeQCmmaUEV2CzRDY+WH5I8mbNrE5LyUCZe02AHhXyxqbn7vT3Ql",
+	"5yQkCcpsZD7KRW/4yBiwfOTGbmxMFAo2+WoxsbSjXKePaonmUc4pkZHUVc4KoyokBIRruo0ttmAyqtjL",
+	"Bkno7pbKxnBNcsreNy6PQ16/qiOuF0V1yrnzuSOeGqSpXN5VPdVYlUie44BjnMbC0LCC6K55qtLHVvCr",
+	"1cIsQzwdyodDArKrDX79SJbKuDa30isyc0LhWRM61fS3Q4Jy6NYKPNg06d3wvwoXTbtdCM05guQEjpzq",
+	"Khw1gv9qqQFb59GEYpEmkjQGmga1uP0REkiCxZST0QdVRnqIOXl8qEpHB4bIqzkqvlcMTskwUJ5MxTai",
+	"xrnANMRJaDQmXox+UmFBaxj0BiJ2FhFVLWPXlgzQC3thYx6/c6uvmlvdI3e5M6F2n27DPFaYIL4Cou/s",
+	"a8UFesUmFbZKpb30xebVYnJm5TX552vjojfw12g3imnMYYlbFAbNSlupJq+6YtbWZnPjCn/GlIusYnz1",
+	"wnmNk+g851lXPnpNNirc61DBW0CyIWUCJSlFSyKqne7aibQx9mYnvyJCo9bXxVNIflzh7so5sJRTy/M9",
+	"/Z32ZqUJqbTfV1+fquuRqxDgWuoLB106mcJZmotm4w8y5M9Au/oC1QZrfB336I5XoaY5ijBZBSb6a+2V",
+	"KQ+kbsHjQ/RL9KwYcwKz2FB5kWDK5ywRCEJBa2746hvoBLi4Ny6bsT6uBQqV9TcNvYF+uuG66BtbnORb",
+	"vRgWIKtvxw5MkA6vurUFUo/xFovR1Kg7VTZGqWzkLIwLpwMN12ldH4mk2piGkGoEaRzyekvJnk6ytKH2",
+	"gOqcDafdhEr11u0mlAQe2DYVKqjG7VQRoMZhp6OrUFGmPM90qWOBCsFhZhiv98nRuapDTnzn9avP/qcq",
+	"94Max13OiuFyr119vvrsr1jeTgTC9bLnJgZS8JccgedBHaVyfY9ighOQnSG3SdkCzQ723M1+aX2zcD6l",
+	"DcunIexVqxBScpLTQEFou6ddGYHq1N8+ZK6aZP+aZBWpysAhGN0lMxVXqqB3VzoLlEJtIE0isTyHJBsA",
+	"hyrh2E9VJqT666Vh6D+/u/DKJW1/fndhSg8MlwgrK8bYUQt/fvfL+YfLs1dKkdQhciEBd9FM4uVHshzQ",
+	"RmDVVJWY3GrxdIhwHI1IgOZJBOXwoJ1wQG7m4Owzt/MIBRHnwV6A0zAAG5npgwV4MGJ0HE3ShISKuqik",
+	"InmLYH8Z/5oKMVfFLSM6Zqb0JlYN/fI9WkM0wxFUW5aKR6kcpn0LWrdkeuok4lBulIaZkG/66aJTKRQz",
+	"KiSKoCmLQ47Egqk8SBW0OaBmqP7bE+6r/G558lhEw5gYQ35CcGxbfPUGdEAfoocP+651HCR0hSAPH6JG",
+	"oNvG77Xb7cBHwZ6u2wh/N3tA9Vu6trtbkRZ6syHU2KAivI8SMlfeoo9kqVylUO/ZpgRm5txB2unsP85+",
+	"hVDEIzkTlOGjIblR1oeZ/vZ95+qvcqkAbx1VgwRjvp1GTcpovNT+DjUKRx0kGHr69CkMr9AXZD51AJJa",
+	"ateaaUKk+8nN8NKyOTksKApHTnJap4PmOEp404fOh3J421DHV/IdAC/4NDApQAOvh9rtto8GOmNU//A5",
+	"aBsTlTVnWPR3648KVtuuqK2wwFQhABx0G/1JPIBOgFzg8TiiE7dJHGQMjyTWAa7Mo73r/T31o8nJNrgi",
+	"t6QbZ8IcLBU+ekO4+Pm8xcUyJnrrNfuGh87fWSpUBguJ0UqKkduGM3caPugSKEFf56cBUvaQavqg29D9",
+	"/O5CGw+Vm0h1vx7FOJpBOrvu+zOgjVwycvMIHgUqSOJDFJpvVBWFAP8+D0wUpByxaQarKnQNTfJgOKei",
+	"jhlPtfljY502y5vFAkGRAAyUpEKieMNGHZiV6rGhfrgZFkpBSMS2hgTe08nggcQd/W8b2BPsSZE+oTje",
+	"Uz+pM24P6CUniY7nTNh1xCMmGYAuTmQrAAEQfBRA1KX8hySiQdMN349mgMDqKOFk34GnwzQhRiEbpTO1",
+	"HH0Wi+hjhOZYCqAD7ziMREZiB57EmR+J/CnOR9rwgWdKSwyohZbEaDkUGnjKYW/u2cBr2koU5iLwB0jS",
+	"MjBJThIC6bQRz2i26lrA1RT5xetaHEBDQDBDHC854gy2/Je/oBfWFSR/6JvMfpOgL+mQ5RhzkiCIQof0",
+	"XtMPSkfxQ8q/LYcNCiUeKYTTK1PSu+5/jqESkurll9VziMEVbLz8QONUOr37bcKgGMQQjz4226g/oG41",
+	"IoyCt6fnF4GiKU4HXOaabh9wlCaxJKYh0TECKjUnEggURhJyzcB0u2rFe3ooWN09ViKbxNFWf0Ko6Fkb",
+	"+J66/9ckkSiraYCfIQZCJZ+A7juWN76pLtn1gdV+dhaMmu6oyBiReiaGLuEoJC1bu9U4KpqOG0TeEC7w",
+	"bB6gRkqjG1OXHNDTt85BOboRDqZgroCwg0p/Sg8F113f9aSgn173n7fOf+rvP3rc0KIr+Eh8Oe7AU+9m",
+	"+1eAa+d/tivNPZWnrn4YeE0LcIlZEo3VXL5KT2/ZIsfArAoCi77+zR7KHEcgnMuztr/0DYR1g1g1oz72",
+	"Gb4xKwDOa7/St29ZPlcDZiVZmeVWua56KsVjJK/dlNzICdi4HrC6GQ56xsJlDwVTxmEjpva27VgLVbbl",
+	"X6o3hV55KdsqMN1urbzkoyCazVkiPugv0b+jIAUiF0Jd7iVI5DCcVq1wHNusl383v5qX4UzqxYeeut+S",
+	"q0vq47J0Y5yxHFzxPoSCN2nCcQbDHhJ/VSclMV0dlY+uu/rHKbmpgKdv8VNsiHjBdTeQ2CeXYPS0IRNT",
+	"0GNQmCbAqm3xNXA/2nhNfG0lDH3Heuj9VWDpZEqVNqRQGO3f3GjHk6KK2gzWRn26VDVXpLjgIwysEDy9",
+	"jkft+NXJ34/P/vHh4uT18enlReAj7aGWS+8+QlK4lPL+GKh4FneueogkJIwSMpK0HaJeFH8iYVMtRdvh",
+	"fCSSyJaOgYxbOBu7il9+Oj59e/7h7Pji7B9ySf1/nAeooReCHnH/oMP9/Znf7cx66JHNv2wa5LIDvew/",
+	"P3l1cvGP2qFm/kFn5j+W4xxm4/jo//6fbgf9L/RrJARJjhCGYXPNGnRvyIijKaNM6npwRhFF70MS46WP",
+	"9tH/+98I/n115Hg3dYCbMsmCFRwO7gInE6Jzs4rKJMCYTnpKzg4Twnmuf7MWlhsxY3PJHH2pvl5jQeDq",
+	"xhH92IrZCMdwh0YxS0M0IwLLW+Oj5z++6V/46PJV35d3pan0XHW+KY3lXBHlUUjyoO2/enX67sNF/+zH",
+	"44sPz09enJ0HR3pT45TjWA0zYkloukNrF65xazR0SmSr21QAmBI0jbhgip1HVAkwuRCrBxwFxvmmemBH",
+	"FAU/Hl+gOhUhZhMegMY4LhESNxgGKkN2D1GIl1zbBONoRCgnjir+NmHzJCLCBLZEInY1dM/3NJv3el6n",
+	"3W135FtsTiieR17PO2h3oKD9HIspGD+0DgxGXMYrLDvPtTCGdZ2bI1f1GpIRmxEVKqlkW90rFMynqjsr",
+	"TK9a356EdkBT7MU2vOW1+Y/ZK3sqqRoSILVQZBwQNf1CqtvJFXuq5XwX8sgliZI8jRsvbc97PpXq//OL",
+	"zXunFZs5fM4bV0WSEsezAUew3+lu0Pxki+nXN22zBfs/+95hp1M3ql3mXqmVM3zY3fTDYkvFw87jTT/N",
+	"t/eV33YPNv222E0Jvn60+aIruh9+9r1HnY0XUNGYCOyRJq9R3wt7zzzfE3jCbWsS7l3J943N6pORmT7r",
+	"2iekqpVDX15BZQFqI1Vlibtpz/Le6s7e6g+dKm167BsapuWscZRIVS1wwwuDgnZjas5KfdbGfEHZWalv",
+	"qdoWWtwkwLVBmZzNJJsLNdnLE4x8dajCfTmsybmy+K3W+iXxe2MUyfXTPlRb2+S7fFv+O96pXaK0OrmV",
+	"KO17kyp/wmuFlPnO3xKNjxCWKnpL8xmQVw47hyiOPhKlrktt+iNlC5p1Icrj049E1CBT519IfL8gQn77",
+	"iAXGrpVYtaVcIT+E4g2biyCVxHgPukHtfZL/2YQyz7DxhiFMl4ySo6zfuvNMTMmMk3isDLcx5kIbu7Xr",
+	"OSb4mgyoAYmpcxHFMdhFVKavJvSuzzl/MZQ3EWChi/NtRmyzbvEoZnRCEruHPzzVPYWU+6/xipxprDLY",
+	"BGbqL3RnJIzOyHir6+V781SskWgCdc8C43FQHg1bgRNHsbLEAoIqnqCFFe1/RA1GCVpM2YDKe6Ir/UbC",
+	"rQEzIs026oehso8o88+U2YbHGYClcOSYoqpuWD8MV1yv7orrJafDYagFmdVXEd6NE4LDpV1e1qlLWbPD",
+	"71fzi13NfhhmaCPY9iJ/jsvsOZ0aN9ACCgxE3g/DNbI4ppDMmCChZhUVErl8DFCGsbfmFBjNYxzR71zi",
+	"a+ESgAtJNJmabisGP/8gnMIiH3iDDXEcOvyxIbWIASQzZ/WuB56SnRYRVLB6YdrYS1rvkvrSDXmbsLte",
+	"EWoMaN8vxxe6HK/xRwdBzIFsTqWNRUQuqFLLNSjqRqygczAzoeESmbI4KMSCVCRLQrZRWPT923gpPvCa",
+	"RyjIJWgG5VH8YsqldftoB0pkg8jyOP4q4sL4i7e25L6KZpHY5JqfjsecqDcLXQJovMwbnsBBRW7wSMCT",
+	"CPzsqCEYGkcqKEfuEXQhSITSVIDcRFyoLDjJR73fUpIsM8OvjpQutrC2YdpXtzIjWPvzeycXUwXlm8Sq",
+	"FfXwIgn/v/XD8QkXN+np9eLjaHbw9N3xqVdKyH2vSqR5c4L5a/709GQyfEZP+l2KD/tv6Itf94eHZOjE",
+	"gvdUYTIJb/ju14PJkETpD08mJz88+fHkyQ8/7r87udz/4cnLH4fDmfsdVDKT4NCAw0gnOFXlanW7OpzT",
+	"Fi03Kew8EmSvu39w+OhxPjlKVY+QC9sMYPna9gZqH5+/fnvw0+XBj9ejV6fxk+TN81d/yw4bU6Urr1h5",
+	"Z+XC8XAUknFh4WDqv3KRaJvQ+Iq4+Hqz0oPMaFto4v5frQsmcNx6ztK6bF0hX3AKZbtxk5kZzkbhqIim",
+	"WJDEh0h6IBcQO4QnkGyRd3a4+59FNJqlM4BmZU/476baL2BRK4WPFXldyz7419jY/BqnZCXjVB0jTLCA",
+	"VKwoGNRMSbHAPIJ8dJPOXuWczGpJ3dXLKP8p2YSTdOGRm3kMJfP1pRBLcOGOlY/Qd12T+psVnEDTLegd",
+	"BYFXuR5+3iZEdmOHZrmswM5cmu6ed8oN18JnexK/ijdtB8k6Sm4rfn0V/tlviyj+IX3CDr7W0uPVOsje",
+	"J/2vTV3GOdKaBepqr4LO/QWPWyRUNechpiHT9YWqPLguVd1EE3ZvwZ/Ai6vB8zX7cTdBQ38LVbcfhm40",
+	"lY9ycag6EsuvUlmlhCl15AENYqlJBnsBA0URajAv8JKjOaTqCl/nnGXdDwxegcEe4hztlIsp4zpKf0BN",
+	"lJhJ1B+bZgsjnMBVoAwFJmAvgCQaHa77AF2eIKlc8uyF9x3V6bbKHZ3djHtWoq/u0eWdr9qyjrOZ4jT6",
+	"8M1h311nMdhU7Gb8XR35tmiOUkg2Ijj3podo8GyvtEgNeSMaaE14xZSeZlsnf9gZVmeuD6ipsmhaCaKE",
+	"LJLIBHwtpix2c6IhxMu2JWwUEqSbNkVXZ3HAi0e5ZHYYIJ/NTuQm5GxyhiyHHia1OckQdA6RuRBof5Tl",
+	"0dcmzu8V5gEP0mGn0zbh6HILsPymm1s8oDq5GPV1UWbTc9HWn7Ap/owSv5jijxr7nU5TOQ90DlDEBxRI",
+	"JIRGS5CyRLmBBcJx3EZ9CHvnFgqtSJAZSojmRkBYB1Q1fyyYZps+Wkyj0RQ5TGSeCohDVulTpowGW0ih",
+	"S0K72jKrsrruRYvN5fmv1GR9b9P3ijnuWyjIznLelw1++YHfO0rjtppaVlris9Z5b2/x/cMafLdTsrsH",
+	"X1jLVvcnExC+s/k/o4qdZ7w7UrD3EtU/ENIqvjrpZHOTqmplx1EDc4SH7Jr0wHM2Y1Lf1+oRwaOpb+Kq",
+	"RmmSQEJYEqt8N3Vzm7qWolW08hTCltSOKHofQK/AwEcBqGxBU2tlOldHcmCVxnNk3sjZdSlbZFx4yhZo",
+	"hulShaPrZp/ItgYRkOIzHpOR6CHs5PIa16D6wshZI6mFkBBRlpgnkD/mI85UniSjoUrPV7XBVdq1abb3",
+	"gNv0LjCYmCH0WiGJMEuI9nqo81ln6sOQSUql2DNi0DtMDGim80jQEJUvnvPDVLU8hdzrw05HuXs1sOUO",
+	"ZxHnEZ34+QcssVDWUMAU5ZpJghwlvxnQ4psQ7K9Hqg44hVuyO0ElY7G6B2d128yNOYjbUHUjW/f+doKA",
+	"27O2u7/tspwWk5UMzile7+L/d0b3p2R0GmlMDqSDejvieU6Pzm+Z550Dx5NsztT8oWzhOyW2XMYV8axW",
+	"r9IEBzSf9WRLkel8+oosdtU4AvRpk7We5Vi20bGKaBlAZQq51gWDMkDct6p+fXtGXUiiVG1I14cOiu0o",
+	"lV7vtsBEQanrZoAaqq6RqU70kSybPoK6NE5bzV4x9V7VPkJC8XPdVqOYsB9IkSNoHhWWrRpRqkXrVH8b",
+	"mjVc5to09tzWlerEh8oiMCtwv8yeYLmfTh7S1gGW9axEjSCnYEoJJZcIJ5dsEcQeErD6WXSjEATOVW6f",
+	"qkpOMR59hHBYg7VHuowbujx5YfnogGYNPCHbKTCFkWykYqBrlRjEhLhetXqd66eP0f1EcW1sjkJP5x4h",
+	"SmmomsQJ0000yIdIBtmlMKGLGoQDamwjJs63QgTQ5ZbvxVZR2S12Q+MC8HNqm4lKicJS0uwWqeKgC+a0",
+	"mMUKTp7vgSWtZh3vvW57v/3ksNPudg8ed5+299uPHrUP2l3Pr3my711VNY+tftu2IXYXC9ujuhlqaUNw",
+	"eAqHbOSv3YE7WKpyF1QnVQ9q1f2nBlqbJRMljGwmx7i9fjcXr1bUjl5g/ieQcr6LNxXijcYlhwQqLhsv",
+	"dyzf8L1P+l9a05f86usRejQc7lNC+pu8YbxsCTANtu11BMHJaqSQX65KNA9oqSSWsRzoSoO6uqb1E5rH",
+	"pvxNnTg2oFYea6jaXxoPjGNQ2/PNmiOdVmVENf3WA+66dsGSkS3frXmGKFlIGZGlYsRmJOdNViUVcYgI",
+	"lTNArrIJTzbAy9zMjVI9p0BZHDiKRA8Fj/ceB1qlHkfXpKmq2qpwjCGJ6ETXcgkBCupflC1AnvtIiG5o",
+	"JklvmMakzgpiDRe60rUEkKKo/oBi/hGy4HRfM2W32O/s63IfYVYcGb1RThbl6MGhlrtuKbmYu138xrHY",
+	"OF8Zg26lwUHu6cL26r+b9r6JmX0LnV4ubZ1Kb5AlY3TQJMfYqxaYN79zvn91ChXcE2zv/Vp+U10myBQH",
+	"qs0WuaiuqfmAl7tvqopuUJBSUrKsdKcp1JkV7RxQVbWzshmXvobZZPxBvumtShGBpqShIqxZAdUBNZUg",
+	"VRYLWCklvVA19ZVF2FR2PYLfVMwMpG6YDN2MzHTqklBMfTYnGeXeolwKc0EB/NWxLrwyc8c6noMQCxxU",
+	"9TszN3mDC/mGcFG8jhvhuPxwLYZD+94Sjjlobp4VwjIqJYozqAcNhVSzSCyjGZexu63tF1IqAKiZdo6X",
+	"Z6/cHo5NJ6CBB1CC3FowTKvcvxqcky81oTRlQmxBbagAlitLG7t9yGgax000I5iahrsWIlo6UvaaB1zd",
+	"uyNE8Qw2IyfK3k0Fj0LiFIyFYIaHDw87Bw8fosBSRnRGtEWkjfoGWSByQwd69IzxxUARSvTYPtWU2Ukf",
+	"mK7Vaou6gt+K/UnBwnbptdUCD/adWp8oeN9v/RO3fu+0nl6p+oyjZDkXbJLg+TQaoQTTkM2aWXHofdQw",
+	"xQXh4OTEIVtQEc0gw37zPaqAPLMuwVQJw0K7VjlFW9dQlTKURA+nlLDq1LAACpMQVXuN0RGxJWVVt0V1",
+	"W6ENikRE2yEl4ugaxxEYt9CQjEEMdosbmlJHTpHmiNFmD8Y+7HSUKWxAHz4EZHr40NhlkzQmPgp0d4Wl",
+	"KemJZ0SVc0R8ytIYeoepzDUlC5maN1lXBh0qCSWR1Zbk0CDLaxnb3BY/h/a+gyGR6VgPwIDmZnr9A2oM",
+	"JRBBmbWNMTYrVf5WVd7PWjmVStbaWB51mRklA6oLZB9l0TkG5sGnz5WOJJ2SkKfNGxuTqiI0bEgGn0Zj",
+	"0U6IVF/b2k/p+fZnGN/+flUMaSA3BAwjIzYznH5zkbCwH91p/D5yLkzHFtsIvSe/cLqQlSJVtgVLhmDy",
+	"67etrud7b1v7Nrbl6bjzpPPk0aj1NHzUbR0+JY9bwxB3WuTJ8GCfdMaPH3ceOe3Z5Qpe/L2Lf/ktEs9f",
+	"PY9PuvuzHy7fvhz2+9f/HP/zt/TnxYaHcdvTsL2/7yOHozDXLUT0KongcFOJIC+edzf8qsJGtDsZxGZC",
+	"FOWQNWLIBgK3tfKcrM6MMPXzjBtmc3H8CEUix5kpWehmpwPatwLuoRLbjQTtVIHf73SP8mKx5oGmvLhU",
+	"QYCJgsSuYxTtgmy5dBXxGIUFUn15efLCN5T4sL4GXxWBvVsmx60x+XCzD12FcXfIaPMhtkTGmtyI060R",
+	"yp40qjlorFs5ZPa1KFx5/Pb0MwsN5DyAtaUmbWEtOtyb2rUh8f2mkUwFwG+NYdtZoQtwPXmxKn5dhRVD",
+	"aRKQPJ1ODDaOvdRQoic3EZE4VEJg4rbo4oIlJBxQ1ZQr04mVCkBHcRqSEKp9qxGswqL1Fbddm4njVgIn",
+	"GMXogGbio6/885Q0S53cbLjYw4f7ne7Dh77uGlHoxaHsGxDjvi4MXOoKz6dkJJV/kKEjrmTontsp5LDT",
+	"1c1V1AJV/QqtW1plQFtX5JoYHVAlS6jKTEf5psa4iiZsSPSPBjSn+8Jh6WI5MRoSoxbllVxtTjrsHIB+",
+	"lS8xJtXNl5nGZQ/P6ltgw4/GDkiyCoK6FZRy2dcEuH8V8n5JsDVxy/qfP8iXthFbfW+WLMl48tPbZ3//",
+	"6edFetNhB8/+8e6H6dvXnWf/jEfP8f2qGQq21XHud1crdNmU+9Qsqg7gvnSMnR3WfakhOgBn+yj3r0oF",
+	"uQ0n/jr0ljw/3K2ycvso8xq2X2OwVTHg5Qju7RUhJ9B7QNdHeqNAt+sIauPOwcWsfLeutOvEoa/zJXPX",
+	"mQy83Yb0tbOQ5t2EmFvwDeh2IeZt1LeR36gq8HtAN4/8btTJGM1iBW1jhZQimIkIN1KEjpiDhifVceGY",
+	"2thxV/QAtEnKEeJHoH6Ms7i7GjV2lUCzIsp8h9LCyuBy34M9u4+7d4g9t1T3PsLPNX8uhKHfNg59HS+6",
+	"azy6JLg740PfLEepjeNW0Ye7s4/FbMJv4Yx2FlTR8MaM3lRdqSA7dp41wln2VAtH5XexQTpK95AvqxoR",
+	"MQbfismmiSgKdCOjoI1+cfrotE3TTJfYaZ4Fdf6g8Z9SsPQskkJqD8SaqoevJIBKGndFlcL8GelGk2oV",
+	"3G1w2ZZycT4+taoiYfbBScjfX3mVheVKzZNLrZzzWbgbLBzUWBULLQdDDQfbWKLOVz1WeqiYSg6A4zio",
+	"La7o9rDPNmHb51fK/CVdANMRiePck0rlwcQ+hRWf2Gf2l/J0MKjptNvCqWAzLKKRjjGsfKv4e0J+JSP3",
+	"d3clBphtCclW1tjMHa32HWdk+44pIFo5gH1ov7wqtdxejxZGoAMnITLtXSKumpw2jERQiwBc4ES8kAqn",
+	"iwBj035bCs/QY9G789q0l3abxREa3nppVeNBqZrcaFqs9HrdDjRAV1VIuh3516qaJDUTqBo41TNsMGQB",
+	"nOD0devQyt3WHiRLxAvovCe/rlyB9+L4/Dmo/up69+Ev+LEC9f4FtWpescmqAB5HdP4SMsqOA3iM9Gw1",
+	"uFixrztIB3ufYjZRiqhIlhVq6IpQ/ShEjSAKda/cmE0KzWSzSznHYurcITnjymI+FYhUrdmuiGNeq9o6",
+	"ZKYU5TygOsxZdb3i6O56qave5jTUlcHMMZs84JloZHs769/VKoMB3WE8s1nLkQrlqA5PRneOTs7CprP4",
+	"ZLTL8OSYTRwHmKuVViOC8i/obiLcGuUH1PV5ViqnIllm5MjblUq3UWzyLYOT1+l5mwcpf5ueOTiz6oDf",
+	"LYloqlOxtlSxcppURXhpu1JrueQ2z+5eQ2SdeW4ZHvtVBb7mgO0cNQjgGwS8nuOZCb3DFSZR3wZD5vxv",
+	"Da4rbGpvYxYQ6AYxFkMBm9qJaLMxlToG/lUuabm7mQG1ISn597nq5gu1DlWBT14Iya0JwHNOfjfOOBzH",
+	"O3Z2OUvcdTzd1gv4FkPIvq5gMBedV1zNNRR45wFgOZJx5Igih3W1cYs3508dVbXhqd42mip3OusjqQa0",
+	"SLO3iKaqiZxaedydL0hr/gARUxtjzz1GSgHPn5Fk4nB+VYGy0kYPltRyjFQ58EmVVMhFPgWfPgfFiKam",
+	"S3O69QE0O+fXu7FgXt2Gm981bGXnN+qri7z41mMo7oPdf/UhFDlm9T184nv4xJcKn9gRr/geOvE9dOJr",
+	"DZ3Ygr1MCY7F9Pf6zo5Z1npWpUTizBBzm9Puo0edg6zBKFil8/mi7Srl4SeY27trEWpbxnkb84meuwZL",
+	"s5z9UKXj2g0nUh5qO6d5i3Wm7rnuZsF2gaHp7KqOpq0Qh4zSBCoyvL9y0UiNiUZTMnLxRO9eY0hEBUko",
+	"jveUdJwr71AnJQCF0q3MDcL1tC0uQHzE5qSNlPFDWSGsKJEVVCjpFiAU6Ar+HOLqdeLvxXKuC7xCdrw8",
+	"NN3/JLMwqtfNmCehLkjL8YwMaBAZNj1a/kKWOmlAuV8aQ9WcU75pzYlJU0swWYl9Sha6T4Ctm29K5poE",
+	"uXJzXTWckcAgwfsuPMnQ8mybcpIskBwiNeDH81bXFra/0G7GQrBI3SB5WJkPW+etbst8vHUMOOx851xu",
+	"szXA3OvK1SjzM/Sj129+IZb17Sa+amR3rQZEI7whPFr/rqY7xsV0nzTHZZzQgdhBK1N95gQqRUryso4S",
+	"OeL/aAk+E5YUNs9XkAUpqN6ZJJQS4dfRCAkCZVkpk4j1VpGtDB7fb/2f6dZnbrm6G89FGkaE730qVgf9",
+	"XC5tuGXnP9TAaB5Lfq5qgvbQYefgCGG6hIZBMSc9lTMM1Qyd+my6yt7lyYsBhSxCaLVvq9javMHOkSmY",
+	"anvzmGK0uULCMElWwHZA1TRtdOb2KXLKsKr0UjkuFH4BGleo3wszDqj5FcexfZIVZNZdikwBY1PTJ471",
+	"JDPUiCgU64X8zmZmTTHtmHWiW2bEydeHjkS10i2nhQN9mbAZgHdjx5CGJ7Y9lv7IJeEUUnydheEk8BHW",
+	"GcLqVMYJmyFMFV7nlQdoWrS1X6JUEniTsp+3aMW8htKo9e99KtU6/rJE6BkTU3k7eUaGLBHiBSqkaIdr",
+	"FFtZCRsmHdByWe02ellLblAVtYGuRqrIaA29Ucno8m3baWVz8oL6A8rd5q0LHImseStX1dLNYigT0djI",
+	"brblB2UpHUGzkiWYkVfQLBjnFkRLW7e+U62vhGqZCudfA8EqV1C/Jyrne/O0Qk16DYSnRJa2okCoggAN",
+	"qKFA4F3QdMO9jnXtEbYjAwMaCR/q2zmC0RRzNCSEot/SiAhbp0JtTtKG4N3xs59OT3958eHN8bsP58dn",
+	"J8fnH14cv+r/I0AN7dEZ0IMO4s1ermHGnCSO8GWbPOm2uTlRTcUrzwimENsL5TJAatQl5+x5QSKC+cPE",
+	"ueX6ZSgtdMpMDDTkiXFhBDWXDmoKo5A7O1GbIkLKpA+6FYPsV+AUmS8qxy4qekkeqiKV1tYoVXK5H+Vy",
+	"cuhuFXXth6G6BReshrB21xJWAAyQ1U3IcNW2viBN/jLt5HdJWvth6GAPW0lVC/bnT96Q4IQk/VRMvd77",
+	"q89QVCS5NjRXRUjuAQXTYxVPVy1SzchVGqXOB3Kw1pIPSlQjd511ob6qSBPUo2rJEPDbyBpTnKisSvUx",
+	"aqjLqipQujTO7SSrf2s6c5vuFf6qHbkBXRUiJKPxsridzKdTHvplqXKB1SnxeCzvc1bnWJm3R6j/9qRd",
+	"StJcrprlMufc33aGvF+qPDrYalAkqRAIc6bKbn1SLmpYSz3PAonrzILuGWmDRHkR2ldi9qauSP5wwWny",
+	"+erz/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -294,7 +294,7 @@ func TestWebhookLogs(t *testing.T) {
 		}
 		asc := gen.ASC
 		limit := 1
-		ev := "shift.cancelled"
+		ev := gen.ListWebhookLogsParamsEventType("shift.cancelled")
 		fac := []string{"P-1"}
 		for _, tc := range []struct {
 			params gen.ListWebhookLogsParams

@@ -139,7 +139,7 @@ func (s *Server) publish(ctx context.Context, in store.PublishInput, data map[st
 // PublishFacilityEvent fans a facility event out to the matching facility webhooks.
 func (s *Server) PublishFacilityEvent(ctx context.Context, req gen.PublishFacilityEventRequestObject) (gen.PublishFacilityEventResponseObject, error) {
 	b := req.Body // authorized and validated by validateEventBodies
-	out, err := s.publish(ctx, store.PublishInput{Kind: store.EventKindFacility, EventType: b.EventType,
+	out, err := s.publish(ctx, store.PublishInput{Kind: store.EventKindFacility, EventType: string(b.EventType),
 		FacilityID: b.FacilityId, IdempotencyKey: b.IdempotencyKey}, b.Data)
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (s *Server) PublishFacilityEvent(ctx context.Context, req gen.PublishFacili
 // PublishUserEvent fans a user event out to the application's matching user webhooks.
 func (s *Server) PublishUserEvent(ctx context.Context, req gen.PublishUserEventRequestObject) (gen.PublishUserEventResponseObject, error) {
 	b := req.Body // authorized and validated by validateEventBodies
-	out, err := s.publish(ctx, store.PublishInput{Kind: store.EventKindUser, EventType: b.EventType,
+	out, err := s.publish(ctx, store.PublishInput{Kind: store.EventKindUser, EventType: string(b.EventType),
 		ClientID: b.ClientId, IdempotencyKey: b.IdempotencyKey}, b.Data)
 	if err != nil {
 		return nil, err

@@ -86,7 +86,11 @@ func logEventTypes() []string { return append(eventTypesFacility(), eventTypesUs
 // ListWebhookLogs lists the calling application's deliveries.
 func (s *Server) ListWebhookLogs(ctx context.Context, req gen.ListWebhookLogsRequestObject) (gen.ListWebhookLogsResponseObject, error) {
 	p := req.Params
-	f := store.LogFilter{EventType: p.EventType, Start: p.StartDate, End: p.EndDate, Limit: 10}
+	f := store.LogFilter{Start: p.StartDate, End: p.EndDate, Limit: 10}
+	if p.EventType != nil {
+		et := string(*p.EventType)
+		f.EventType = &et
+	}
 	if p.FacilitiesIds != nil {
 		f.FacilityIDs = *p.FacilitiesIds
 	}

@@ -20,10 +20,10 @@ const (
 // manualTrigger validates a trigger form: exactly one of the two forms, UIDs that are DICOM UIDs.
 func manualTrigger(f *gen.TriggerForm) (store.ManualTrigger, *apiError) {
 	var t store.ManualTrigger
-	if f == nil || strings.TrimSpace(f.Event) == "" {
+	if f == nil || strings.TrimSpace(string(f.Event)) == "" {
 		return t, badRequest(detailTriggerEvent)
 	}
-	e, err := store.ParseKheopsEvent(strings.TrimSpace(f.Event))
+	e, err := store.ParseKheopsEvent(strings.TrimSpace(string(f.Event)))
 	if err != nil || (e != store.EventNewSeries && e != store.EventNewUser) {
 		return t, badRequest(detailTriggerBadEvent, f.Event)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,7 +47,7 @@ func TestCreateWebhook(t *testing.T) {
 		}
 		// The generated client's indexed form (event[0]=...) is accepted too, enabled=false kept.
 		enabled := false
-		events := []gen.KheopsEvent{gen.DeleteAlbum}
+		events := []gen.KheopsEventOrNone{gen.FormDeleteAlbum}
 		res2, err := k.alice.CreateWebhookWithFormdataBodyWithResponse(context.Background(), k.album, nil,
 			gen.CreateWebhookFormdataRequestBody{Url: "http://r.example.org/b", Name: "b", Event: &events, Enabled: &enabled})
 		if err != nil || res2.JSON201 == nil {
@@ -207,6 +208,7 @@ func TestWebhookAccess(t *testing.T) {
 			{"Accept JSON with q=0", "GET", hookPath, k.aliceTok, "", "", "application/json;q=0", 406},
 			{"Accept wildcard", "GET", hookPath, k.aliceTok, "", "", "text/html, */*;q=0.1", 200},
 			{"JSON body", "PATCH", hookPath, k.aliceTok, "application/json", `{"enabled":false}`, "", 415},
+			{"form body without content type", "PATCH", hookPath, k.aliceTok, "", "enabled=false", "", 415},
 			{"no content type", "POST", "/albums/" + k.album + "/webhooks", k.aliceTok, "", "url=https://x.org&name=x", "", 415},
 			{"bad limit", "GET", "/albums/" + k.album + "/webhooks?limit=abc", k.aliceTok, "", "", "", 400},
 			{"negative offset", "GET", "/albums/" + k.album + "/webhooks?offset=-1", k.aliceTok, "", "", "", 400},
@@ -489,6 +491,56 @@ func TestTriggersAreCounted(t *testing.T) {
 		d, _ := k.alice.GetWebhookWithResponse(ctx, k.album, w.Id, nil)
 		if d.JSON200.NumberOfTriggers != 8 || len(d.JSON200.Triggers) != 8 || d.HTTPResponse.Header.Get("X-Total-Count") != "8" {
 			t.Errorf("history: %d triggers, %d listed", d.JSON200.NumberOfTriggers, len(d.JSON200.Triggers))
+		}
+	})
+}
+
+// TestUpdateWebhookWithoutBody: the body of PATCH is optional, so a PATCH with none (as
+// generated clients send when no field is set), or an empty one, is a no-op answered 200, not
+// a 415; a body that is not a form still is a 415.
+func TestUpdateWebhookWithoutBody(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		k := newKheops(t, kind)
+		w := k.createWebhook(t, url.Values{"event": {"new_user", "new_series"}, "secret": {"s"}})
+		path := "/albums/" + k.album + "/webhooks/" + w.Id
+		tests := []struct {
+			name, contentType string
+			body              io.Reader
+		}{
+			{"no body, no content type", "", nil},
+			{"empty form", "application/x-www-form-urlencoded", strings.NewReader("")},
+			{"empty body of another type", "application/json", strings.NewReader("")},
+			{"empty chunked body", "", io.MultiReader(strings.NewReader(""))},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				req, err := http.NewRequest(http.MethodPatch, k.env.Server.URL+path, tt.body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+k.aliceTok)
+				if tt.contentType != "" {
+					req.Header.Set("Content-Type", tt.contentType)
+				}
+				res, err := k.env.HTTPClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				var got gen.Webhook
+				if res.StatusCode != http.StatusOK || json.Unmarshal(b, &got) != nil {
+					t.Fatalf("status %d: %s", res.StatusCode, b)
+				}
+				if got.Url != w.Url || got.Name != w.Name || !got.UseSecret || !got.Enabled || !sameEvents(got.Events, w.Events) {
+					t.Errorf("changed: %+v, was %+v", got, w)
+				}
+			})
+		}
+		// The generated client with no body at all.
+		res, err := k.alice.UpdateWebhookWithBodyWithResponse(context.Background(), k.album, w.Id, nil, "", nil)
+		if err != nil || res.JSON200 == nil {
+			t.Fatalf("generated client, no body: %v %s %s", err, res.Status(), res.Body)
 		}
 	})
 }

@@ -144,7 +144,9 @@ func (u *userCache) provision(ctx context.Context, st *store.Store, p auth.Princ
 }
 
 // kheopsNegotiation enforces Kheops' media types: an Accept header must allow JSON (406) and
-// POST and PATCH bodies must be form-encoded (415).
+// POST and PATCH bodies must be form-encoded (415). A PATCH with no body (or an empty one),
+// whatever its Content-Type, is an empty form: the body of PATCH is optional, and generated
+// clients send none when no field is set.
 func kheopsNegotiation(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -154,8 +156,10 @@ func kheopsNegotiation(next echo.HandlerFunc) echo.HandlerFunc {
 		if accept := r.Header.Get(echo.HeaderAccept); accept != "" && !acceptsJSON(accept) {
 			return kheopsError(http.StatusNotAcceptable, "Not Acceptable", "responses are application/json; the Accept header excludes it")
 		}
-		// A body must be a form; a request without one (resend reads none) may omit the type.
-		noBody := r.Header.Get(echo.HeaderContentType) == "" && emptyBody(r)
+		// A body must be a form. A request without one may omit the type (resend reads none), and
+		// a PATCH with no body or an empty one is an empty form whatever its type.
+		noBody := emptyBody(r)
+		noBody = noBody && (r.Method == http.MethodPatch || r.Header.Get(echo.HeaderContentType) == "")
 		if (r.Method == http.MethodPost || r.Method == http.MethodPatch) && !noBody {
 			mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 			if err != nil || mt != echo.MIMEApplicationForm {
