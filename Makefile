@@ -10,7 +10,7 @@ BUILDINFO = github.com/webhookd/webhookd/buildinfo
 LDFLAGS = -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE) $(if $(VERSION),-X $(BUILDINFO).version=$(VERSION))
 OAPI_CODEGEN = $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: run test generate check-generated build migrate bench lint lint-spec
+.PHONY: run test generate check-generated build migrate bench lint lint-spec fuzz
 
 ## run: build and start the service on the embedded SQLite database (./data).
 run: build
@@ -24,6 +24,15 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+## fuzz: fuzz every hand-written reader and validator for FUZZTIME each (package:target).
+FUZZTIME ?= 20s
+FUZZ_TARGETS = server:FuzzReadForm server:FuzzKheopsForms server:FuzzFacilityBody server:FuzzDICOMUID auth:FuzzTokenPrecheck
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "--- fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
+	done
 
 ## generate: regenerate gen/ from openapi/openapi.yaml.
 generate:
