@@ -32,7 +32,7 @@ func FuzzTokenPrecheck(f *testing.F) {
 	}
 	f.Add(seg(map[string]any{"alg": "ES256", "crit": []string{"x-unknown"}}) + "." + seg(map[string]any{"exp": future}) + ".AAAA")
 	f.Add(b64([]byte(`{"alg":"none"}`)) + "." + b64([]byte(`{"exp":1e400}`)) + ".")
-	f.Add(b64([]byte(`[]`)) + "." + b64([]byte(`{"exp":` + strings.Repeat("9", 400) + `}`)) + ".x")
+	f.Add(b64([]byte(`[]`)) + "." + b64([]byte(`{"exp":`+strings.Repeat("9", 400)+`}`)) + ".x")
 	f.Add("a.b.c")
 	f.Add("..")
 	f.Fuzz(func(t *testing.T, token string) {
