@@ -80,20 +80,35 @@ func NursaSignature(t time.Time, body []byte, secrets []string) string {
 	return b.String()
 }
 
+// StandardWebhooksPrefix starts the secrets of the Standard Webhooks
+// specification: "whsec_" followed by the base64 of the key bytes.
+const StandardWebhooksPrefix = "whsec_"
+
+// StandardKey returns the HMAC key of a secret for the webhook-signature
+// header. A secret of the Standard Webhooks form, "whsec_" followed by
+// standard base64 (padded) of at least one byte, keys with the decoded bytes,
+// as the specification and its libraries do (`new Webhook(secret)`). Any other
+// secret keys with its own bytes, as before (a receiver passes them to the
+// libraries as a raw key).
+func StandardKey(secret string) []byte {
+	if rest, ok := strings.CutPrefix(secret, StandardWebhooksPrefix); ok {
+		if key, err := base64.StdEncoding.DecodeString(rest); err == nil && len(key) > 0 {
+			return key
+		}
+	}
+	return []byte(secret)
+}
+
 // StandardSignature returns the value of the Standard Webhooks (v1)
 // webhook-signature header: for each secret, in order, "v1,<base64>" where
 // base64 is the standard encoding of HMAC-SHA256 over
-// "<msgID>.<unix seconds of t>.<body>"; entries are space-separated.
-//
-// Unlike the Standard Webhooks reference libraries, the key is the secret
-// string's bytes as they are: a "whsec_" prefix is not stripped and the rest
-// is not base64-decoded. Receivers must key their HMAC the same way (as
-// VerifyStandard does).
+// "<msgID>.<unix seconds of t>.<body>", keyed with StandardKey(secret);
+// entries are space-separated.
 func StandardSignature(msgID string, t time.Time, body []byte, secrets []string) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
 	sigs := make([]string, 0, len(secrets))
 	for _, s := range secrets {
-		mac := hmacSHA256([]byte(s), []byte(msgID), []byte("."), []byte(ts), []byte("."), body)
+		mac := hmacSHA256(StandardKey(s), []byte(msgID), []byte("."), []byte(ts), []byte("."), body)
 		sigs = append(sigs, "v1,"+base64.StdEncoding.EncodeToString(mac))
 	}
 	return strings.Join(sigs, " ")
@@ -156,14 +171,14 @@ func VerifyNursa(secret string, body []byte, header string, now time.Time, toler
 // values and header is the webhook-signature value. The timestamp must be
 // within tolerance of now (a tolerance <= 0 skips that check) and at least one
 // "v1,<base64>" entry must match, compared in constant time; entries of other
-// versions are ignored. The key is the secret's raw bytes, as in
+// versions are ignored. The key is StandardKey(secret), as in
 // StandardSignature. The error wraps ErrMalformedSignature,
 // ErrTimestampOutOfTolerance or ErrSignatureMismatch.
 func VerifyStandard(secret, msgID, timestamp string, body []byte, header string, now time.Time, tolerance time.Duration) error {
 	if err := checkTimestamp(timestamp, now, tolerance); err != nil {
 		return err
 	}
-	want := hmacSHA256([]byte(secret), []byte(msgID), []byte("."), []byte(timestamp), []byte("."), body)
+	want := hmacSHA256(StandardKey(secret), []byte(msgID), []byte("."), []byte(timestamp), []byte("."), body)
 	n := 0
 	for _, entry := range strings.Fields(header) {
 		version, sig, ok := strings.Cut(entry, ",")

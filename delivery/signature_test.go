@@ -1,11 +1,13 @@
 package delivery
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,7 +144,8 @@ func TestVerifyNursa(t *testing.T) {
 }
 
 func TestStandardSignature(t *testing.T) {
-	// Independent computation: the key is the secret's raw bytes, whsec_ included.
+	// Independent computation: "whsec_abc" is not whsec_ + base64 ("abc" is not padded base64),
+	// so the key is the secret's raw bytes, whsec_ included.
 	m := hmac.New(sha256.New, []byte("whsec_abc"))
 	m.Write([]byte("msg_1.1700000000." + string(facilityBody)))
 	independent := "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
@@ -162,6 +165,56 @@ func TestStandardSignature(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := StandardSignature("msg_1", signedAt, facilityBody, tt.secrets); got != tt.want {
 				t.Fatalf("StandardSignature = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStandardSignatureOfTheSpecification: a whsec_<base64> secret keys with its decoded bytes,
+// as the Standard Webhooks specification and its libraries do. The first vector is the
+// specification's own; the others were computed with the npm standardwebhooks library
+// (`new Webhook(secret).sign(...)`, and `new Webhook(bytes, {format: "raw"})` for the raw key).
+func TestStandardSignatureOfTheSpecification(t *testing.T) {
+	tests := []struct {
+		name, secret, msgID string
+		unix                int64
+		body, want          string
+	}{
+		{"specification's vector", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+			`{"test": 2432232314}`, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="},
+		{"a secret that is not whsec_ keys with its bytes", "k1-secret", "msg_1", 1700000000, "{}",
+			"v1,LB63Mgr23fsWYUhC4XchNkj6sujrNsleyRRzD9StUMA="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := time.Unix(tt.unix, 0)
+			if got := StandardSignature(tt.msgID, at, []byte(tt.body), []string{tt.secret}); got != tt.want {
+				t.Fatalf("StandardSignature = %q, want %q", got, tt.want)
+			}
+			if err := VerifyStandard(tt.secret, tt.msgID, strconv.FormatInt(tt.unix, 10), []byte(tt.body), tt.want, at, DefaultTolerance); err != nil {
+				t.Errorf("VerifyStandard: %v", err)
+			}
+		})
+	}
+}
+
+func TestStandardKey(t *testing.T) {
+	tests := []struct {
+		secret string
+		want   []byte
+	}{
+		{"whsec_AQID", []byte{1, 2, 3}},
+		{"whsec_aGk=", []byte("hi")},
+		{"whsec_aGk", []byte("whsec_aGk")},   // not padded: not base64, the bytes as they are
+		{"whsec_", []byte("whsec_")},         // nothing to decode
+		{"whsec_!!!!", []byte("whsec_!!!!")}, // not base64
+		{"AQID", []byte("AQID")},             // base64 without the prefix: the bytes
+		{"s3cr3t", []byte("s3cr3t")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.secret, func(t *testing.T) {
+			if got := StandardKey(tt.secret); !bytes.Equal(got, tt.want) {
+				t.Fatalf("StandardKey(%q) = %q, want %q", tt.secret, got, tt.want)
 			}
 		})
 	}
