@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -52,6 +53,8 @@ type EngineConfig struct {
 	RescueAfter time.Duration
 	// Logger receives the engine's logs.
 	Logger *slog.Logger
+	// Observer is told of every attempt (metrics); nil observes nothing.
+	Observer Observer
 }
 
 // Defaults of the engine's concurrency and polling, measured on a 2-core machine to deliver
@@ -70,6 +73,8 @@ type Engine struct {
 	client *river.Client[*sql.Tx]
 	http   *http.Client
 	log    *slog.Logger
+	// started is set by Start (Ready reads it).
+	started atomic.Bool
 }
 
 var _ store.Enqueuer = (*Engine)(nil)
@@ -94,6 +99,9 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	if len(cfg.Kheops.Delays) == 0 || len(cfg.Facility.Delays) == 0 {
 		return nil, errors.New("delivery: both retry policies need at least one delay")
@@ -151,6 +159,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.client.Start(ctx); err != nil {
 		return fmt.Errorf("delivery: start: %w", err)
 	}
+	e.started.Store(true)
 	return nil
 }
 

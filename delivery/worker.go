@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -87,9 +88,34 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 		Resend: args.Resend, Next: schedule}); err != nil {
 		return err
 	}
-	e.log.InfoContext(ctx, "webhook attempt", "delivery", id, "attempt", n, "status", res.attempt.Status,
-		"error", res.attempt.Error, "outcome", status, "next_in", next)
+	e.logAttempt(ctx, d, n, res, status, next)
 	return nil
+}
+
+// logAttempt logs a recorded attempt, a failed one at WARN with what an operator needs, and
+// tells the observer.
+func (e *Engine) logAttempt(ctx context.Context, d store.Delivery, n int, res result, status string, next time.Duration) {
+	class := OutcomeClass(res.attempt.Status, res.err)
+	e.cfg.Observer.AttemptDone(d.Family, class, time.Duration(res.attempt.DurationMS)*time.Millisecond)
+	attrs := []any{"delivery", d.ID, "webhook", d.WebhookID, "family", d.Family, "event", d.Event,
+		"target_host", targetHost(d.URL), "attempt", fmt.Sprintf("%d/%d", n, d.MaxAttempts), "outcome", class,
+		"duration_ms", res.attempt.DurationMS}
+	if res.attempt.Status > 0 {
+		attrs = append(attrs, "status", res.attempt.Status)
+	}
+	if class == ClassSuccess {
+		e.log.InfoContext(ctx, "webhook delivered", attrs...)
+		return
+	}
+	if res.attempt.Error != "" {
+		attrs = append(attrs, "error", res.attempt.Error)
+	}
+	if status == store.DeliveryPending {
+		attrs = append(attrs, "next_retry_in", next.Round(time.Second).String(), "next_retry_at", time.Now().Add(next).UTC().Format(time.RFC3339))
+		e.log.WarnContext(ctx, "webhook attempt failed, will retry", attrs...)
+		return
+	}
+	e.log.WarnContext(ctx, "webhook attempt failed, giving up", attrs...)
 }
 
 // decide turns the result of attempt n into the delivery's status and, while it stays pending,

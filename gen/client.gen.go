@@ -638,6 +638,20 @@ type ClientInterface interface {
 	// Corresponds with POST /internal/events/user (the `PublishUserEvent` operationId).
 	PublishUserEvent(ctx context.Context, body PublishUserEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetLiveness Liveness probe
+	//
+	// Answers 200 as long as the process serves HTTP; it checks nothing else, so an orchestrator restarts the process only when it is stuck, not when the database is down. No authentication.
+	//
+	// Corresponds with GET /livez (the `GetLiveness` operationId).
+	GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReadiness Readiness probe
+	//
+	// Answers 200 when the service can do its work: the database answers, its schema has every migration this build needs, and the delivery engine is running; 503 otherwise, saying which check failed. `webhookd healthcheck` (the container's health check) calls it. No authentication.
+	//
+	// Corresponds with GET /readyz (the `GetReadiness` operationId).
+	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RemoveStudyFromAlbum Remove a whole study from an album
 	//
 	// Admins of the album (a plain member: 403; anyone else: 404 `Album Not Found`). The UID
@@ -1664,6 +1678,40 @@ func (c *Client) PublishUserEventWithBody(ctx context.Context, contentType strin
 // Corresponds with POST /internal/events/user (the `PublishUserEvent` operationId).
 func (c *Client) PublishUserEvent(ctx context.Context, body PublishUserEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPublishUserEventRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLiveness Liveness probe
+//
+// Answers 200 as long as the process serves HTTP; it checks nothing else, so an orchestrator restarts the process only when it is stuck, not when the database is down. No authentication.
+//
+// Corresponds with GET /livez (the `GetLiveness` operationId).
+func (c *Client) GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLivenessRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReadiness Readiness probe
+//
+// Answers 200 when the service can do its work: the database answers, its schema has every migration this build needs, and the delivery engine is running; 503 otherwise, saying which check failed. `webhookd healthcheck` (the container's health check) calls it. No authentication.
+//
+// Corresponds with GET /readyz (the `GetReadiness` operationId).
+func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReadinessRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3426,6 +3474,60 @@ func NewPublishUserEventRequestWithBody(server string, contentType string, body 
 	return req, nil
 }
 
+// NewGetLivenessRequest constructs an http.Request for the GetLiveness method
+func NewGetLivenessRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/livez")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetReadinessRequest constructs an http.Request for the GetReadiness method
+func NewGetReadinessRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/readyz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewRemoveStudyFromAlbumRequest constructs an http.Request for the RemoveStudyFromAlbum method
 func NewRemoveStudyFromAlbumRequest(server string, studyInstanceUID StudyInstanceUID, albumId AlbumID, params *RemoveStudyFromAlbumParams) (*http.Request, error) {
 	var err error
@@ -4237,6 +4339,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /internal/events/user (the `PublishUserEvent` operationId).
 	PublishUserEventWithResponse(ctx context.Context, body PublishUserEventJSONRequestBody, reqEditors ...RequestEditorFn) (*PublishUserEventResponse, error)
+
+	// GetLivenessWithResponse Liveness probe
+	//
+	// Answers 200 as long as the process serves HTTP; it checks nothing else, so an orchestrator restarts the process only when it is stuck, not when the database is down. No authentication.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /livez (the `GetLiveness` operationId).
+	GetLivenessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLivenessResponse, error)
+
+	// GetReadinessWithResponse Readiness probe
+	//
+	// Answers 200 when the service can do its work: the database answers, its schema has every migration this build needs, and the delivery engine is running; 503 otherwise, saying which check failed. `webhookd healthcheck` (the container's health check) calls it. No authentication.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /readyz (the `GetReadiness` operationId).
+	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 
 	// RemoveStudyFromAlbumWithResponse Remove a whole study from an album
 	//
@@ -6987,6 +7107,95 @@ func (r PublishUserEventResponse) ContentType() string {
 	return ""
 }
 
+type GetLivenessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Health
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLivenessResponse) GetJSON200() *Health {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLivenessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLivenessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLivenessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLivenessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetReadinessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Readiness
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Readiness
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReadinessResponse) GetJSON200() *Readiness {
+	return r.JSON200
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetReadinessResponse) GetJSON503() *Readiness {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReadinessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReadinessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReadinessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReadinessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RemoveStudyFromAlbumResponse401Headers the declared response headers of an HTTP 401 response for RemoveStudyFromAlbum
 type RemoveStudyFromAlbumResponse401Headers struct {
 	WWWAuthenticate *string
@@ -8104,6 +8313,36 @@ func (c *ClientWithResponses) PublishUserEventWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParsePublishUserEventResponse(rsp)
+}
+
+// GetLivenessWithResponse Liveness probe
+//
+// Answers 200 as long as the process serves HTTP; it checks nothing else, so an orchestrator restarts the process only when it is stuck, not when the database is down. No authentication.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /livez (the `GetLiveness` operationId).
+func (c *ClientWithResponses) GetLivenessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLivenessResponse, error) {
+	rsp, err := c.GetLiveness(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLivenessResponse(rsp)
+}
+
+// GetReadinessWithResponse Readiness probe
+//
+// Answers 200 when the service can do its work: the database answers, its schema has every migration this build needs, and the delivery engine is running; 503 otherwise, saying which check failed. `webhookd healthcheck` (the container's health check) calls it. No authentication.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /readyz (the `GetReadiness` operationId).
+func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error) {
+	rsp, err := c.GetReadiness(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReadinessResponse(rsp)
 }
 
 // RemoveStudyFromAlbumWithResponse Remove a whole study from an album
@@ -10654,6 +10893,65 @@ func ParsePublishUserEventResponse(rsp *http.Response) (*PublishUserEventRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetLivenessResponse parses an HTTP response from a GetLivenessWithResponse call
+func ParseGetLivenessResponse(rsp *http.Response) (*GetLivenessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLivenessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Health
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetReadinessResponse parses an HTTP response from a GetReadinessWithResponse call
+func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReadinessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Readiness
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Readiness
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil

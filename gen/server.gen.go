@@ -113,16 +113,16 @@ func (e FacilityEventRequestEventType) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	Ok          HealthStatus = "ok"
-	Unavailable HealthStatus = "unavailable"
+	HealthStatusOk          HealthStatus = "ok"
+	HealthStatusUnavailable HealthStatus = "unavailable"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
-	case Ok:
+	case HealthStatusOk:
 		return true
-	case Unavailable:
+	case HealthStatusUnavailable:
 		return true
 	default:
 		return false
@@ -174,6 +174,24 @@ func (e KheopsEventOrNone) Valid() bool {
 	case FormNoEvents:
 		return true
 	case FormRemoveSeries:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadinessStatus.
+const (
+	ReadinessStatusOk          ReadinessStatus = "ok"
+	ReadinessStatusUnavailable ReadinessStatus = "unavailable"
+)
+
+// Valid indicates whether the value is a known member of the ReadinessStatus enum.
+func (e ReadinessStatus) Valid() bool {
+	switch e {
+	case ReadinessStatusOk:
+		return true
+	case ReadinessStatusUnavailable:
 		return true
 	default:
 		return false
@@ -586,6 +604,25 @@ type NestValidationError struct {
 	// StatusCode Example: 400
 	StatusCode int `json:"statusCode"`
 }
+
+// Readiness defines model for Readiness.
+type Readiness struct {
+	// Checks Each check's result, `ok` or the reason it failed.
+	Checks struct {
+		// Database `ok` when the database answers a ping.
+		Database string `json:"database"`
+
+		// DeliveryEngine `ok` while the delivery engine runs.
+		DeliveryEngine string `json:"delivery_engine"`
+
+		// Migrations `ok` when the database schema (webhookd's and the queue's) is at least at this build's version.
+		Migrations string `json:"migrations"`
+	} `json:"checks"`
+	Status ReadinessStatus `json:"status"`
+}
+
+// ReadinessStatus defines model for Readiness.Status.
+type ReadinessStatus string
 
 // RecoverAccepted defines model for RecoverAccepted.
 type RecoverAccepted struct {
@@ -1312,6 +1349,12 @@ type ServerInterface interface {
 	// PublishUserEvent Publish a user event
 	// (POST /internal/events/user)
 	PublishUserEvent(ctx echo.Context) error
+	// GetLiveness Liveness probe
+	// (GET /livez)
+	GetLiveness(ctx echo.Context) error
+	// GetReadiness Readiness probe
+	// (GET /readyz)
+	GetReadiness(ctx echo.Context) error
 	// RemoveStudyFromAlbum Remove a whole study from an album
 	// (DELETE /studies/{StudyInstanceUID}/albums/{album_id})
 	RemoveStudyFromAlbum(ctx echo.Context, studyInstanceUID StudyInstanceUID, albumId AlbumID, params RemoveStudyFromAlbumParams) error
@@ -2249,6 +2292,24 @@ func (w *ServerInterfaceWrapper) PublishUserEvent(ctx echo.Context) error {
 	return err
 }
 
+// GetLiveness converts echo context to params.
+func (w *ServerInterfaceWrapper) GetLiveness(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetLiveness(ctx)
+	return err
+}
+
+// GetReadiness converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReadiness(ctx)
+	return err
+}
+
 // RemoveStudyFromAlbum converts echo context to params.
 func (w *ServerInterfaceWrapper) RemoveStudyFromAlbum(ctx echo.Context) error {
 	var err error
@@ -2445,6 +2506,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
+	router.GET(options.BaseURL+"/livez", wrapper.GetLiveness, options.OperationMiddlewares["getLiveness"]...)
+	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.POST(options.BaseURL+"/albums", wrapper.CreateAlbum, options.OperationMiddlewares["createAlbum"]...)
 	router.DELETE(options.BaseURL+"/albums/:album_id", wrapper.DeleteAlbum, options.OperationMiddlewares["deleteAlbum"]...)
 	router.GET(options.BaseURL+"/albums/:album_id", wrapper.GetAlbum, options.OperationMiddlewares["getAlbum"]...)
@@ -5784,6 +5847,62 @@ func (response PublishUserEvent503JSONResponse) VisitPublishUserEventResponse(w 
 	return err
 }
 
+type GetLivenessRequestObject struct {
+}
+
+type GetLivenessResponseObject interface {
+	VisitGetLivenessResponse(w http.ResponseWriter) error
+}
+
+type GetLiveness200JSONResponse Health
+
+func (response GetLiveness200JSONResponse) VisitGetLivenessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadinessRequestObject struct {
+}
+
+type GetReadinessResponseObject interface {
+	VisitGetReadinessResponse(w http.ResponseWriter) error
+}
+
+type GetReadiness200JSONResponse Readiness
+
+func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness503JSONResponse Readiness
+
+func (response GetReadiness503JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveStudyFromAlbumRequestObject struct {
 	StudyInstanceUID StudyInstanceUID `json:"StudyInstanceUID"`
 	AlbumId          AlbumID          `json:"album_id"`
@@ -6220,6 +6339,12 @@ type StrictServerInterface interface {
 	// PublishUserEvent Publish a user event
 	// (POST /internal/events/user)
 	PublishUserEvent(ctx context.Context, request PublishUserEventRequestObject) (PublishUserEventResponseObject, error)
+	// GetLiveness Liveness probe
+	// (GET /livez)
+	GetLiveness(ctx context.Context, request GetLivenessRequestObject) (GetLivenessResponseObject, error)
+	// GetReadiness Readiness probe
+	// (GET /readyz)
+	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
 	// RemoveStudyFromAlbum Remove a whole study from an album
 	// (DELETE /studies/{StudyInstanceUID}/albums/{album_id})
 	RemoveStudyFromAlbum(ctx context.Context, request RemoveStudyFromAlbumRequestObject) (RemoveStudyFromAlbumResponseObject, error)
@@ -7294,6 +7419,52 @@ func (sh *strictHandler) PublishUserEvent(ctx echo.Context) error {
 	return nil
 }
 
+// GetLiveness operation middleware
+func (sh *strictHandler) GetLiveness(ctx echo.Context) error {
+	var request GetLivenessRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLiveness(ctx.Request().Context(), request.(GetLivenessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLiveness")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetLivenessResponseObject); ok {
+		return validResponse.VisitGetLivenessResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetReadiness operation middleware
+func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
+	var request GetReadinessRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReadiness(ctx.Request().Context(), request.(GetReadinessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReadiness")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReadinessResponseObject); ok {
+		return validResponse.VisitGetReadinessResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // RemoveStudyFromAlbum operation middleware
 func (sh *strictHandler) RemoveStudyFromAlbum(ctx echo.Context, studyInstanceUID StudyInstanceUID, albumId AlbumID, params RemoveStudyFromAlbumParams) error {
 	var request RemoveStudyFromAlbumRequestObject
@@ -7382,254 +7553,263 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2Jchs3tuivoDj3lUnfJkVKsmNTNXUvvSVKHMujZXxnTF03yAbFjpsA00CLYnz9He873i+892OvcA6A",
-	"Ri+kSC1jJ3HVTMVid2M5ODj78qkxFrO54Iwr2eh/asxpSmdMsRT+GozHbK70vyImx2k8V7HgjX7jcELm",
-	"KZOMq4DMMqkITRKxICGdz5N4TPVbO79IwUPSZIlkZL/7uNVpBA12RWfzhDX6jfKbjaAR65GnjEYsbQQN",
-	"Tmf6PbOCoCHHUzajeilqOddPpEpjftH4/DloDJJRNjt8UV0nPCBxFJBel4ynNKVjvTUSvh+0/0nbv3Xb",
-	"T89D0lRTRkKq3/0QRyFRU6pI+Pbo5JTswK8yJJTLBUtlq0MGfDnkQk1ZSi5pkjESS/OURWS/u09CnPWN",
-	"UOSVyHgUBiSJPzJCOYHRiJ5uTJOEpfpbLhShZMZmI5YSMekMeQFQu4Orfz796ee9UWZBNKdqmgPILrsR",
-	"NFL2axanLGr0VZqx9SB7RcdxEqvlOzaaCvGxDnjmEYkj0jw7O3yBe1fTmF8QONXSxosH/HTSfdJ98mjc",
-	"fho96rX3n7LH7VFEu232ZLS3y7qTx4+7j+p3tDBL2nZLr+NZXIOrb+kFIzL+jQX6BGKu2AVLyTDrdvfY",
-	"X0nXYWi3dUDYJUvNDhdTxgkdaRwvbKzXNYv+NWPpMl91ArP7K5zFPJ5ls0a/G9jVmtlhuUeTiWR1d0ux",
-	"mSRKEPkxnm+w5u7Kpa5YqcCJt1jqCUtjJg+5VJSP2VkdspxOGZHwWkAoeXH4/Ohncnb4gjQlY+REZdHS",
-	"+7xEC3qd3c6T/W6n19t73Hva2e08etTZ6/TqsaO6lnVY8m8pmzT6jb/s5FRuB5/KnRfxWMz0ALDF0hJX",
-	"7FC/Vdhgn+QjEzEhUXwRK0kk04RUsYiMliQSSgakp8/08b5HhgLCxZAnjEYa4X5jqSAxJzQfkTTDbkhi",
-	"JVky0bdNcFZ7CTUmlOlGLVBXgLS89zuB6GkaX1ywtBaU+Ig0I5bE+sq1gEbvdQvAoVKDI1T4MtDgiIQJ",
-	"leqD+62ISHNG5c/y6dHhxegZPxz0ON0fvOEvftkd7bNRUr95M9T2FPRMsvRYw6IOUUKZjUIiUqD1bEbj",
-	"RCMHJZlkKfnIxYJrbFB4aS7jMStuZCRG/2n+6oj0on7leqy1a57F/DXjF2ra6PeCmh1sRPsDsnst63RM",
-	"c5wyqjRq6p8NHd+Kddp5c+ZZxuu/DaLJoVRX2dHl4uN4tvf03cujtXxk25P9rF+Wc8ElAxmoxCmf0eiY",
-	"/ZoxCaR7LLhiHP5ZkWj6n+yyYRw2m6vlcw0gpv+U2WxG06VmUFrQWMRqSj59Jk3AkAmdxcmyD2CEH9il",
-	"JgcANNlqBA34F4yapiJt9BvPaETsuoLGjElJL1ij/74hpyJLIjJihBLJxlnKyNnxa5zvh9PTtyeNoJGl",
-	"CYpx+BZCImjApBKf6I1STZ0USRiVivQIS9gMxMbimyOUdNKUap7D6HhqD5uT0nuCM30t9C4nQkuQGnVw",
-	"k30tUgZkYoDf0VBojwXnbKwh3KEgF7JozSsp+4WNi68gftZ/7p7Z7xrnQUMqqjL5XESs0d/vdjVygIxw",
-	"nCWlU3ypfyZpljAyoXGidyL4mOENkYxFDyQx6PAnOUA5jSeqk+KeELwa4KWfNc9JEv/BXKSV1/V1jbKE",
-	"RdUP3CP7Q2UmGNCeeJtmSsyoirUEvlzxUunnHJPMDPkaaJJUgGRQKmay7lAkG6esfCpckJlImaainOz6",
-	"J1N43T+aeuyc0WQi0hmLfjw5elPE0AEZiWiJhNroHZc0iSMCr26Dkvq8zQHimJXh+iTj7GoOUCOMRxpL",
-	"9O8k5vNMkSZVZLRUjDxprdgHF2rAj0Ya7uVdwDiVrVBOBL5+q53kBwbTmCFXrnEllPWStECupZgaXfcO",
-	"VqinDnAOoAXPkRW1T5dz1q/OWb+FjIMw8jYVc5ZqjC1u5gwfk7l7HujLzuHGIyPXFE9utSMz2JJoPk0M",
-	"edPwYlcxvLsJxdvqFtXt/fOmQu0bJtXfNWIDMF/C7uDzqtQH5wNynuUqWgQEBm6FIXuU/o3pkNCAJyRJ",
-	"LJVEPXTINSNhEYA4wO1ruCt2hbqG/mOeUKUv/ANJxgmVsn2JSxXmZPRFLJ/hkE/iVGrtwh0FqJZjfSCo",
-	"ZFaOJWyZkw+zNAkDEiIn0P/KyV0YDHloTibskAFx4ydsoojIlIYHz5LE7n88ZeOPmo6yK015cXQU9M0E",
-	"RPAhR5IekMU0Hk9xHRo2mvrqv2KzWT2lBmCZMADBhC8kAe0s/k0T0mjI8Ql8HMC0+rGTTc3q4A4TGfOL",
-	"hFmk6pBnbCl4VD4EOJz+kId1TMCsBMBX4BgWmz2oj7TeMFf6ZVhp6Qs8sHyS/zFDmOODKQHA5mq8OXvt",
-	"SfFwOGUSOuRIUgrUFP+sMezpgxSKnJ2+aj8hUwrKKTFoTCRdaklACtIUnA25uGQp6ZGf42dGX+3ttbRg",
-	"/zlo/DRlYi7BZPZGKJD5NxesUXFRNE6sJQwWNdGj2BVa25pPhBolE11jY2qAy11LBXAdkWAyvz5WFVxp",
-	"9iOxIk39mxJJROicpqrVKcHnKNU65y2hxIUhSJqcyGykV4YK6oORGD0oQElPd69AaorUgEBO47nmZoyU",
-	"jqZlQYerpjI/YQ8+N9HKCmB5AOTmAdCABzSKPuDfOw9SNhOXzPxJxpSby5lJFhElLpjmggWo+YzvrkA2",
-	"IM4wr5FnkQp+QZrAJogmsbBBq2mT/W6XTESq8cuKg/n3AZHZeIo0rUAVNKBjjjIcXGsfAV+JdBRHEeM3",
-	"hO9SZAU6GM1ibnkY4EIBhPlsd4lz+eXzL55bARllynEMvT5v+2+EQk8EHeHGbgACZ1UgNGV1QmG+f439",
-	"3nx3CYQQxw0JelpyOrXKhVOEwm1Ij7vFNeSvHg/umwAFVi4LjPE6l9dWEJq3dJkIGp0K8ZqmF+wWkKgK",
-	"9YayJHrgFIXYXnf/yaPvHoOyJAugMRSGvORKy5mnQhBc0V0CqazkFZYG7LxZWKFPMdBQfwcoY07GIE3M",
-	"V+AKznev7KqAFIFlTLi+HfANeKuMVREYl/GYnXF6SePkFkRETxhRRUcUbf9ZPuIBSZlKlyShqsSRzOzE",
-	"n/4uobNiQaQZiQUPSMqkoqmK+UVAMp5qQVY/btkF04nmPuGx/qM90H+EWiIWPJKdRmBcwqCZeq9UbdYn",
-	"+AlRgixorK/SRCuDMEfMLzp1TuTcy/XZndUZp5maijT+jd0GbZX4yDhIxuxqDqbnAmXzJ7nLsxgxmuor",
-	"CrPHksxiKcEYmfoK53Oawm0J37171x5kWqNSemMsLEG8/LwK9vAZzBjmCmrKqBS8s9Zp74NbZvO5SBWL",
-	"fmZRTE/hzRuDvWjF8T68ai8Wi7aWhtpZmjA+FlHlTNxKCCyFwFruk6BWlKvaVYakScnbwenzH8iMLsmU",
-	"XjLCBQziU1zjobglybWWilyRApKrpaYKza24a/5lRNeusqRmFZYKoHnDpLqpdvDNNv/NNn9Xtvl7MDfW",
-	"2RIP6m2JxDMlumtxQ53O3or881rVjRwzKbJ0zBplYOxtBYw1OnFuZc2UjCPmmVgeSGSBQDCo44JyLOY5",
-	"AG5GKe3+c6JXRxIdyapsf/9utv9GOCJorrneud6kt36QP4AixpHb9q10GLv7lfqHD4wb6zkFiPXuCGFu",
-	"rtHoYW8rwlvA1QnjZZhtKOH7UHrUvUMo/VEEer3Rm4vzK6T18n3ubQV3f6jbC/KN3I+FAbsgovU/NeYF",
-	"j54LEvU3WAwtLQnoQcOw6g8qngE0tExKVaPfiKhibfi15qvCPj5Vn8fyA9jWakKOpmBKLZnJa22FnXzm",
-	"kRAJo2AnxLCfmjl5Nhux9IOYfEBVvQ5dCm+pLNrgtUwaJK6JmMzDjd77EbqwxCKQSoCuTlC3spo9eaA9",
-	"d9Ax7msbIo3RR69EWoMipYMrsVpFZkIqstvdf+K5kfQ5zOiVDTLTT2tQwp7L9drAG/1mGXzwed2WXLRh",
-	"dbnbxWcaz97dhmluGI7pge/xflAK2ZtTpViqd/Tfze7/vO+1n56/77afnj9sNYfDTumn1sN/q7uQL7VW",
-	"MDCyc92xQwRmHRIAFUI8A8i5N4nBWO8aehckypCosrq4z4xhtLK+ynHEZnOhGB8vyUem1VqtSTFOJGP8",
-	"QBM5iHLlbAE6YHVS7+6D7nMYFehUlsGdq8Y9+thlPwx8SPibqMM8GxIIsAWayjXV1fpgjVoFEQ21epX3",
-	"xFes3M81mlX1mfulOt0a5WrVW+XfXTCcm8VbiVawzmtwrgAfT/OmURRrVKCJH3AyoYlkQRkvqaKrP8EY",
-	"zsq5wGFa+9FKZcGLpTQxLCD9hTRJMJ74z3iYdcdoIYb3qqx9KDJKKP8IPGAF1RoOT+pIknfxf2LL61jD",
-	"YfHt2gsMZ15YcIAYtO72Gk2tShPHSeyoSY1VytOuIHpCLLj0bVKdWrkollpEjo7BNlon/Szt9xGxL/uj",
-	"9iE0hfFoLmKu8rDpcL/XJd8LzkJQdVHb1ycwmysXQTQRKQnfvXz2w9HRTy8+vDg8GTx7/fLD4NXpy+MQ",
-	"UzSGjZd26CmjiZoOG60OGYwwvkyT7FiRKI4wUKRJEylySu6DxK09Vq0DEjIOf/WJvrIhQW+6JLEqM0gI",
-	"lK/szm6OUC187D5u93rt3b3TXrff1f/7Zx2ozZSrJcxYkZSNWawXYoxmTeAyCGn0z5pRDozdVTKlV91a",
-	"w35qOOhrCP2Y2FkAXUAbt5r7Ik4SsNNoSAotxCk2k9ddiSL/+exWhMan/ObWcnW7Js8SFkd1axuxRPAL",
-	"WVpXBdzlueMayB9GVn63ly64jk8769rqHdiF2he3WWWWJtWBz9Kkus718gMsXQ/mkCDI6UfhIPIN5Si6",
-	"AXnKMwa24J6r8FHTrw1x8QAZopZnrQXR558dMjAsFCiEWsRjsBZ8ZHMFge+dGyPzLOaH+GFvO8zWuzt8",
-	"4UIjPQSHzcL+zMW3UJikYlaAQoccTggXLgZwyOepuIwjFpFmOYixpSkJjKq5MYmYYmNVmRbCCaZUEs2V",
-	"pYSEgCEHtf6BLERPtjrkJR1PnTnZuLrRAmBT/vZa14MeSOvqu6DXjvarghzlYLzy4mGSH9q8c5DmwVBE",
-	"y8+TJfIE6zQE++ykwCBvDuMLxpnW29DfkjJFmnu7K9OTtBZ2uhAmtIWSVChkUotYTfUkkVhwrXb3CXgJ",
-	"bDqahqaMLziL0JUzEmpaAura3CpQ6wwO714Pb0OL1l0ScCadHb+u0J8C6dmAnLzklywRKCHXS9yb3FVL",
-	"Hcur2VTm0hR89Qq2IhtuKWW43nBpZ/NoE3pbvBiY/DOJWRKBAWCO3x0Qan6Em5qyeULHDIVFqYQWcOAO",
-	"BO69ujhpfa81NS2R+FVSDixQDz/HYGdPb29yLUrFTpcmi2mcMCeytQ5ASjOij/6a0AvwS/LISW5hUZIN",
-	"txOIjn0Q4EsHlY3eAdu47sqtYyOFNeYvHiCNKBHnorepQKXfrNrW3RHkwlItZW5KZuLSIZTY/FsLuPr0",
-	"lUAyyCpEcN2S74HclfRJtiBnx6/7JJwqNZchaQLeLcmYStYy2Q+UTIVUgVYGjDnyyZ5vjoT1993qC6bJ",
-	"J3vVlXn2tfc/TM/fnyr8/9v5+fsTed7f2Xn/3zv/8ZfhUJ7XCoIVWuLIdC3rPDt+XWSbgDyRyd83DnwN",
-	"fpOTrNWm24CjoF/BOP2dHXbFIK14LGY7CyfkVkB1K9AEjR9Ah6ySePSc+CYzmN7zMdVYIkqU3IxRR8sP",
-	"K5aF4ikcGcJMmpbmWILb6ucnMM9GSSynLDLkzwU2STpjYKocLd3fQ25fTw1Zlb7pskN6nc7uo0foTUQh",
-	"wgf2o0dl88mK65PD1o+cqewQfnaJSHqR+LpJKa7yERv3U1WWNaJSE2semHjyaTajvNbA4ZxldZiv74UJ",
-	"CwsI61x0qkVSOteqWnaGwK65DgMMcKxhtmQEtBVYjArzM1Vjfcz6UrVjLhmXsYovWbLU5N1Y+KRvE+Rs",
-	"kTtcTGqA+1s/NEn5EUuYYh8wYup89SHqdRylbwRn1602yKsJzNXShKz0TZrUX0OUMDDjGPCVC2PcxDfC",
-	"FpkxyiX4MpDxrt2/xXCWXrL0gFiWMtOAScRCIzuVRtO4FXCCRhU+QeOqrQdtX9KU05lG1PeNVyKdvWGL",
-	"Ezug/vsYJin89IYtznAa/dcLmGpgZoLn4qURlvOwduOgqhSpmM0YGC5klqYaSbEuTKwYkXM6ZiYjzlxw",
-	"TwmBRB6wjrY61973a82lJkyyjqsMoO6LSDLFkFNAXpblGS4UDRkFaYLsBKKLx0os9+h1d/ev5R5GfU47",
-	"XnWKnSoP0WNdy0P+4zomkocpVPgIsz+vo0NVi5Lnt7/WbZuTG5ys8Hkd6an37leW7i0wh28pwOCalbvv",
-	"9ru9YPN9bLD+cuTZasDnay9GR647kM3Ncyv32w3u/NyO2VhcsvSOfaS/Ziyrd5GWFdN89A1Wdzv9vbzV",
-	"jZVk82F96ICM+biGgB6/ek729vaeErSwVP3HmvRoqQKiheJi7aqGs/Z3T7tP1lj7M67qxJfrJzfRRLE6",
-	"IFwsVhbRyhfSW7eQsowKIFkDyZt5Rf9okLZmjo0gfo1gvMUJaGlm9XWPVzj+nHWwafSzFgRVbuAhuH4V",
-	"t73WhR1tfKtNHa6aeDH0H9bQu1cxN6qReSVA6UELBlwRKCxwYE8XMAbNKFBwQHD9LxhAbmzoMYsc4Hx1",
-	"zIJZaX+DfANrLcJDrgtPm1Ge0cSWGPPe8sxbkOu14cKhuhrcH4nDbfANSLC1rqbqAu3+1xywhd2qc64e",
-	"cw/0vfzkVLqsj/bJFfriAKDx4UOriNr814C0e0gEwBw5pjNWP/Y2kYf1NgIzRuA2ugZI9bxtg9KH77SI",
-	"HebKT9h3yaQTtPeY1EAvczHII9TkQZ73IfjmfrO82N41LrO60oY0SY4mjf77Tac4D67ftKotkNgp3NBS",
-	"6pj3PSguVkkMSXN2W9201SFHoAAbVx8kXUOlxFUqq1NRN1NIDd74Omn+E9zgc+/WrwIfbLfvcqEfyEJR",
-	"hmp0zQbhbOuw/MTJsSXJAn7/kNXSxfLlyt9dN5OlkXUTbezmKS67VlPIouWG63avBnYZ69ZvqyBtLR9U",
-	"all2Vqt0NZdiTiWUvRljQhFSLnIBCfO7V1cB1v0MJzROQmIjceIEA+NjU15gzsBc0fKRXQ8MMQlxcr2V",
-	"Nc4D3ddB6UzWyQ+Au/WujlVB2jIbbXCC2ah2MXoVlWBMTP+6toLgune8gLnVNQRrH/pFBCt7dcu9mRaw",
-	"Oj7tNlF5dx9xWa5cuTba8ms8p3sLVPQihFYK5xpJvoUofgtR/H2GKOYU+VuI4PoQwc2iAj1q8NVEBOb0",
-	"vXMjtFirtaw82oEEWuHCEe2VOKgEzwTEhLvYqLGo87sM4fLO/nZ2Ip+lbGwk8j66g7CtwhJuGrLlDfIt",
-	"XOv3Ea61+uLfafDTtxCm24YweSJnWZ43kSSmLIuN5c2Dgr0USK45hFZIs5Qj2S3RDIOVH9I/mrDpEpaL",
-	"UiZc0nJnhH+xqLn5vT80FZ7TiKUkt5EFpBDVERBrwAqIH9OxMVEo2eTrxcTKjgodQOolmkcFp0ROUtc5",
-	"K6yqkDIQrvk2ttiSyahmLxskp/tbqhrDDcmpeuWkPg59/eqOeLUoalLRvc898dQiTe3yzldTjXUJ5gUO",
-	"OKFZoiwNK4nuhqeiPraGX60XZgWR2Ug/HDGQXV1Q7Ee2ROPa3EmvxM4JBWltSFUr2A4JqiFda/Bg02R4",
-	"y/9qXDSdTilk5wCSFiTxqq5I0gz/q40Dtk/iC05VlmrSGBoa1JbuR0gsCRdTycYfsLz0iEr2eB9LSoeW",
-	"yOMcNd8jg0MZBsqWYcwjaZ4oyiOaRlZjkuWoKAwXuoZBbyBi55FS9TL2ylICZmEvXCzkN271VXOre+Qu",
-	"tybU/tNtmMcaE8RXQPS9fa25QK/FRY2tErWXgdq8ikzBrHxNXvq18dIb+GuMG8U27HDELY7CVq2t1JBX",
-	"U0lra7O5dYU/E+giqxkfXzhZ4SQ6KXjW0UdvyEaNex0qeytIQuRCkTTjZMlUvdPdOJE2xt785NdEaKz0",
-	"dckMkiLXuLsKDix0ajWChvnOeLOylNXa7+uvT931KFQO8C31pYOunEzpLO1Fc/EHOfLnoF1/gVYGa3wd",
-	"9+iWV2FF0xRlsw1s/N21V6Y6EN6Cx/vkp/hZOeYEZnEh9CqlXM5FqgiEiK644etvoBfg4t+4fMbVcS1Q",
-	"wGywaegN9NmNrou+cUVLfq8XwwFk/e24AxOkx6tubIE0Y7ylajy16k6djVErGwUL48LrTCNNutdHpqk2",
-	"5RGkIEF6h77eWrLnF3k6UWfITS6H14YCU8BNGwqUwEPXvgKDavwOFiFp7ne7pjoVF+h55ksTC1QKDrPD",
-	"NPqfPJ2rPuQk8F4//xx8qnM/4Dj+ctYMV3jt/PP552DN8u5EILxe9tzEQAr+kgPwPOBRout7nDCaguwM",
-	"OU9oC7Q72PE3+6X1zdL5VDasn0awV6NCaMlJTwOFot2e7soItEr9HUBGqy0CsCKJRasycAhWd8lNxbUq",
-	"6O2VzhKlwA1kaayWJ5B8A+DA0o6DDDMk8a9XlqH/+O60US11++O7U1uSYLQkFK0YE08t/PHdTycfzo5f",
-	"oyJpQuQiBu6imcbLj2w55M3QqamYsNxuy2xEaBKPWUjmaQxl8qDNcMiu5uDss7fzgISxlOFOSLMoBBuZ",
-	"7Y8FeDAWfBJfZCmLkLpgspG+RbC/nH9NlZpj0cuYT4QtyUmx0V+xd2tEZjSGKsxa8aiUyXRvQUuXXE+9",
-	"iCWUIeVRLuTbPrvkSAvFgiuNImQqkkgStRCYH4lBm0Nuhxq8PZQB5n3rk6cqHiXMGvJTRhPX+qs/5EP+",
-	"kDx8OPCt4yChI4I8fEiaoWknv9PpdMKAhDumniP83eoD1W+bmu9+pVro2UZIc4NK8QFJ2Ry9RR/ZEl2l",
-	"UAfapQrm5txh1u3uPs5/hVDEAz0TlOfjEbtC68PMfPu+e/5XvVSAt4mqIUqIwE2DkwqeLI2/A0eRpEuU",
-	"IE+fPoXhEX1B5sMD0NTSuNZscyLTZ25Gl47N6WFBUTjwkta6XTKncSpbAXRE1MO7RjsByncAvPDT0KYG",
-	"DRt90ul0AjI0maTmh89hx5qonDnDob9fl1SJlW2MOogFtjoB4KDfAFDjAXQIlIpOJjG/8JvHQSbxWGMd",
-	"4Mo83rnc3cEfba62xRW9JdNQE+YQmQrIGybVjydtqZYJM1tfsW946P2dp0jlsNAYjVKM3jacudcIwpRG",
-	"CQcmbw2Qsk+wGYRpT/fju1NjPEQ3EXbFHic0nkGau+kHNOTNQpJy6wAehRgk8SGO7DdYXSGkv81DGwWp",
-	"R2zZweoKYEPzPBjOq7Rjx8P2f2Ji0mllq1w4KFaAgZpUaBRvuqgDu1IzNtQVt8NCiQiN2M6QIPsmSTzU",
-	"uGP+7QJ7wh0t0qecJjv4E55xZ8jPJEtNPGcqLmMZC80ATNEiVxkIgBCQEKIu9T80EQ1bfvh+PAMExqOE",
-	"k30Hng7bnJhEYpzNcDnmLBbxx5jMqRZAh42XUaxyEjtsaJz5numfkmKkjRw2bMmJIXfQ0hithyLDBjrs",
-	"7T0bNlquQoW9CPIB0bQMTJIXKYM021jmNBu7GUicorh4U6MDaAgIZkTSpSRSwJb/8hfywrmC9A8Dm/Fv",
-	"E/c1HXIcY85SAlHokPZr+0SZKH4oBeDKZINCSceIcGZlKL2bvugUKiRhj7+8zkMCrmDr5Qcah2n2/rep",
-	"gCIRIzr+2OqQwZD7VYooCd8enZyGSFO8zrjCN90+kCRLE01MI2ZiBDA1J1YEFEYWScPATBtr5D19Eq7v",
-	"KquRTeNoe3DBuOo7G/gO3v9LlmqUNTQgyBGDkIpPwPQjKxrfsHv26sDqID8LwW3XVGKNSH0bQ5dKErG2",
-	"q+lqHRUtzw2ib4hUdDYPSTPj8ZWtVw7oGTjnoB7dCgdTMFdA2EGtP6VPwste4HtSyA8/D563T34Y7D56",
-	"3PzIloEebtjAV/JtI7w6xZ/dAgtP9WHjD8NGy8FZI5TGXlxdgNnqbVfzGImxkSCpXoMRow0jq56NvpbB",
-	"Gt9QoHGxxvNj7wIhcs7G8cQjyvB6Eo9Sio5ZrAqhZXozaxMX1QLc5vMZCaVZlyU1IcAP20wbnmE3xZcm",
-	"2NhGJuDyxIK7pZGULuB9NLcIyfLltICNl0Q5QxhbfZK71EBt0bfA/TKwuGda6iKEzIWY0SsLMZBJ3FeG",
-	"Li2rGG8REGVOe6J1Tr0+Jr+MNUGasis9gZgUUM4AAyAQmPZB5JmIln0SToWEjdhq5a7HL9Ql139hNw+z",
-	"8koeWmj7AztJMiBhPJuLVH0wX5J/J2EG5D+CSuZL0FVgOKN00iRx+UD/bn+1L8OZrBas+kj5tLyj6bIv",
-	"7FizlZNtUCogJHyTpZLmMOwT9Vc8KU0D8KgCctkzP07ZVQ08A3eF1YZ3M7zshfqCelevORJqChoeibIU",
-	"hBhXrg4csy6SlV462ctQnz55fx46DpJx1BMRhcnu1ZVxySG/MAbCDhnwJVap0YJUQCgICeAD93yNL18f",
-	"/v3l8T8+nB7+/PLo7DQMiPHd66X3HhEtdmtNaAL8LY/Ix64rKYvilI0114N4IOTcLGrhUoyFMiAqjV2x",
-	"HchRhrNxq/jph5dHb08+HL88Pf6HXtLgHychaZqFkEcy2OvKYHcW9LqzPnnkMlNbFrncQK8Gzw9fH57+",
-	"Y+VQs2CvOwse63H283EC8n//T69L/hf5JVaKpQdIM4vtLUw3zViSqeBCa8FwRjEn7yOW0GVAdsn/+98E",
-	"/n1+4Pl9TegfGqvBPwAHd0rTC2ay1spqNsCYX/RRA4lSJmWh47VRI5qJEHMtNgRasb+kisHVTWL+sZ2I",
-	"MU3gDo0TkUVkxhTVtyYgz79/MzgNyNnrQaDvSgstAHi+GU/0XDGXccSKoB28fn307sPp4Pj7l6cfnh++",
-	"OD4JD8ymJpmkCQ4zFmlk+2kb57Z1+DRNsmi7h8RXs6hpLJVAQSfmKNoVgs8eSBJatyR2DY85Cb9/eUpW",
-	"KU+JuJAh6NKTCiHxw4SglmZvn0R0KY21NInHjEvmGSnepmKexkzZkJ9YJb7tohE0jADU6De6nV6nq98S",
-	"c8bpPG70G3udLrQAmFM1BbOQsQ6AeVvIGpvXcyOmUlMZ6MBXSkdsLGYM+RxK/aa7KhiWsZ8tTI/Ngg8j",
-	"N6Atj+NaBMuVmaH5KzuYbg6poUZctK6ZFR1W6hvwlbvQFbw6+sg1idI8TVr/db/xfMqkIs9PN+82V25/",
-	"8blodlZpxjyfDxzBbre3QbuYLaa/vs2da3HwOWjsd7urRnXL3Kk0v4YPe5t+WG5Cud99vOmnxYbI+tve",
-	"3qbflvtPwdePNl90Tb/Iz0HjUXfjBdS0cgJLrc34NPfC3bNG0FD0QrpmLrJxrt+31rxPVmb6bKrFsLrm",
-	"FwN9BdE21iFYl0r6CeH63ppe6PiHSSK3srKlYUbOmsSpVmJDP/AyLOl9tkqv1vRdNBwU6tWaKFYDMeIm",
-	"A64NavZsptlcZMhekWAU62mV7sv+imw0h9+41i+J3xujSKED+T5ubZPvADSur9wt79RdojSe3FqUDhoX",
-	"dZ6WnxEpi73SNRofEEq44G3DZ0Be2e/ukyT+yNCQwUnGP3KtdbnA4CI+fc/UCmTq/guJ7xdEyN8/YoEZ",
-	"cC1WbSlX6A+hrMXmIkgtMd6B/lk7n/R/NqHMM2r9hITypeDsIO9Q7z1TUzaTLJmgFSWhUhk3gHHKJ4xe",
-	"siG3ILEVQOIkAYsRmiUMofe98cWLgX5WgIUpZ7gZsc3765NE8AuWuj384anuERQj+BqvyLHBKotNYMD/",
-	"QndGw+iYTba6XkFjnqlrJJoQ71lofTHo63E1S2mcoI0aEBR5ghFWjGeWNAVnZDEVQ67viamNHCu/Os6Y",
-	"tTpkEEVoH0Hzz1S4FtE5gLVw5Jmi6m7YIIrWXK/emuulp6NRZASZ9VcR3k1SRqOlW17e2wzt/NG3q/nF",
-	"ruYginK0UWJ7kb/AZXa83pYbaAElBgKGa8M18giviM2EYpFhFTUSuX4MUIaxt+YUlMwTGvNvXOJr4RKA",
-	"C2l8MbX9aSx+/kE4hUM+8JNb4jjy+GNTaxFDSPPOK4QPGyg7LWKo7fXCNv7XtN4n9ZUb8jYVt70i3BrQ",
-	"vl2OL3Q5fqYfPQSxB7I5lbYWEb2gWi3Xoqgfy0NOwMxERktiCwaRiCpWk0YKeVhROSrCRZLJYaN1QMJC",
-	"6mpYHSUoJ6M6t49xoMQuvK6I469jqay3dmtL7ut4FqtNrvnRZCIZvlnqq8CTZdHwBA4qdkXHCp7EEIFA",
-	"mkqQSYzhSnqPoAtBipihAuwqlgrzAzUfbfyasXSZG35NDHm56bcLYD+/kRnB2Z/fe1mqmK5gU87WVAqM",
-	"Nfz/Nogmh1JdZUeXi4/j2d7Tdy+PGpVU5fdYPK4xZ1T+LJ8eHV6MnvHDQY/T/cEb/uKX3dE+G3lR8n0s",
-	"2abhDd/9sncxYnH23ZOLw++efH/45Lvvd98dnu1+9+TV96PRzP8OarxpcBjAUWJSv+qy2Ho9E+jqyrzb",
-	"5H4ZK7bT293bf/S4mDaGdTX0wjYDWLEbgIXax+c/v9374Wzv+8vx66PkSfrm+eu/5YdNOerKa1beXbtw",
-	"OhpHbFJaOJj6z30k2iZpoCZjYLVZ6UFutC21vf+v9qlQNGk/F9mqPGalX/BKi/sRpbkZzsUnYaxXolga",
-	"QI4BkAuIqqIXkIZSdHb4+5/FPJ5lM4BmbRf9b6baL2BRqwTWlXld2z3419jYghVOyVrGiT02bLCAVqw4",
-	"GNRssbXQPoJMfZvoX+eczKts3dbLqP+p2YSXjtJgV/MEmgyYS6GW4MKdoI8w8F2T5ps1nMDQLei2BSFp",
-	"ha6HjU2I7MYOzWrBhTtzafp7vlNueC18tifx63jTdpBcRcldLbSvwj/7+yKKf0ifsIevK+nxeh1k55P5",
-	"16Yu4wJpzUOYjVfBZEWDxy1WWOd6RHkkTOWlOg+uT1U30YT9W/An8OIa8HzNftxN0DDYQtUdRJEfTRWQ",
-	"QhyqicQK6lRWLWFqHXnIw0RrkuFOKEBRhOrUC7qUZA5JzCow2Xh5XwiLV2CwhzhHN+UCQnJhjiG3UWK2",
-	"hMHEtqEY0xSuAhcktAF7IYT1mnDdB+TskGjlUuYvvO9ib+A6d3R+M+5ZiT6/R5d3sZ7NdZzNlu0xh28P",
-	"+/Y6i8Wmcv/nb+rI74vmoEKyEcG5Nz3EgGd7pUVryBvRQGfCKyc7tTomLcbNsD6nf8ht/UnbfJGkbJHG",
-	"NuBrMRWJny0OIV6ukWOzlDrecsnLJr8FXjwopPnDAMU8f6Y3oWfTM+TVBWBSl60NQecQmQuB9gd5hYGV",
-	"JQV2SvOAB2m/2+3YcHS9BVh+y8+6HnKTdk0Gply17VLpKnO44geCs6Bc/IA0d7vdFjoPTHZULIccSCSE",
-	"RmuQihTdwIrQJOmQAYS9SweFdqzYjKTMcCMgrEOO7TJLptlWQBbTeDwlHhOZZwrikDGxzBYYEQstdGlo",
-	"11tmMd/tXrTYQgWEtZps0Nj0vXL2/xYKsrec91WDX3Hg957SuK2mlhfd+Gx03ptbfP+wBt/tlOze3hfW",
-	"svH+5ALCNzb/Z1Sxi4z3jhTsnRQ7LkJaxVcnnWxuUsUmf5hUSUfikvXBczYTWt836hGj42lg46rGWZpC",
-	"QliaYL6bSag0VSadolWkEK7YeMzJ+xC6KIYBCUFlC1tGKzO5OpoDYxrPgX2jYNflYpFz4alYkBnlSwxH",
-	"N+1RiWuaoiDFZzJhY9Un1Mtytq5B/MLKWWOthbCIcJHaJ5A/FhApME9S8AgLF2DVdExIt20IH0iX3gUG",
-	"EzuEWSskEeap4o0+6X42NQxgyDTjWuwZC+iqpoY813k0aBhm0hf8MHVNYiErfb/bRXevAbbe4SyWMuYX",
-	"QfGBSB2UDRQoJ4X2myBH6W+GvPwmBPubkeoDTuGW3J2gkrNY07W0vtHoxhzEb0G7ka17dztBwO/y29vd",
-	"dlle881aBueV9ffx/xuj+1MyOoM0NgfSQ7074nle99LfM887AY6n2ZythsTFIvCKj/mMK5Z5FWPUBIe8",
-	"mPXkirSZfPqaLHZsqQH6tM1az3MsO+QlRrQMoWaHXutCQHEEGThVf3XjSlNio1KHyVTODsuNOlGv95uD",
-	"krDSjzQkTaz4ZOs2fWTLVkCgYo/XcLRfTr3HqlCm8IFJNWuWE/ZDLXKErYPSsrFFJy7apPq70KzRstDA",
-	"su839cQTH6FFYFbifrk9wXE/kzxkrAMi7+ZJmmFBwdQSSiERTi/ZIYg7JGD1s/gKEQTOVW+fY42rhI4/",
-	"QjisxdoDU+COnB2+cHx0yPPWppDtFNqSUS5SMTRVXCxiQlwvrt7k+plj9D9Brk3tUZjp/CMkGY+wfZ6y",
-	"fVbDYohkmF8KG7poQDjk1jZi43xrRABTiPpebBW1fXQ3NC4AP+euzaqWKBwlzW8R1vFYCK/5LkU4NYIG",
-	"WNJWrON9o9fZ7TzZ73Z6vb3Hvaed3c6jR529Tq8RrHiy2ziva6tb/7Zr0OwvFrbHTZvYyobg8BCHXOSv",
-	"24E/WIa5C9hjtgFV/P7TAK0j0gsURjaTY/wuyJuLV2uqai+o/BNIOd/EmxrxxuCSRwKRyybLO5Zv5M4n",
-	"8y+j6Wt+9fUIPQYO9ykh/U3fMFm1BNjW4+46guDkNFLIL8fi1UNeKRZmLQemBqOpO+r8hPaxLX+zShwb",
-	"ciePmUpQBg+sY9DY8+2aY5NWZUU189YD6bt2wZKRL9+vBkc4W2gZUWRqLGas4E3GYpM0IozrGSBX2YYn",
-	"W+DlbuZmpZ5TiBYHSWLVJ+HjncehUakn8SVrYb1fDMcYsZhfmFouEUAB/8XFAuS5j4yZVm+a9EZZwlZZ",
-	"QZzhwtQA1wBCihoMOZUfIQvOdHxDu8Vud9eU+4jystHkDTpZ0NFDIyN33VBysXe7/I1nsfG+sgbdWoOD",
-	"3pNtfnFb7X0TM/sWOr1e2nUqvUWWnNFB+yBrr1pQ2frG+f7VKVRwT6i799fym/oyQbY40MpskdP6aqMP",
-	"ZLUvKVZ0g1KdmpLlRU1tCdO8nOmQYz3T2jZl5hrmk8kHxXbAmCIC7VpNib+8tOyQ2xqZmMUCVkpNL7Db",
-	"AFqEbc3bA/gNY2YgdcNm6OZkprsqCcXWZ/OSUe4tyqU0F7QGWB/rImszd5zjOYyoomFdJzh7kze4kG+Y",
-	"VOXruBGO6w+vxXBobFzBMQ/N7bNSWEatRHEMlbKhxGweiWU14yp2d4z9QksFADXb6PLs+LXf3bLlBTTI",
-	"EIqzOwuGbSL8V4tz+qUWFO1MmSs1DhXACgV7E79DG8+SpEVmjHLbithBxEhHaK95IPHeHRBOZ7AZPVH+",
-	"bqZkHDGvlC4EMzx8uN/de/iQhI4ykmNmLCIdMrDIApEbJtCjb40vFopQosd18ObCTfrA9vPGLZoKfmv2",
-	"pwUL17/YVQvc2/WqoJLw/aD9T9r+rdt+eo71Gcfpcq7ERUrn03hMUsojMWvlZbN3SdMWF4SD0xNHYsFV",
-	"PIMM+833iAF5dl1KYAnDUiNbPUXHVJfVMpRGD6/IMvawWACFSRnWXhN8zFyxXexDibcVGsRoRHS9Y2JJ",
-	"LmkSg3GLjNgExGC/uKEtdeSVr44Fb/Vh7P1uF01hQ/7wISDTw4fWLptmCQtIaPpOLG1JTzpjWM6RyKnI",
-	"EuiqhplrKAvZmjd5vwoTKgnFonFLemiQ5Y2MbW9LUED7wMOQ2PbyB2BA2zez/iG3hhKIoMwb6libFRYG",
-	"xp4EeZOrSjFfF8uDl1lwNuSmdPhBHp1jYR5++lzrSDIpCUXavLExqS5Cw4VkyGk8UZ2UafW1Y/yUjcD9",
-	"DOO738/LIQ3sioFhZCxmltNvLhKW9mN6sN9HzoXtZeNaxPf1F15/tkqkyrZgyRFMf/223WsEjbftXRfb",
-	"8nTSfdJ98mjcfho96rX3n7LH7VFEu232ZLS3y7qTx4+7j7zG9XoFL/7eoz/9Gqvnr58nh73d2Xdnb1+N",
-	"BoPLf07++Wv242LDw7jpabiu6PeRw1Ga6wYiep1EsL+pRFAUz3sbflVjI7o7GcRlQpTlkGvEkA0Ebmfl",
-	"OVyfGWHr51k3zObi+AGJVYEzc7YwbWCHfOAE3H0U260E7dXH3+32DopiseGBtvC6VkGAiYLEbmIU3YJc",
-	"IXmMeIyjEqk+Ozt8EVhKvL+6Bl8dgb1dJseNMXl/sw99hfHukNHlQ2yJjCtyI462Rih30mTFQVPT5CK3",
-	"r8XR2uN3p59baCDnAawtK9IWrkWHe1O7NiS+v2skwwD4rTFsOyt0Ca6HL9bFr2NYMZQmAcnT61Hh4tgr",
-	"rTb6ehMxSyIUAlO/eZlUImXRkGO7slwnRhWAj5MsYhFU+8YRnMJi9BW/kZ2N40aBE4xifMhz8TFA/zxn",
-	"rUqPOxcu9vDhbrf38GFg+mmUupSgfQNi3K8LA9e6wvMpG2vlH2ToWKIM3fd7qOx3e6aFAC4Q61cY3dIp",
-	"A8a6otck+JCjLIGVmQ6K7Z5pHU3YkOgfDHlB94XDMsVyEjJiVi0qKrnGnLTf3QP9qlhiTKubr3KNyx2e",
-	"07fAhh9PPJDkFQRNkyx02a8IcP8q5P2KYGvjls0/v9MvbSO2Bo1ZumSTix/ePvv7Dz8usquu2Hv2j3ff",
-	"Td/+3H32z2T8nN6vmoGwrY9zv71aYcqm3KdmUXcA96Vj3Nlh3ZcaYgJwto9y/6pUkJtw4q9Dbynyw7tV",
-	"Vm4eZb6C7a8w2GIMeDWCe3tFyAv0HvLrI71JaNp1hCvjzsHFjL5bX9r14tCv8yVL35kMvN2F9HXykOa7",
-	"CTF34Bvy7ULMO2TgIr9JXeD3kG8e+d1cJWO0yhW0rRVSi2A2ItxKESZiDhqe1MeFU+5ix33RA9AmrUaI",
-	"H4D6Mcnj7laosesEmjVR5ncoLawNLg8asGf/ce8WseeO6t5H+Lnhz6Uw9JvGoV/Hi24bj64J7p3xod8t",
-	"R1kZx43Rh3dnH0vEhbyBM9pbUE3DGzt6C7tSQXbsPG+Es+xjc0v0u7ggHdQ99MtYIyKh4Fux2TQxJ6Fp",
-	"ZBR2yE9eH52ObSfqEzvDs6DOH7RERAXLzKIppPFAXFP18LUGUEXjrqlSWDwj04ITVyH91p8dLRcX41Pr",
-	"KhLmHxxG8v15o7awXKWtdKXJdTELd4OFgxqLsdB6MNL0sE2keL74GPVQNdUcgCZJuLK4ot/dP98E49nM",
-	"VwWKMn9FF6B8zJKk8KRWebCxT1HNJ+6Z+6U6HQxqexC3aabEjKp4bGIMa98q/56yX9jY/91fiQVmR0Oy",
-	"nTc280db+Y43snvHFhCtHcA9dF+eV5qRX48WVqADJyGx7V1iie1fm1YiWIkAUtFUvdAKp48AE9uYXAvP",
-	"0Iayceu1GS/tNotjPLrx0urGg1I1hdGMWNno97rQGh6rkPS6+q91NUlWTIA1cOpn2GDIEjjB6evXodW7",
-	"XXmQIlUvoPOe/rp2BY0XL0+eg+qP13sAf8GPNaj3L6hV81pcrAvg8UTnLyGj3HEAj5WenQaXIPu6hXSw",
-	"8ykRF6iIqnRZo4auCdWPI9IM48h0EU7ERanNbn4p51RNvTukZ1xbzKcGkeo12zVxzNeqth6ZqUQ5D7kJ",
-	"c8auV5LcXi/11duChro2mDkRFw9kLhq5rtfmd1xlOOR3GM9s13KAoRz14cnk1tHJedh0Hp9M7jI8OREX",
-	"ngPM10rrEQH9C6abiHRG+SH3fZ61yqlKlzk5atyVSrdRbPINg5Ov0/M2D1L+fXrm4MzqA363JKKZScXa",
-	"UsUqaFI14aWdWq3lTLo8u3sNkfXmuWF47FcV+FoAtnfUIIBvEPB6Qmc29I7WmEQDFwxZ8L81pamwabyN",
-	"eUCgH8RYDgVsGSeiy8ZEdQz8q1LTcn8zQ+5CUorvS+zmC7UOscCnLIXkrgjA807+bpxxNEnu2NnlLfGu",
-	"4+m2XsDvMYTs6woG89F5zdW8hgLfeQBYgWQceKLI/qrauOWb86eOqtrwVG8aTVU4nesjqYa8TLO3iKZa",
-	"ETm19ri7X5DW/AEipjbGnnuMlAKeP2Pphcf5sQJlrY0eLKnVGKlq4BOWVChEPoWfPofliKaWT3N6qwNo",
-	"7pxf340F8/wm3Py2YSt3fqO+usiL33sMxX2w+68+hKLArL6FT3wLn/hS4RN3xCu+hU58C534WkMntmAv",
-	"U0YTNf1tdWfHPGs9r1KicWZEpctpD8ij7l7eYBSs0sV80U6d8vADzN24bRFqV8Z5G/OJmXsFluY5+xGm",
-	"47oNp1oe6nineYN1Zv653s2C3QIj29kVj6aDiMPGWQoVGd6f+2iEY5LxlI19PDG7NxgSc8VSTpMdlI4L",
-	"5R1WSQlAoUwrc4twfWOLC4kciznrEDR+oBXCiRJ5QYWKbgFCgangLyGu3iT+ni7npsArZMfrQzP9T3IL",
-	"I75uxzyMTEFaSWdsyMPYsunx8ie2NEkD6H5pjrA5p37TmRPTlpFg8hL7nC1MnwBXN9+WzLUJctXmujic",
-	"lcAgwfs2PMnS8nybepI8kBwiNeDHk3bPFbY/NW7GUrDIqkGKsLIftk/avbb9eOsYcNj5nXO5zdYAc19X",
-	"rgbNz9CP3rz5hVjW7zfx1SC7bzVgBuEt4TH6dz3dsS6m+6Q5PuOEDsQeWtnqM4dQKVKTl+sokSf+j5fg",
-	"MxFpafNyDVnQguqtSUIlEf46GqFBgJaVKom43iqylcHj263/M9363C236sZLlUUxkzufytVBP1dLG27Z",
-	"+Y80KZknmp9jTdA+2e/uHRDKl9AwKJGsjznDUM3Qq89mquydHb4YcsgihFb7roqtyxvsHtiCqa43jy1G",
-	"WygkDJPkBWyHHKfpkGO/T5FXhhXTS/W4UPgFaFypfi/MOOT2V5ok7klekNl0KbIFjG1NnyQxk8xIM+ZQ",
-	"rBfyO1u5NcW2YzaJbrkRp1gfOlb1SreeFg70VSpmAN6NHUMGntT1WPojl4RDpPg6C8Np4BNqMoTxVCap",
-	"mBHKEa+LygM0LdraL1EpCbxJ2c8btGK+htLg+nc+VWodf1ki9Eyoqb6dMidDjgjJEhVC2uEbxdZWwoZJ",
-	"h7xaVrtDXq0kN6SO2kBXIywyuoLeYDK6ftt1WtmcvJDBkEu/eeuCxipv3iqxWrpdDBcqnljZzbX84CLj",
-	"Y2hWsgQz8hqaBePcgGgZ69Y3qvWVUC1b4fxrIFjVCur3ROWCxjyrUZN+BsJTIUtbUSBSQ4CG3FIg8C4Y",
-	"uuFfx1XtEbYjA0MeqwDq23mC0ZRKMmKMk1+zmClXpwI3p2lD+O7lsx+Ojn568eHNy3cfTl4eH748+fDi",
-	"5evBP0LSNB6dId/rEtnqFxpmzFnqCV+uyZNpm1sQ1TBeecYoh9heKJcBUqMpOefOCxIR7B82zq3QLwO1",
-	"0KmwMdCQJyaVFdR8OmgoDCJ3fqIuRYRVSR90KwbZr8Qpcl9UgV3U9JLcxyKVztaoVXK9H3Q5eXS3jroO",
-	"oghvwalYQVh71xJWAAyQ1U3IcN22viBN/jLt5O+StA6iyMMesZaqluzPnxojRlOWDjI1bfTfn3+GoiLp",
-	"paW5GCG5AxTMjFU+XVwkzigxjdLkA3lY68gHZ9jI3WRd4Fc1aYJmVCMZAn5bWWNKU8yqxI9JEy8rVqD0",
-	"aZzfSdb81vLmtt0rgnU78gO6akRIwZNleTu5T6c69KtK5QKnU9LJRN/nvM4xmrfHZPD2sFNJ0lyum+Ws",
-	"4NzfdoaiX6o6OthqSKypEAhztsru6qRc0nSWepkHEq8yC/pnZAwS1UUYX4ndG16R4uGC0+Tz+ef/HwAA",
-	"//8=",
+	"7H2Jchs3tuivoDj3lUnfJkVKsmNTNXUvvSVKbMujZXxnTF03yAZJRE2AaaBFMb7+jvcd7xfe+7FXOFga",
+	"vXGR5ImTuGqmYrG7sRwcnH351Bjz+YIzwqRo9D81FjjBcyJJAn8NxmOykOpfERHjhC4k5azRbxxP0CIh",
+	"gjAZoHkqJMJxzJcoxItFTMdYvbX3s+AsRE0SC4IOu49bnUbQIDd4vohJo98ovtkIGlSNPCM4IkkjaDA8",
+	"V++ZFQQNMZ6ROVZLkauFeiJkQtm08flz0BjEo3R+/KK8TniAaBSgXheNZzjBY7U1FH4YtP+J2792208v",
+	"Q9SUM4JCrN79SKMQyRmWKHx3cnaO9uBXESLMxJIkotVBA7YaMi5nJEHXOE4JosI8JRE67B6iUM/6lkv0",
+	"iqcsCgMU0yuCMEMwGlLTjXEck0R9y7hEGM3JfEQSxCedIcsBan9w88+nP705GKUWRAssZxmA7LIbQSMh",
+	"v6Q0IVGjL5OUrAfZKzymMZWr92Q04/yqCnjmEaIRal5cHL/Qe5czyqYITrWw8fwBP510n3SfPBq3n0aP",
+	"eu3Dp+RxexThbps8GR3sk+7k8ePuo+odLc2Sdt3SazqnFbj6Dk8JEvRXEqgToEySKUnQMO12D8hfUddh",
+	"aLd1hMg1ScwOlzPCEB4pHM9trNc1i/4lJckqW3UMs/srnFNG5+m80e8GdrVmdljuyWQiSNXdkmQukORI",
+	"XNHFFmvu1i61ZqVcT7zDUs9IQok4ZkJiNiYXVchyPiNIwGsBwujF8fOTN+ji+AVqCkLQmUyjlfd5gRb0",
+	"OvudJ4fdTq938Lj3tLPfefSoc9DpVWNHeS3rsOTfEjJp9Bt/2cuo3J5+KvZe0DGfqwFgi4Ul1uxQvZXb",
+	"YB9lIyM+QRGdUimQIIqQShKh0QpFXIoA9dSZPj70yFCAGB+ymOBIIdyvJOGIMoSzEVEz7IaISkHiibpt",
+	"nJHKS6gwoUg3KoFaA9Li3u8FoucJnU5JUglK/Qg1IxJTdeVaQKMPujngYKHAEUr9MtDgCIUxFvKj+y2P",
+	"SAuCxRvx9OR4OnrGjgc9hg8Hb9mLn/dHh2QUV2/eDLU7Bb0QJDlVsKhClFCkoxDxBGg9mWMaK+TAKBUk",
+	"QVeML5nCBqkvzTUdk/xGRnz0n+avDk+m1StXY61d85yy14RN5azR7wUVO9iK9gdofyPrdExznBAsFWqq",
+	"nw0d34l12nkz5lnE678NosmxkDfpyfXyajw/ePr+5claPrLryX5WL4sFZ4KADFTglM9wdEp+SYkA0j3m",
+	"TBIG/yxJNP1PdtkwDpkv5Oq5AhBRf4p0PsfJSjEoJWgsqZyhT59REzBkguc0XvUBjPADuVbkAIAmWo2g",
+	"Af+CUZOEJ41+4xmOkF1X0JgTIfCUNPofGmLG0zhCI4IwEmScJgRdnL7W8/1wfv7urBE00iTWYpx+S0Mi",
+	"aMCkQj9RG8WKOkkUEywk6iESkzmIjfk3R1rSSRKseA7B45k9bIYK73FG1LVQu5xwJUEq1NGb7CuRMkAT",
+	"A/yOgkJ7zBkjYwXhDga5kERrXknIz2Scf0XjZ/Xn7pn9rnEZNITEMhXPeUQa/cNuVyEHyAinaVw4xZfq",
+	"Z5SkMUETTGO1E87GRN8QQUj0QCCDDn+SAxQzOpGdRO9Jg1cBvPCz4jlx7D9Y8KT0urquURqTqPyBe2R/",
+	"KM0EA9oTb+NU8jmWVEngq5qXCj9nmGRmyNaA47gEJINSlIiqQxFknJDiqTCO5jwhiooytO+fTO51/2iq",
+	"sXOO4wlP5iT68ezkbR5DB2jEo5Um1EbvuMYxjRC8ugtKqvM2B6jHLA3XRykjNwuAGiIsUliifkeULVKJ",
+	"mlii0UoS9KRVsw/G5YCdjBTci7uAcUpbwQxx/fqddpIdGExjhqxdYy2U1ZKUQK6kmApd9x5WqKYO9BxA",
+	"C55rVtQ+Xy1Ivzxn9RZSBsLIu4QvSKIwNr+ZC/0YLdzzQF12BjdeM3JF8cROOzKDrZDi08iQNwUvckPh",
+	"3W0o3k63qGrvn7cVat8SIf+uEBuA+RJ2B5+XpT44H5DzLFdRIiAwcCsM2aP0b0wHhQY8IYqpkELroUOm",
+	"GAmJAMSB3r6CuyQ3WtdQfyxiLNWFfyDQOMZCtK/1Urk5GXURi2c4ZBOaCKVduKMA1XKsDkQrmaVjCVvm",
+	"5MM0icMAhZoTqH9l5C4Mhiw0JxN20AC58WMykYinUsGDpXFs9z+ekfGVoqPkRlFePboW9M0EiLMh0yQ9",
+	"QMsZHc/0OhRsFPVVf1GzWTWlAmCRMADBhC8EAu2M/qoIaTRk+gl8HMC06rGTTc3q4A4jQdk0JhapOugZ",
+	"WXEWFQ8BDqc/ZGEVEzArAfDlOIbFZg/qI6U3LKR6GVZa+EIfWDbJ/5ghzPHBlABgczXeXrz2pHg4nCIJ",
+	"HTJNUnLUVP9ZYdhTB8klujh/1X6CZhiUU2TQGAm8UpKA4KjJGRkyfk0S1ENv6DOjr/YOWkqw/xw0fpoR",
+	"vhBgMnvLJcj82wvWWnGRmMbWEgaLmqhR7Aqtbc0nQo2Cia6xNTXQy11LBfQ6Ik5Edn2sKlhr9kNUoqb6",
+	"TfI4QniBE9nqFOBzkiid845QYtwQJEVORDpSK9MK6oMRHz3IQUlN90WB1OSJAYGY0YXiZgQVjqZlQadX",
+	"jUV2wh58bqOV5cDyAMjNA6ABD3AUfdR/7z1IyJxfE/MnGmNmLmcqSIQknxLFBXNQ8xnffYFsgJxhXiHP",
+	"MuFsiprAJpAisbBBq2mjw24XTXii8MuKg9n3ARLpeKZpWo4qKEBTpmU4uNY+Ar7iyYhGEWG3hO+Kpzk6",
+	"GM0pszwMcCEHwmy2+8S57PL5F8+tAI1S6TiGWp+3/bdcak8EHumN3QIEzqqAcEKqhMJs/wr7vfnuEwih",
+	"HjdE2tOS0ak6F04eCnchPe4WV5C/ajz40gQosHJZYIzXmbxWQ2je4VXMcXTO+WucTMkdIFEW6g1lidXA",
+	"iRZie93DJ4++ewzKksiBxlAY9JJJJWeec470iu4TSEUlL7c0YOfN3Ap9iqEN9feAMuZkDNJQVoMrer4v",
+	"yq5ySBFYxqTXtwe+AW+VVOaBcU3H5ILha0zjOxARNWGEJR5hbftPsxGPUEJkskIxlgWOZGZH/vT3CZ2a",
+	"BaFmxJcsQAkREieSsmmAUpYoQVY9btkF44niPuGp+qM9UH+ESiLmLBKdRmBcwqCZeq+UbdZn+hMkOVpi",
+	"qq7SRCmDMAdl006VEznzcn12Z3XBcCpnPKG/krugreRXhIFkTG4WYHrOUTZ/kvs8ixHBibqiMDsVaE6F",
+	"AGNk4iucz3ECtyV8//59e5AqjUqqjZGwAPHi8zLYw2cwY5gpqAnBgrPOWqe9D26RLhY8kSR6QyKKz+HN",
+	"W4M9b8XxPrxpL5fLtpKG2mkSEzbmUelM3EoQLAXBWr4kQS0pV5WrDFETo3eD8+c/oDleoRm+JohxGMSn",
+	"uMZDcUeSay0VmSIFJFdJTSWaW3LX/MuIrl1lQc3KLRVA85YIeVvt4Jtt/ptt/r5s81/A3FhlSzyqtiUi",
+	"z5TorsUtdTp7K7LPK1U3dEoET5MxaRSBcbATMNboxJmVNZWCRsQzsTwQmgUCwcCOC4oxX2QAuB2ltPvP",
+	"iF4VSXQkq7T9w/vZ/lvuiKC55mrnapPe+kH+AIpII7ftO+kwdve1+ocPjFvrOTmI9e4JYW6v0ahh7yrC",
+	"W8BVCeNFmG0p4ftQetS9Ryj9UQR6tdHbi/M10nrxPvd2grs/1N0F+Ubmx9IBuyCi9T81FjmPngsS9TeY",
+	"Dy0tCOhBw7Dqj5LOARpKJsWy0W9EWJI2/FrxVW4fn8rPqfgItrWKkKMZmFILZvJKW2Enm3nEeUww2Al1",
+	"2E/FnCydj0jykU8+alW9Cl1yb8k02uK1VBgkroiYzMKNPvgRurDEPJAKgC5PULWyij15oL100DHuaxsi",
+	"raOPXvGkAkUKB1dgtRLNuZBov3v4xHMjqXOY4xsbZKaeVqCEPZfN2sBb9WYRfPB51ZZctGF5ubvFZxrP",
+	"3v2GaW4ZjumB7/FhUAjZW2ApSaJ29N/N7v986LWfXn7otp9ePmw1h8NO4afWw3+rupAvlVYwMLJz1bFD",
+	"BGYVEgAV0ngGkHNvIoOx3jX0LkiUaqJKquI+U6KjldVVphGZL7gkbLxCV0SptUqTIgwJQtiRInIQ5crI",
+	"EnTA8qTe3Qfd5zjK0ak0hTtXjnv0sct+GPiQ8DdRhXk2JBBgCzSVKaqr9MEKtQoiGir1Ku+Jr1i5nys0",
+	"q/Iz90t5ujXKVd1bxd9dMJybxVuJUrAuK3AuBx9P88ZRRBUq4NgPOJngWJCgiJdY4vpPdAxn6VzgMK39",
+	"qFZZ8GIpTQwLSH8hjmMdT/xnPMyqY7QQ0/eqqH1INIoxuwIeUEO1hsOzKpLkXfyfyGoTazjOv115geHM",
+	"cwsONAatu71GUyvTxHFMHTWpsEp52hVET/AlE75NqlMpF1GhROToFGyjVdLPyn4fIfuyP2ofQlMIixac",
+	"MpmFTYeHvS76njMSgqqrtX11AvOFdBFEE56g8P3LZz+cnPz04uOL47PBs9cvPw5enb88DXWKxrDx0g49",
+	"IziWs2Gj1UGDkY4vUySbShTRSAeKNHEseEbJfZC4tVPZOkIhYfBXH6krGyLtTReIyiKDhED50u7s5hBW",
+	"wsf+43av194/OO91+131v39WgdpMWS9hUokSMiZULcQYzZrAZTSktX/WjHJk7K6CSLXq1hr2U8FBX0Po",
+	"x8TOAugC2rjV3Jc0jsFOoyDJlRAnyVxsuhJ5/vPZrUgbn7KbW8nV7Zo8SxiNqtY2IjFnU1FYVwncxblp",
+	"BeSPIyu/20sXbOLTzrpWvwO7UPviLqtMk7g88EUSl9e5Xn6ApavBHBIEGf3IHUS2oQxFtyBPWcbADtyz",
+	"Dh8V/doSF480Q1TyrLUg+vyzgwaGhQKFkEs6BmvBFVlICHzv3BqZ55Qd6w97u2G22t3xCxca6SE4bBb2",
+	"Zy6+hcIk4fMcFDroeIIYdzGAQ7ZI+DWNSISaxSDGlqIkMKrixigikoxlaVoIJ5hhgRRXFgISAoYM1PoH",
+	"Ihc92eqgl3g8c+Zk4+rWFgCb8nfQ2gx6IK31d0GtXduvcnKUg3HtxdNJftrmnYE0C4ZCSn6erDRPsE5D",
+	"sM9Ocgzy9jCeEkaU3qb9LQmRqHmwX5uepLSw8yU3oS0YJVxqJrWkcqYmifiSKbW7j8BLYNPRFDQFnTIS",
+	"aVfOiMtZAahrc6tArTM4vL8Z3oYWrbsk4Ey6OH1doj850rMFOXnJrknMtYRcLXFvc1ctdSyuZluZS1Hw",
+	"+hXsRDbcUopwveXSLhbRNvQ2fzF08s+EkjgCA8BCf3eEsPkRbmpCFjEeEy0sCsmVgAN3IHDvVcVJq3ut",
+	"qGmBxNdJObBANfxCBzt7enuTKVGKOl0aLWc0Jk5kax2BlGZEH/U1wlPwS7LISW5hXpINdxOITn0Q6JeO",
+	"Shu9B7ax6cqtYyO5NWYvHmkaUSDOeW9Tjkq/rdvW/RHk3FItZW4KYuLSIZTY/FsJuOr0JddkkJSI4Lol",
+	"fwFyV9AnyRJdnL7uo3Am5UKEqAl4t0JjLEjLZD9gNONCBkoZMObIJwe+ORLW33erz5kmnxyUV+bZ1z78",
+	"MLv8cC71/98tLj+cicv+3t6H/977j78Mh+KyUhAs0RJHpitZ58Xp6zzbBOSJTP6+ceAr8JucZKU23QUc",
+	"Of0Kxunv7ZEbAmnFYz7fWzohtwSqO4EmaPwAOmSZxGvPiW8yg+k9H1OFJaJAyc0YVbT8uGRZyJ/CiSHM",
+	"qGlpjiW4rX52Aot0FFMxI5Ehfy6wSeA5AVPlaOX+HjL7emLIqvBNlx3U63T2Hz3S3kQtRPjAfvSoaD6p",
+	"uT4ZbP3ImdIO4WeXiKQWqV83KcVlPmLjfsrKskJUbGLNAxNPPkvnmFUaOJyzrArz1b0wYWEBIp1pp1wk",
+	"pbNR1bIzBHbNVRhggGMNswUjoK3AYlSYN1iO1TGrS9WmTBAmqKTXJF4p8m4sfMK3CTKyzBwuJjXA/a0e",
+	"mqT8iMREko86Yuqy/hDVOk6St5yRTasNsmoCC7kyISt9kyb111BLGDrjGPCVcWPc1G+ELTQnmAnwZWjG",
+	"u3b/FsNJck2SI2RZylwBJuZLhexYGE3jTsAJGmX4BI2bthq0fY0ThucKUT80XvFk/pYsz+yA6u9TmCT3",
+	"01uyvNDTqL9ewFQDMxM85y+NsJyFtRsHValIxXxOwHAh0iRRSKrrwlBJkFjgMTEZceaCe0oIJPKAdbTV",
+	"2XjfN5pLTZhkFVcZQN0XHqeSaE4BeVmWZ7hQNM0oUBNkJxBdPFZiuUevu3+4kXsY9TnpeNUp9so8RI21",
+	"kYf8xyYmkoUplPgIsT+vo0Nli5Lnt9/ots3IjZ4s93kV6an27peW7i0wg28hwGDDyt13h91esP0+tlh/",
+	"MfKsHvDZ2vPRkesOZHvzXO1+u8G9n9speHaJEBWegBkZX1XI3WCmgYcPBEqISGMZoJBfuZIvmtcpDUpb",
+	"4Cv4rgmxqQioVuM427oLxbHJXRgtTPBLRfCFtl98JGxKWf3QSumDsa29Q7+PkpSJauZOpzrFTGy9XK2n",
+	"oaZ1ajwQThX5JSUpeSBaEN9hQ16tNXKU0li9fE0SQTnbLBY4QOaWWQZG1dHfozgaWGSpRrExvybJPbvh",
+	"AY6VXvgiiLLRt1jd3UxExa1ubYcxH1ZHpwjKxhX4fPrqOTo4OHiKtBGvHKKg0EoJrhCQRvPl0RrOodQ9",
+	"7z5Z41BKmaySkDdPbgLWqDxCjC9r67RlC+mtW0gR7wAkayB5O8f7Hw3S1pK2FcQ36F47nIASmOuvO63x",
+	"LTuC3DQmgBbE7W7hhNq8irte69yOtr7VptRbRUiidlFX0LtXlBnt27wSaAFVyZ5MIqhdcWRPFzBGW+qg",
+	"pgVn6l8wgNjalmgWOdDzVckjxCqUW6S0WIOkPuSqCMg5ZimObRU77y3PggrphFsuHAr4wf0RergtvgEl",
+	"qdKbWV6g3f+aA7awqzvn8jH3wKSQnZxMVtUBZRmTzg8ARgX90No6bIp1gNo9TQTA4j3Gc1I99i7BrXV8",
+	"37xtN7oGSNW8bYvqmu+VFhdm+nXYd/nKE21SNNmnXnJskAVBiqNMzuJse9dsVs9xg1e2qnomjuOTSaP/",
+	"YdspLoPNm5aVNTg7uRtakE6970E3tnaIEDXndzV/tDroBGwsxpsMef1QjLPOKuKsINvZPAze+GaP7Ce4",
+	"wZfera8DH2y379LtH4hc3Y9yANcWEZPrsPzMybEFyQJ+/5hW0sXi5creXTeTpZFVE23tScwvu1IZTaPV",
+	"lut2rwZ2GevWbwtt7SwflMqlduqtBhWXYoEFVFYa65w1TbnQFGoy7N/cBLq0bKh01xDZYC+lNSZEAtlR",
+	"mL4gYBFr+ciuBoawFxpv1pxolkuxDkoXokp+ANyt9qbV5QGIdLTFCaajysWoVZTifXWG4cYileve8WIy",
+	"68tUVj7061SW9uqWezstoD4E8i6Bn/cf1Fssjro2oPdrPKcvFgvrBaHVCucKSb5FwX6Lgv19RsFmFPlb",
+	"FOr6KNTtAk89avDVBJ1m9L1zK7RYq7XUHu1AAK1wEa/2ShyV4rMCZCKqbGBi1PldRgl6Z383O5HPUrY2",
+	"Enkf3UNkYG4Jt40K9Ab5FhH4+4gIrL/49xpf9y1K7q5Rcp7IWZTnTbCSqfxjw8WzuHMvy5YpDqEU0jRh",
+	"lQ5Wg5Ufkz+asOly4vNSJlzSYvONf7Gouf29PzZFxJOIJCizkQUoFzgUIGvACpAfNrQ1USjY5KvFxNKO",
+	"ck1mqiWaRzmnREZS1zkrrKqQEBCu2S622ILJqGIvW9Q/8LdUNoYbklP2ygl1HOr6VR1xvShqqh14n3vi",
+	"qUWayuVd1lONdTUMchxwgtNYWhpWEN0NT9X62Bp+tV6Y5UikI/VwREB2dXHXV2SljWsLJ70iOyfUPLZR",
+	"e61gNyQoRw2uwYNt6y1Y/lfhoul0ClFhR5AXI5BX2EegZvhfbT1g+4xOGZZpokhjaGhQW7gfIXcpXM4E",
+	"GX/UFcxHWJDHh7pqeWiJvJ6j4nvN4LQMA5XxdFgtap5JzCKcRFZjEsXAOx2RtoFBbyFiZ8F41TJ2bbUK",
+	"s7AXLtz2G7f6qrnVF+QudybU/tNdmMcaE8RXQPS9fa25QK/5tMJWqbWXgdy+UFHOrLyh9MHGkPwt/DXG",
+	"jWJ7wjjiRqOwVWkrNeTVFGvb2WxuXeHPuHaRVYyvXzircRKd5Tzr2kdvyEaFex2Kx0vIc2VcoiRlaEVk",
+	"tdPdOJG2xt7s5NdEaNT6ukQKebdr3F05B5Z2ajWChvnOeLPShFTa76uvT9X1yBWn8C31hYMunUzhLO1F",
+	"y+IOHfJnoF1/gWqDNb6Oe3THq1DTl0fahBYbf7fxypQH0rfg8SH6iT4rxpzALC5LQyaYiQVPJIIo5Job",
+	"vv4GegEu/o3LZqyPa4EaeYNtQ2+glXO0KfrG1cX5vV4MB5D1t+MeTJAer7q1BdKM8Q7L8cyqO1U2RqVs",
+	"5CyMS6/5kTAZhVdEUW3MIshygwwidb2VZM+mWcZaZ8hMupDX6URXGTCdTrQEHroOKTqoxm+SEqLmYbdr",
+	"CqAxrj3PbGVigQrBYXaYRv+Tp3NVh5wE3uuXn4NPVe4HPY6/nDXD5V67/Hz5OVizvHsRCDfLntsYSMFf",
+	"cgSeB32U2vU9jglOQHaGtDptC7Q72PM3+1vrm4XzKW1YPY1gr0aFUJKTmgZqkbs93ZcRqE79HUDStK0z",
+	"UZMnpVQZOASru2Sm4koV9O5KZ4FS6A2kCZWrM8jvAnDo6qGDVCfh6r9eWYb+4/vzRrma8o/vz23Vi9EK",
+	"YW3FmHhq4Y/vfzr7eHH6WiuSJkQuIuAumiu8vCKrIWuGTk3VOfHttkhHCMd0TEK0SChUYoRO1iG5WYCz",
+	"z97OIxRSIcK9EKdRCDYy24IN8GDM2YRO04REmrrofDZ1i2B/Gf+aSbnQdVUpm3Bb9RXrXpL59sARmmMK",
+	"hb6V4lGqxOregq5BmZ46pQIq3bIoE/JtK2d0ooRizqRCETTjcSSQXHKdgquDNofMDjV4dywCXVpAnTyW",
+	"dBQTa8hPCI5dd7n+kA3ZQ/Tw4cC3joOErhHk4UPUDPfAPir2Op1OGKBwz5QMhb9bfaD6bdNWwC+GDG0B",
+	"EWpu0YwgQAlZaG/RFVlpVymUGnfZqJk5d5h2u/uPs18hFPFIzQQVIFlEbrT1YW6+/dC9/KtaKsDbRNUg",
+	"yXngptGTchavjL9DjyJQF0mOnj59CsNr9AWZTx+AopbGtWb7X5lWhnO8cmxODQuKwpGXF9ntogWmiWgF",
+	"0HRTDe96OQVavgPghZ+GNvts2OijTqcToKFJVjY/fA471kTlzBkO/f3St5LXdsrqaCywBTAAB/0ekwoP",
+	"oAmlkHgyoWzq9yeEZPWxwjrAlQXdu97f0z/acgAWV9SWTM9WmIOnMkBviZA/nrWFXMXEbL1m3/DQ+zvL",
+	"wstgoTBaSzFq23DmXq8RU30nHJjUSEDKPtL9RkwHxB/fnxvjoXYT6cbr4xjTOVRSMC2nhqyZy4NvHcGj",
+	"UAdJfKSR/UYX8Ajxr4vQRkGqEVt2sKoa69CfEYbzijnZ8XSHST4xGduiVaxNRSVgoCIVCsWbLurArtSM",
+	"DaXr7bBQhUQhtjMkiL6pQxAq3DH/doE94Z4S6ROG4z39kz7jzpBdCEgqTAiCIkyCcsUATF0sV3wKgBCg",
+	"EKIu1T8UEQ1bfvg+nQMC66OEk30Png7b/xpFfJzO9XLMWSzpFUULrATQYeNlRGVGYocNhTPfE/VTnI+0",
+	"EcOGTSUcMgcthdFqKDRsaIe9vWfDRstlHtqLIB4gRcvAJDlNCGRyU5HRbN0wQ+gp8os3ZWCAhoBghgRe",
+	"CSQ4bPkvf0EvnCtI/TCwRSVsbQhFhxzHWJAEQRQ6ZJbbVmQmih+qTbh8SlAo8VgjnFmZlt5N630MRbh0",
+	"G8mslEgMrmDr5Qcapys5+N8mHOqQjPD4qtVBgyHzC2FhFL47OTsPNU3xmi9z33T7QKA0iRUxjYiJEdCp",
+	"OVQiUBhJJAwDM53SNe/po3B942KFbApH24MpYbLvbOB7+v6bNFFDA4IMMRAq+QRMy7u88U03aK8PrA6y",
+	"s+DMNuZF1ojUtzF0iUARabuywdZR0fLcIOqGCInnixA1U0ZvbEl8QM/AOQfV6FY4mIG5AsIOKv0pfRRe",
+	"9wLfk4J+eDN43j77YbD/6HHziqwCNdywoV/Jtq3h1cn/7BaYe6oOW/8wbLQcnBVCKezVqwt0QYS2K6ut",
+	"ibGRILFagxGjDSMrn426lsEa31CgcLHC82PvAkJiQcZ04hFleD2mowRrx6wuPKJkejNrUy+qBbjNFnMU",
+	"CrMuS2pCgJ/uZG54ht0UW5lgYxuZoJfHl8wtDSV4Ce9rcwsXJFtOC9h4QZQzhLHVR5lLDdQWdQvcLwOL",
+	"e6Zrs4aQuRBzfGMhBjKJ+8rQpVUZ4y0CapnTnmiVU6+vk1/GiiDNyI2agE9yKGeAARAITIcq9IxHqz4K",
+	"Z1zARmxBfNdGGkrfq790wxiz8lIeWmhbUDtJMkAhnS94Ij+aL9G/ozAF8h9BsfwV6CownFE6cRy7fKB/",
+	"t7/al+FM6gWrvqZ8St5RdNkXdqzZysk2WipAKHybJgJnMOwj+Vd9UooG6KMK0HXP/DgjNxXwDNwVllve",
+	"zfC6F6oL6l295ojLGWh4KEoTEGJcRURwzLpIVnztZC9Dffrow2XoOEjKtJ6oURjt39wYl5zmF8ZA2EED",
+	"ttKFkJQgFSAMQgL4wD1f48vXx39/efqPj+fHb16eXJyHATK+e7X03iOkxG6lCU2Av2UR+bqxT0IimpCx",
+	"4noQD6Q5N4l0cQFkLJQBkgl19ZwgRxnOxq3ipx9enrw7+3j68vz0H2pJg3+chahpFoIeieCgK4L9edDr",
+	"zvvokctMbVnkcgO9Gjw/fn18/o/aoebBQXcePFbjHGbjBOj//p9eF/0v9DOVkiRHmmbmO6iYhq1UoBln",
+	"XGnBcEaUoQ8RifEqQPvo//1vBP++PPL8vib0TxurwT8AB3eOkykxWWtFNRtgzKZ9rYFECREi11TdqBHN",
+	"mPOFEhsCpdhfY0ng6saUXbVjPsYx3KFxzNMIzYnE6tYE6Pn3bwfnAbp4PQjUXWlpC4A+35TFai7KBI1I",
+	"HrSD169P3n88H5x+//L84/PjF6dn4ZHZ1CQVONbDjHkS2ZbtxrltHT5Nkyza7mniq1jUjArJtaBDmRbt",
+	"csFnDwQKrVtSN6anDIXfvzxHdcpTzKciBF16UiIkfpgQlGvtHaIIr4SxlsZ0TJguCWKMFO8SvkgokTbk",
+	"h8rYt100goYRgBr9RrfT63TVW3xBGF7QRr9x0OlCl4kFljMwCxnrAJi3uaiweT03Yio2xaeOfKV0RMZ8",
+	"TjSf01K/aeALhmXdMhmm11U4jiM3oK3A5LpQi9rM0OyVPZ1uDqmhRly0rpmaJj7VPR6LjQ5zXh115IpE",
+	"KZ4mrP+633g+I0Ki5+fbNzQsdlj5nDc7yyQlns8HjmC/29uiI9EO02/upOi6aHwOGofdbt2obpl7pf7q",
+	"8GFv2w+LfU4Pu4+3/TTfc1t92zvY9ttiizP4+tH2i65oSfo5aDzqbr2Aim5hYKm1GZ/mXrh71ggaEk+F",
+	"6xckGpfqfWvN+2Rlps+mWgyp6q8yUFdQ28Y6SJc+E35CuLq3pt2+/sMkkVtZ2dIwI2dNaKKU2NAPvAwL",
+	"ep8tBK00fRcNB7WglSaqq4EYcZMA1wY1ez5XbC4yZC9PMPIl2wr35bAmG83ht17rb4nfW6NIrsn9od7a",
+	"Nt8BaFzrwjveqftEaX1ya1E6aEyrPC1vNFLm2/ErND5CGDHO2obPgLxy2D1EMb0i2pDBUMqumNK6XGBw",
+	"Hp++J7IGmbr/QuL7GyLk7x+xwAy4Fqt2lCvUh1DWYnsRpJIY70GLtr1P6j/bUOY5tn5ChNmKM3LkqjL4",
+	"z+SMzAWJJ9qKEkN5NHADGKd8TPA1GTILElsBhMYxWIy0WcIQet8bn78Y2s8KsDAVM7cjtiDJgh6AYs6m",
+	"JHF7+MNT3RMoRvA1XpFTg1UWm8CA/xvdGQWjUzLZ6XoFjUUqN0g0ob5nofXFaF+PK4uLaaxt1ICgmicY",
+	"YcV4ZlGTM4KWMz5k6p6Y8ttU+tVxxqTVQYMo0vYRbf6ZcdeFPAOwEo48U1TVDRtE0Zrr1VtzvdR0OIqM",
+	"ILP+KsK7cUJwtHLLy9rnaTt/9O1q/mZXcxBFGdpIvrvIn+Mye1771C20gAIDAcO14RpZhFdE5lySyLCK",
+	"ColcPQYow9g7cwqMFjGm7BuX+Fq4BOBCQqcz2wLJ4ucfhFM45AM/uSWOI48/NpUWMYQ076wI/bChZacl",
+	"hdpeL7iOjARa75P60g15l/C7XhFmDWjfLsdvdDne4CsPQeyBbE+lrUVELahSy7Uo6sfyoDMwM6HRCtmC",
+	"QSjCklSkkUIeVlSMinCRZGLYaB2hMJe6GpZHCYrJqM7tYxwo1IXX5XH8NRXSemt3tuS+pnMqt7nmJ5OJ",
+	"IPrNQusOFq/yhidwUJEbPJbwhEIEAmpKjiZUhyupPYIuBClihgqQGyqkzg9UfLTxS0qSVWb4NTHkxb7y",
+	"LoD98lZmBGd//uBlqep0BZtytqZSIFXw/9sgmhwLeZOeXC+vxvODp+9fnjRKqcofdPG4xoJg8UY8PTme",
+	"jp6x40GP4cPBW/bi5/3RIRl5UfJ9XbJNwRu++/lgOiI0/e7J9Pi7J98fP/nu+/33xxf73z159f1oNPe/",
+	"gxpvChwGcBiZ1K+qLLZezwS6uk4CNrlfUEn2evsHh48e59PGdF0NtbDtAJZvOGGhdvX8zbuDHy4Ovr8e",
+	"vz6JnyRvn7/+W3bYmGldec3Ku2sXjkfjiEwKCwdT/6WPRLskDVRkDNSblR5kRluF0CbARc30X+1zLnHc",
+	"fs7TujxmqV7wSov7EaWZGc7FJ+lYr1iSJIAcAyAXEFWFp5CGknd2+PufU0bn6RygWapV/vmbqfa3saiV",
+	"AuuKvK7tHvxrbGxBjVOyknHqNi42WEApVgwMarbYWmgfQaa+TfSvck5mVbbu6mVU/1RswktHaZCbRQx9",
+	"LMylkCtw4U60jzDwXZPmmzWcwNAtaOgGIWm5xpqNbYjs1g7NcsGFe3Np+nu+V264ET67k/h1vGk3SNZR",
+	"clcL7avwz/6+iOIf0ifs4WstPV6vg+x9Mv/a1mWcI61ZCLPxKpisaPC4UanrXI8wi7ipvFTlwfWp6jaa",
+	"sH8L/gReXAOer9mPuw0aBjuouoMo8qOpgnwPIhOJFVSprErCVDrykIWx0iTDvZCDogjVqZd4JdACkphl",
+	"YLLxsr4QFq/AYA9xjm7KJYTkwhxDZqPEbAmDiW1DMcYJXAXGUWgD9kII6zXhug/QxTFSyqXIXvjQ1e2n",
+	"q9zR2c34wkr05Rd0eefr2WzibLZsjzl8e9h311ksNhVbjH9TR35fNEcrJFsRnC+mhxjw7K60KA15Kxro",
+	"THjFZKdWx6TFuBnW5/QPma0/aft7ooQsE2oDvpYzHvvZ4hDi5XqFNgup4y2XvGzyW+DFo1yaPwyQz/Mn",
+	"ahNqNjVDVl0AJnXZ2hB0DpG5EGh/lFUYqC0psFeYBzxIh91ux4ajqy3A8lt+1vWQmbRrNDDlqm0jVFeZ",
+	"wxU/4IwExeIHqLnf7ba088BkR1ExZEAiITRagZQn2g0sEY7jDhqYpnwWCm0qyRwlxHAjIKxDpjuyFkyz",
+	"rQAtZ3Q8Qx4TWaQS4pB1YpktMMKXSuhS0K62zOp8ty+ixeYqIKzVZIPGtu8Vs/93UJC95XwoG/zyA3/w",
+	"lMZdNbWs6MZno/Pe3uL7hzX47qZk9w5+Yy1b359MQPjG5v+MKnae8d6Tgr2X6I6LkFbx1Ukn25tUdZM/",
+	"nVSJR/ya9MFzNudK3zfqEcHjWWDjqsZpkkBCWBLrfDeTUGmqTDpFK08hXLFxytCHELoohgEKQWULW0Yr",
+	"M7k6igPrNJ4j+0bOrsv4MuPCM75Ec8xWOhzdtEdFrmmKhBSfyYSMZR9hL8vZugb1F1bOGisthESI8cQ+",
+	"gfyxAAmu8yQ5i3ThAtdSd8hcG8IHwqV3gcHEDmHWCkmEWap4o4+6n00NAxgySZkSe8YcuqrJIct0HgUa",
+	"ojPpc36YqiaxkJV+2O1qd68BttrhnApB2TTIP+CJg7KBAmYo134T5Cj1zZAV34RgfzNSdcAp3JL7E1Qy",
+	"Fmu6llY3Gt2ag/gtaLeyde/vJgj4XX57+7suy2u+WcngvLL+Pv5/Y3R/SkZnkMbmQHqod088z+te+nvm",
+	"eWfA8RSbs9WQGF8GXvExn3FRkVUx1prgkOWznlyRNpNPX5HFrltqgD5ts9azHMsOeqkjWoZQs0Otdcmh",
+	"OIIInKpf37jSlNgo1WEylbPDYqNOrdf7zUFRWOpHGqKmrvhk6zZdkVUrQFCxx2s42i+m3uuqUKbwgUk1",
+	"axYT9kMlcoSto8KydYtOvWiT6u9Cs0arXAPLvt/UU5/4SFsE5gXul9kTHPczyUPGOsCzbp6oGeYUTCWh",
+	"5BLh1JIdgrhDAlY/pzcaQeBc1faZrnEV4/EVhMNarD0yBe7QxfELx0eHLGttCtlOoS0Z5SIVQ1PFxSIm",
+	"xPXq1ZtcP3OM/ieaa2N7FGY6/whRyiLdPk/aPqthPkTSa/VvQxcNCIfM2kZsnG+FCGAKUX8RW0VlH90t",
+	"jQvAz5lrs6okCkdJs1uk63gsudd8F2s4NYIGWNJq1vGh0evsd54cdju93sHj3tPOfufRo85Bp9cIap7s",
+	"Ny6r2upWv+0aNPuLhe0x0ya2tCE4PI1DLvLX7cAfLNW5C7rHbAOq+P2nAVqHJ1MtjGwnx/hdkLcXr9ZU",
+	"1V5i8SeQcr6JNxXijcEljwRqLhuv7lm+EXufzL+Mpq/41dcj9Bg4fEkJ6W/qhomyJcC2HnfXEQQnp5FC",
+	"frkuXj1kpWJh1nJgajCauqPOT2gf2/I3deLYkDl5zFSCMnhgHYPGnm/XTE1alRXVzFsPhO/aBUtGtny/",
+	"GhxiZKlkRJ7KMZ+TnDdZF5vEESJMzQC5yjY82QIvczM3S/WcQm1xEIjKPgof7z0OjUo9odekpev96nCM",
+	"EaFsamq5RAAF/S/GlyDPXRFiWr0p0hulMamzgjjDhakBrgCkKWowZFhcQRac6fim7Rb73X1T7iPKykaj",
+	"t9rJoh09ODJy1y0lF3u3i994FhvvK2vQrTQ4qD3Z5hd31d63MbPvoNOrpW1S6S2yZIwO2gdZe9USi9Y3",
+	"zvevTqGCe4Ldvd/Ib6rLBNniQLXZIufV1UYfiHJfUl3RDUp1KkqWFTW1JUyzcqZDpuuZVrYpM9cwm0w8",
+	"yLcD1iki0K7VlPjLSssOma2RqbNYwEqp6IXuNqAtwrbm7RH8pmNmIHXDZuhmZKZbl4Ri67N5yShfLMql",
+	"MBe0Blgf6yIqM3ec4zmMsMRhVSc4e5O3uJBviZDF67gVjqsPN2I4NDYu4ZiH5vZZISyjUqI4hUrZUGI2",
+	"i8SymnEZuzvGfqGkAoCabXR5cfra727Z8gIaRAjF2Z0FwzYR/qvFOfVSC4p2JsSVGocKYLmCvbHfoY2l",
+	"cdxCc4KZbUXsIGKkI22veSD0vTtCDM9hM2qi7N1UChoRr5QuBDM8fHjYPXj4EIWOMqJTYiwiHTSwyAKR",
+	"GybQo2+NLxaKUKLHdfBm3E36wPbz1ls0FfzW7E8JFq5/sasWeLDvVUFF4YdB+5+4/Wu3/fRS12ccJ6uF",
+	"5NMEL2Z0jBLMIj5vZWWz91HTFheEg1MTR3zJJJ1Dhv32e9QBeXZdkusShoVGtmqKjqkuq2QohR5ekWXd",
+	"w2IJFCYhuvYaZ2Piiu3qPpT6tkKDGIWIrncMFegaxxSMW2hEJiAG+8UNbakjr3w15azVh7EPu11tChuy",
+	"hw8BmR4+tHbZJI1JgELTd2JlS3riOdHlHJGY8TSGrmo6c03LQrbmTdavwoRKQrFovSU1NMjyRsa2tyXI",
+	"oX3gYQi1vfwBGND2zax/yKyhBCIos4Y61malCwPrngRZk6tSMV8Xy6MvM2dkyEzp8KMsOsfCPPz0udKR",
+	"ZFIS8rR5a2NSVYSGC8kQMzqRnYQo9bVj/JSNwP0M47vfL4shDeSGgGFkzOeW028vEhb2Y3qwf4mcC9vL",
+	"xrWI76svvP5spUiVXcGSIZj6+l271wga79r7Lrbl6aT7pPvk0bj9NHrUax8+JY/bowh32+TJ6GCfdCeP",
+	"H3cfeY3r1Qpe/L2Hf/qFyuevn8fHvf35dxfvXo0Gg+t/Tv75S/rjcsvDuO1puK7oXyKHozDXLUT0Kong",
+	"cFuJIC+e97b8qsJGdH8yiMuEKMohG8SQLQRuZ+U5Xp8ZYevnWTfM9uL4EaIyx5kZWZo2sEM2cALuoRbb",
+	"rQTt1cff7/aO8mKx4YG28LpSQYCJgsRuYhTdglwheR3xSKMCqb64OH4RWEp8WF+Dr4rA3i2T49aYfLjd",
+	"h77CeH/I6PIhdkTGmtyIk50Ryp00qjlobJpcZPY1Gq09fnf6mYUGch7A2lKTtrARHb6Y2rUl8f1dI5kO",
+	"gN8Zw3azQhfgevxiXfy6DiuG0iQgeXo9Klwce6nVRl9tgpI40kJg4jcvE5InJBoy3a4s04m1CsDGcRqR",
+	"CKp96xGcwmL0Fb+RnY3j1gInGMXYkGXiY6D984y0Sj3uXLjYw4f73d7Dh4Hpp1HoUqLtGxDjvikMXOkK",
+	"z2dkrJR/kKGp0DJ03++hctjtmRYCeoG6foXRLZ0yYKwrak2cDZmWJXRlpqN8u2dcRRO2JPpHQ5bTfeGw",
+	"TLGcGI2IVYvySq4xJx12D0C/ypcYU+rmq0zjcofn9C2w4dOJB5KsgqBpkqVd9jUB7l+FvF8SbG3csvnn",
+	"d+qlXcTWoDFPVmQy/eHds7//8OMyvenyg2f/eP/d7N2b7rN/xuPn+MuqGRq21XHud1crTNmUL6lZVB3A",
+	"l9Ix7u2wvpQaYgJwdo9y/6pUkNtw4q9Db8nzw/tVVm4fZV7D9msMtjoGvBzBvbsi5AV6D9nmSG8UmnYd",
+	"YW3cObiYte/Wl3a9OPRNvmThO5OBt7uQvk4W0nw/IeYOfEO2W4h5Bw1c5DeqCvwesu0jv5t1MkarWEHb",
+	"WiGVCGYjwq0UYSLmoOFJdVw4Zi523Bc9AG2ScoT4EagfkyzurkaNXSfQrIkyv0dpYW1wedCAPfuPe3eI",
+	"PXdU90uEnxv+XAhDv20c+iZedNd4dEVw740P/W45Sm0ct44+vD/7WMyn4hbOaG9BFQ1v7Ogt3ZUKsmMX",
+	"WSOcVV83t9R+Fxeko3UP9bKuERFj8K3YbBrKUGgaGYUd9JPXR6dj24n6xM7wLKjzBy0RtYJlZlEU0ngg",
+	"NlQ9fK0AVNK4K6oU5s/ItODUqxB+68+Okovz8alVFQmzD44j8eGyUVlYrtRWutTkOp+Fu8XCQY3VsdBq",
+	"MNT0sI0n+nz1Y62HypniADiOw9riin53/2wThKVzXxXIy/wlXQCzMYnj3JNK5cHGPkUVn7hn7pfydDCo",
+	"7UHcxqnkcyzp2MQYVr5V/D0hP5Ox/7u/EgvMjoJkO2ts5o9W+443snvHFhCtHMA9dF9elpqRb0YLK9CB",
+	"kxDZ9i5U6PavTSsR1CKAkDiRL5TC6SPAxDYmV8IztKFs3Hltxku7y+IIi269tKrxoFRNbjQjVjb6vS60",
+	"htdVSHpd9de6miQ1E+gaONUzbDFkAZzg9PXr0Krd1h4kT+QL6Lynvq5cQePFy7PnoPrr6z2Av+DHCtT7",
+	"F9Sqec2n6wJ4PNH5t5BR7jmAx0rPToOLNfu6g3Sw9ynmU62IymRVoYauCdWnEWqGNDJdhGM+LbTZzS7l",
+	"AsuZd4fUjGuL+VQgUrVmuyaOeaNq65GZUpTzkJkwZ931SqC766W+epvTUNcGM8d8+kBkopHrem1+16sM",
+	"h+we45ntWo50KEd1eDK6c3RyFjadxSej+wxPjvnUc4D5Wmk1Imj/gukmIpxRfsh8n2elciqTVUaOGvel",
+	"0m0Vm3zL4ORNet72Qcq/T88cnFl1wO+ORDQ1qVg7qlg5TaoivLRTqbVcCJdn90VDZL15bhke+1UFvuaA",
+	"7R01COBbBLye4bkNvcMVJtHABUPm/G9NYSpsGm9jFhDoBzEWQwFbxonosjG1Ogb+VaFoub+ZIXMhKfn3",
+	"he7mC7UOdYFPUQjJrQnA807+fpxxOI7v2dnlLfG+4+l2XsDvMYTs6woG89F5zdXcQIHvPQAsRzKOPFHk",
+	"sK42bvHm/KmjqrY81dtGU+VOZ3Mk1ZAVafYO0VQ1kVNrj7v7G9KaP0DE1NbY8wUjpYDnz0ky9Ti/rkBZ",
+	"aaMHS2o5Rqoc+KRLKuQin8JPn8NiRFPLpzm9+gCae+fX92PBvLwNN79r2Mq936ivLvLi9x5D8SXY/Vcf",
+	"QpFjVt/CJ76FT/xW4RP3xCu+hU58C534WkMndmAvM4JjOfu1vrNjlrWeVSlRODPCwuW0B+hR9yBrMApW",
+	"6Xy+aKdKefgB5m7ctQi1K+O8i/nEzF2DpVnOfqTTcd2GEyUPdbzTvMU6U/9c72fBboGR7eyqj6ajEYeM",
+	"0wQqMny49NFIj4nGMzL28cTs3mAIZZIkDMd7WjrOlXeokxKAQplW5hbh+sYWFyIx5gvSQdr4oa0QTpTI",
+	"CiqUdAsQCkwFfwFx9Sbx93y1MAVeITteHZrpf5JZGPXrdszjyBSkFXhOhiyklk2PVz+RlUka0O6X5kg3",
+	"51RvOnNi0jISTFZin5Gl6RPg6ubbkrk2Qa7cXFcPZyUwSPC+C0+ytDzbppokCySHSA348azdc4Xtz42b",
+	"sRAsUjdIHlb2w/ZZu9e2H+8cAw47v3cut90aYO5N5Wq0+Rn60Zs3fyOW9ftNfDXI7lsNiEF4S3iM/l1N",
+	"d6yL6UvSHJ9xQgdiD61s9ZljqBSpyMsmSuSJ/+MV+Ex4Uti8WEMWlKB6Z5JQSoTfRCMUCLRlpUwiNltF",
+	"djJ4fLv1f6Zbn7nl6m68uo7bSaJYQHqdTW9cJHxMhM4pJwL9cH7+DjLVQbDJWDSJBdEl7hniyXhGhEyw",
+	"hGpNEL2XH4yzeOUbA4RMx1cByFZlQZgKKAGzreT7ml4TRoT4GmVfu38jyKyXIO1G1FcjUitDgoljRyXD",
+	"yuBjzFBkwo94ctWv0UBs1M0cQ0kBTc/ndJqYiL8ZFWiU0jhCjJBIBC6GyLEBwqaUwVEmKWOUTY/yak2A",
+	"BF5BqjA0NwLkMhpYx7GcCGmNCp6Gug6COk5MGWSbzjyRuwWmMoGo3BZvTgmO6L0gjr4aVmhUoNRIFFhD",
+	"wOqjhof92YHSw7bbIF+2hQr80yHuGrILLIQhuDurWrvsTki+WIDEu26Lt9LZ1u514Jcm95HpCEyaVrfX",
+	"T1wWMUoIFgo71t1KN++GaylkGlEi9j4VyzF/LteS3bHVKmpitIiVAqWLMPfRYffgCGG2gg5tsSB9XaQB",
+	"ysd6BTFNWdOL4xdDBmnbI4IwcmXDXaJ298hWqHbN0Gz171zldpgkqxg+ZHqaDjr1G8N5da91Pr8aFypt",
+	"gVBZKJgOMw6Z/RXHsXuSVcA3beFsxXhbRC2OzSRz1KQMqqNDQn0rM1/b/vcmszizmucL8lNZbeVU08KB",
+	"vkr4HMC7tSfewBO7pnZ/5BqcGim+zkqcCvgIm5IM+lQmCZ8ryQWbE/WuNHSJ29kRXKrBvk2d5Vv0vt9A",
+	"afT69z6Visv/tkToGZczdTtFRoYcERIFKqRph++FWNt6ACYdsnIfgw56VUtuUBW1gTZyuqpzDb0xkhQl",
+	"wrW22p68oMGQCb9b9hJTmXXLFro9hV0M45JOrLLseiwxnrIxdIdagd9uDc2CcW5BtIw74RvV+kqolm0p",
+	"8TUQrHLLii9E5YLGIq1Qbd4A4SmRpZ0oEKogQENmKRC4cw3d8K9jXT+a3cjAkFEZQEFRTzBSCtaIEIZ+",
+	"SSmRrjCQ3pyiDeH7l89+ODn56cXHty/ffzx7eXr88uzji5evB/8IUdO40IfsoItEq5/rULQgiSd8ua56",
+	"pk95TlTTCSJzghkkU0B9IpAaTY1Pd16Q+WX/sIHFuQZF2uw34zbpBBJzhbSCmk8HDYXRyJ2dqMvJI2XS",
+	"B+3hQfYrcIrM+Z9jFxXNew91VWDn3FlwIdV+tI/fo7tV1HUQRfoWnPMawtrbSFgBMEBWtyHDVdv6DWny",
+	"1rQVwPM1ktZBFHnYw9dS1YJi+KkxIjghySCVM6UnfoYqTsm1pbk6JH0PKJgZq3i6epF6RqHz1k0Cpoe1",
+	"jnwwojDFpbnpryryss2oRjIE/LayxgwnOo1df4ya+rLqkr8+jfNbd5vfWt7ctl1QsG5HfgRthQjJWbwq",
+	"bidzopeHflUqFeN0SjyZqPucFZbX/sQxGrw77pSy4lfrZrnIRVPtOkM+EKA8OhjHEVVUCIQ5W9a8vgoC",
+	"ajrXqMgyN+r8MP4ZGQtweRHGOW33pq9IAGuJOY7QCMeKpScadXx7ruijUBuTjQGuYNJsBSg0JskQNaks",
+	"mhhNCXYbG2EGKZocWx30VpFgMCcirAu/ddC7hM+JnJFUoDmRCR3r/gJYonDP/KAGJDcSkZsFF9RCeI6B",
+	"0Xq8883L89Pj52cfBy9enJrC+oIoDpbVXqcCrIsJHss83oOV5/Pl5/8fAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

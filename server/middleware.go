@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -36,8 +34,8 @@ func principal(ctx context.Context) auth.Principal {
 
 // publicPath tells which paths need no token.
 func publicPath(path string) bool {
-	return path == "/healthz" || path == "/openapi.yaml" || path == "/openapi.json" ||
-		path == "/docs" || strings.HasPrefix(path, "/docs/")
+	return path == "/healthz" || path == "/livez" || path == "/readyz" || path == "/metrics" ||
+		path == "/openapi.yaml" || path == "/openapi.json" || path == "/docs" || strings.HasPrefix(path, "/docs/")
 }
 
 // authenticate verifies the bearer token of every API request and provisions its user.
@@ -220,22 +218,5 @@ func strictErrors(f gen.StrictHandlerFunc, operationID string) gen.StrictHandler
 			}
 		}
 		return resp, err
-	}
-}
-
-// requestLog logs one line per request with log/slog. It never logs headers (tokens) or bodies.
-func requestLog(log *slog.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			log.InfoContext(c.Request().Context(), "request", "method", c.Request().Method,
-				"path", c.Request().URL.Path, "status", c.Response().Status,
-				"duration_ms", time.Since(start).Milliseconds())
-			return nil
-		}
 	}
 }

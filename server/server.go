@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,12 @@ type Options struct {
 	Store    *store.Store
 	Verifier TokenVerifier
 	Logger   *slog.Logger
+	// Engine is the delivery engine /readyz checks; nil reports it "not configured".
+	Engine Engine
+	// Observer is told of every request (metrics); nil observes nothing.
+	Observer RequestObserver
+	// Metrics, when set, is served at GET /metrics without a token.
+	Metrics http.Handler
 }
 
 // Server implements gen.StrictServerInterface.
@@ -29,6 +34,9 @@ type Server struct {
 	verifier TokenVerifier
 	log      *slog.Logger
 	users    userCache
+	engine   Engine
+	observer RequestObserver
+	metrics  http.Handler
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -38,7 +46,11 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Server{store: opts.Store, verifier: opts.Verifier, log: opts.Logger}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
+	}
+	return &Server{store: opts.Store, verifier: opts.Verifier, log: slog.New(requestIDHandler{opts.Logger.Handler()}),
+		engine: opts.Engine, observer: opts.Observer, metrics: opts.Metrics}
 }
 
 // Handler returns the HTTP handler of the whole service: the API, the contract at
@@ -56,7 +68,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(s.log)
-	e.Use(requestLog(s.log))
+	e.Use(s.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			s.log.ErrorContext(c.Request().Context(), "panic", "err", err, "stack", string(stack))
@@ -64,6 +76,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		},
 	}))
 	e.Use(limitBodies)
+	e.Use(unmatchedFirst)
 	e.Use(kheopsNegotiation)
 	e.Use(s.authenticate)
 	e.Use(storableText)
@@ -76,16 +89,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openapi.YAML) })
 	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, specJSON) })
 	swaggerui.Register(e, "/docs", "/openapi.yaml")
+	if s.metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.metrics))
+	}
+	e.RouteNotFound("/*", notFound)
 
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{strictErrors}))
 	return e, nil
-}
-
-// GetHealth answers 200 when the database answers.
-func (s *Server) GetHealth(ctx context.Context, _ gen.GetHealthRequestObject) (gen.GetHealthResponseObject, error) {
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "health check failed", "err", err)
-		return gen.GetHealth503JSONResponse{Status: gen.Unavailable}, nil
-	}
-	return gen.GetHealth200JSONResponse{Status: gen.Ok}, nil
 }

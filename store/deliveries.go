@@ -93,7 +93,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delive
 	if err := s.enq.EnqueueDeliveries(ctx, sqlTx, ids); err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
-	noteEnqueued(tx)
+	noteEnqueued(tx, rows)
 	return nil
 }
 

@@ -175,6 +175,19 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return *v, nil
 }
 
+// CheckSchema reports whether the database's schema has every migration this build needs (a
+// newer one is fine: migrations are append-only).
+func (s *Store) CheckSchema(ctx context.Context) error {
+	have, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if want := migrations[len(migrations)-1].version; have < want {
+		return fmt.Errorf("schema at version %d, this build needs %d (run webhookd migrate)", have, want)
+	}
+	return nil
+}
+
 func (s *Store) dialectSQL(q string) string {
 	if s.dialect == SQLite {
 		return strings.ReplaceAll(q, "TIMESTAMPTZ", "DATETIME")

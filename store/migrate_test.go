@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +62,31 @@ func TestMigrationCountsExistingTriggers(t *testing.T) {
 		}
 		if got["W1"] != 3 || got["W2"] != 1 {
 			t.Errorf("counted %v, want W1:3 W2:1", got)
+		}
+	})
+}
+
+// TestCheckSchema: an older schema is reported with the way out, the current one passes.
+func TestCheckSchema(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		ctx := context.Background()
+		st, err := store.Open(ctx, testdb.Config(t, kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.MigrateTo(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CheckSchema(ctx); err == nil || !strings.Contains(err.Error(), "schema at version 1") ||
+			!strings.Contains(err.Error(), "webhookd migrate") {
+			t.Errorf("old schema: %v", err)
+		}
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CheckSchema(ctx); err != nil {
+			t.Errorf("current schema: %v", err)
 		}
 	})
 }

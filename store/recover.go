@@ -170,7 +170,7 @@ func (s *Store) enqueueResends(ctx context.Context, tx *gorm.DB, ids []string) e
 	if err := s.enq.EnqueueResends(ctx, sqlTx, ids); err != nil {
 		return fmt.Errorf("enqueue resends: %w", err)
 	}
-	noteEnqueued(tx)
+	noteEnqueued(tx, nil) // resends: no delivery is created
 	return nil
 }
 

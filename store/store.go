@@ -47,6 +47,9 @@ type Config struct {
 	// cold, and database/sql's default of 2 idle connections made most requests under load open
 	// one.
 	MaxConns int
+	// DeliveriesCreated, when set, is told how many deliveries of a family and event a
+	// transaction created, once it has committed (for metrics).
+	DeliveriesCreated func(family, event string, n int)
 	// NewID draws the ids of albums and webhooks; nil means RandomString. (Tests make it
 	// repeat itself to check that an id drawn twice is drawn again.)
 	NewID func(n int) string
@@ -171,19 +174,36 @@ func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) err
 	err := s.db.WithContext(context.WithValue(ctx, txNoteKey{}, note)).Transaction(fn)
 	if err == nil && note.enqueued {
 		s.enq.DeliveriesCommitted()
+		if s.cfg.DeliveriesCreated != nil {
+			for k, n := range note.created {
+				s.cfg.DeliveriesCreated(k.family, k.event, n)
+			}
+		}
 	}
 	return err
 }
 
 // txNote records what a transaction did that matters once it has committed.
-type txNote struct{ enqueued bool }
+type txNote struct {
+	enqueued bool
+	// created counts the deliveries created by family and event.
+	created map[familyEvent]int
+}
+
+type familyEvent struct{ family, event string }
 
 type txNoteKey struct{}
 
-// noteEnqueued marks tx's transaction as having enqueued deliveries.
-func noteEnqueued(tx *gorm.DB) {
+// noteEnqueued marks tx's transaction as having enqueued deliveries, and counts them.
+func noteEnqueued(tx *gorm.DB, rows []Delivery) {
 	if note, ok := tx.Statement.Context.Value(txNoteKey{}).(*txNote); ok {
 		note.enqueued = true
+		if note.created == nil {
+			note.created = make(map[familyEvent]int)
+		}
+		for _, r := range rows {
+			note.created[familyEvent{r.Family, r.Event}]++
+		}
 	}
 }
 

@@ -74,7 +74,7 @@ func TestMigrateThenServeAndStop(t *testing.T) {
 	go func() { done <- serve(ctx, cfg, quiet) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := http.Get("http://" + cfg.Addr + "/healthz")
+		res, err := http.Get("http://" + cfg.Addr + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -82,9 +82,14 @@ func TestMigrateThenServeAndStop(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("healthz never answered 200: %v", err)
+			t.Fatalf("readyz never answered 200: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"healthcheck"}, &out, io.Discard, envOf(map[string]string{"WEBHOOKD_ADDR": cfg.Addr})); code != 0 ||
+		!strings.Contains(out.String(), `"delivery_engine":"ok"`) {
+		t.Errorf("healthcheck of the running server: exit %d, %s", code, out.String())
 	}
 	cancel() // what SIGTERM does
 	select {

@@ -16,19 +16,20 @@ import (
 	"github.com/webhookd/webhookd/buildinfo"
 	"github.com/webhookd/webhookd/config"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/metrics"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 )
 
 // openStore opens the database and migrates it, the queue tables included, and builds the
-// delivery engine on it (not started).
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, *delivery.Engine, error) {
+// delivery engine on it (not started). m, when not nil, counts deliveries and attempts.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*store.Store, *delivery.Engine, error) {
 	if cfg.DatabaseURL == "" {
 		if err := checkDataDir(cfg.DataDir); err != nil {
 			return nil, nil, err
 		}
 	}
-	st, err := store.Open(ctx, store.Config{
+	scfg := store.Config{
 		DatabaseURL:         cfg.DatabaseURL,
 		SQLitePath:          cfg.SQLitePath(),
 		PublicURL:           cfg.PublicURL,
@@ -36,7 +37,12 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 		FacilityMaxAttempts: len(cfg.FacilityRetryDelays) + 1,
 		NewSeriesDelay:      cfg.NewSeriesDelay,
 		MaxConns:            cfg.DBMaxConns,
-	})
+	}
+	var observer delivery.Observer
+	if m != nil {
+		scfg.DeliveriesCreated, observer = m.DeliveryCreated, m
+	}
+	st, err := store.Open(ctx, scfg)
 	if err != nil {
 		return nil, nil, explainOpenError(cfg, err)
 	}
@@ -50,6 +56,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 		PollInterval:  cfg.PollInterval,
 		FetchCooldown: cfg.FetchCooldown,
 		Logger:        log,
+		Observer:      observer,
 	})
 	if err == nil {
 		err = st.Migrate(ctx)
@@ -83,7 +90,7 @@ func explainOpenError(cfg config.Config, err error) error {
 }
 
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	st, _, err := openStore(ctx, cfg, log)
+	st, _, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
@@ -113,17 +120,48 @@ func verifier(ctx context.Context, cfg config.Config, log *slog.Logger) (*auth.V
 	return auth.NewVerifier(ctx, vc)
 }
 
+// serveMetrics serves GET /metrics alone on a listener of its own (WEBHOOKD_METRICS_ADDR),
+// until stop is called.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for metrics (WEBHOOKD_METRICS_ADDR): %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener failed", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}
+
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	st, engine, err := openStore(ctx, cfg, log)
+	m := metrics.New(buildinfo.Get())
+	st, engine, err := openStore(ctx, cfg, log, m)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	m.WatchQueue(engine, 5*time.Second, log)
 	v, err := verifier(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log}).Handler()
+	opts := server.Options{Store: st, Verifier: v, Logger: log, Engine: engine, Observer: m}
+	if cfg.MetricsAddr == "" {
+		opts.Metrics = m.Handler()
+	} else {
+		stop, err := serveMetrics(cfg.MetricsAddr, m.Handler(), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	h, err := server.New(opts).Handler()
 	if err != nil {
 		return err
 	}

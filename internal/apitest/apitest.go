@@ -58,6 +58,9 @@ type Options struct {
 	// Logger, when set, receives the server's logs (by default they are discarded, or shown
 	// from level WARN with -v).
 	Logger *slog.Logger
+	// Server, when set, adjusts the server's options (observer, metrics...) before the
+	// server is built.
+	Server func(o *server.Options)
 }
 
 // New starts a server on a fresh database of the given kind.
@@ -76,8 +79,9 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	if opts.Setup != nil {
 		opts.Setup(t, st)
 	}
+	var engine *delivery.Engine
 	if opts.Engine != nil {
-		deliverytest.Start(t, st, *opts.Engine)
+		engine = deliverytest.Start(t, st, *opts.Engine)
 	}
 	key, err := auth.LoadOrCreateDevKey(t.TempDir())
 	if err != nil {
@@ -98,7 +102,14 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	if opts.Logger != nil {
 		log = opts.Logger
 	}
-	h, err := server.New(server.Options{Store: st, Verifier: v, Logger: log}).Handler()
+	so := server.Options{Store: st, Verifier: v, Logger: log}
+	if engine != nil {
+		so.Engine = engine
+	}
+	if opts.Server != nil {
+		opts.Server(&so)
+	}
+	h, err := server.New(so).Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
