@@ -10,7 +10,7 @@ BUILDINFO = github.com/webhookd/webhookd/buildinfo
 LDFLAGS = -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE) $(if $(VERSION),-X $(BUILDINFO).version=$(VERSION))
 OAPI_CODEGEN = $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: run test generate check-generated build migrate bench lint lint-spec fuzz
+.PHONY: run test generate check-generated build migrate bench lint lint-spec fuzz docker
 
 ## run: build and start the service on the embedded SQLite database (./data).
 run: build
@@ -42,6 +42,10 @@ generate:
 ## check-generated: fail when gen/ is not what `make generate` produces.
 check-generated: generate
 	git diff --exit-code -- gen/
+
+## docker: build the container image webhookd:local, stamped like `make build`.
+docker:
+	docker build --build-arg COMMIT=$(COMMIT) --build-arg DATE=$(DATE) $(if $(VERSION),--build-arg VERSION=$(VERSION)) -t webhookd:local .
 
 ## migrate: apply the database migrations and exit.
 migrate: build
