@@ -16,7 +16,8 @@ func TestContractListsLimits(t *testing.T) {
 	}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			if op.Responses.Status(503) == nil {
+			// /livez answers without the database (liveness must not depend on it).
+			if op.Responses.Status(503) == nil && path != "/livez" {
 				t.Errorf("%s %s (%s) does not list 503", method, path, op.OperationID)
 			}
 			if op.RequestBody != nil && op.Responses.Status(413) == nil {
