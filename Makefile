@@ -10,7 +10,7 @@ BUILDINFO = github.com/webhookd/webhookd/buildinfo
 LDFLAGS = -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE) $(if $(VERSION),-X $(BUILDINFO).version=$(VERSION))
 OAPI_CODEGEN = $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: run test generate check-generated build migrate bench lint lint-spec fuzz docker
+.PHONY: run test generate check-generated build migrate bench lint lint-spec sdk fuzz docker
 
 ## run: build and start the service on the embedded SQLite database (./data).
 run: build
@@ -65,3 +65,10 @@ lint-spec:
 	@tools="$$(tools/npm/ensure.sh)" && \
 	REDOCLY_TELEMETRY=off "$$tools/node_modules/.bin/redocly" lint --config openapi/redocly.yaml openapi/openapi.yaml && \
 	"$$tools/node_modules/.bin/spectral" lint --ruleset openapi/.spectral.yaml --fail-severity=warn openapi/openapi.yaml
+
+## sdk: regenerate the TypeScript SDK (sdk/typescript/src) from openapi/openapi.yaml with the
+## pinned @hey-api/openapi-ts, then type-check it and its tests.
+sdk:
+	@tools="$$(tools/npm/ensure.sh)" && cd sdk/typescript && \
+	"$$tools/node_modules/.bin/openapi-ts" -f openapi-ts.config.mjs --no-log-file -s && \
+	"$$tools/node_modules/.bin/tsc" -p tsconfig.test.json --typeRoots "$$tools/node_modules/@types"
