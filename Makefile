@@ -34,14 +34,18 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
 	done
 
-## generate: regenerate gen/ from openapi/openapi.yaml.
+## generate: regenerate gen/ (oapi-codegen) and the TypeScript SDK's sources
+## (sdk/typescript/src, @hey-api/openapi-ts) from openapi/openapi.yaml.
 generate:
 	$(OAPI_CODEGEN) -config gen/server.cfg.yaml openapi/openapi.yaml
 	$(OAPI_CODEGEN) -config gen/client.cfg.yaml openapi/openapi.yaml
+	@tools="$$(tools/npm/ensure.sh)" && cd sdk/typescript && \
+	"$$tools/node_modules/.bin/openapi-ts" -f openapi-ts.config.mjs --no-log-file -s
 
-## check-generated: fail when gen/ is not what `make generate` produces.
+## check-generated: fail when gen/ or sdk/typescript is not what `make generate` produces.
 check-generated: generate
-	git diff --exit-code -- gen/
+	git diff --exit-code -- gen/ sdk/
+	test -z "$$(git status --porcelain -- gen/ sdk/)"
 
 ## docker: build the container image webhookd:local, stamped like `make build`.
 docker:
@@ -66,9 +70,7 @@ lint-spec:
 	REDOCLY_TELEMETRY=off "$$tools/node_modules/.bin/redocly" lint --config openapi/redocly.yaml openapi/openapi.yaml && \
 	"$$tools/node_modules/.bin/spectral" lint --ruleset openapi/.spectral.yaml --fail-severity=warn openapi/openapi.yaml
 
-## sdk: regenerate the TypeScript SDK (sdk/typescript/src) from openapi/openapi.yaml with the
-## pinned @hey-api/openapi-ts, then type-check it and its tests.
-sdk:
+## sdk: regenerate (make generate) and type-check the TypeScript SDK and its tests.
+sdk: generate
 	@tools="$$(tools/npm/ensure.sh)" && cd sdk/typescript && \
-	"$$tools/node_modules/.bin/openapi-ts" -f openapi-ts.config.mjs --no-log-file -s && \
 	"$$tools/node_modules/.bin/tsc" -p tsconfig.test.json --typeRoots "$$tools/node_modules/@types"
