@@ -92,6 +92,9 @@ func (s *Server) RecoverWebhook(ctx context.Context, req gen.RecoverWebhookReque
 
 // RetryWebhookLog queues one more attempt of one of the application's deliveries: 202.
 func (s *Server) RetryWebhookLog(ctx context.Context, req gen.RetryWebhookLogRequestObject) (gen.RetryWebhookLogResponseObject, error) {
+	if !textOK(req.LogId) { // no log has such an id, and PostgreSQL cannot compare it
+		return nil, errLogNotFound
+	}
 	err := s.store.ResendLog(ctx, principal(ctx).ClientID, req.LogId)
 	if errors.Is(err, store.ErrDeliveryNotFound) {
 		return nil, errLogNotFound
