@@ -72,7 +72,7 @@ type Config struct {
 	// FetchCooldown is the shortest time between two fetches of due attempts
 	// (WEBHOOKD_FETCH_COOLDOWN, default 10ms).
 	FetchCooldown time.Duration
-	// DBMaxConns bounds the database connection pool (WEBHOOKD_DB_MAX_CONNS, default 40 on
+	// DBMaxConns bounds the database connection pool (WEBHOOKD_DB_MAX_CONNS, default 25 on
 	// PostgreSQL, 4 on SQLite); idle connections are kept, up to the same number.
 	DBMaxConns int
 }

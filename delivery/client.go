@@ -84,8 +84,8 @@ func NewHTTPClient(cfg ClientConfig) *http.Client {
 		DialContext:            dialer.DialContext,
 		TLSClientConfig:        tlsConfig,
 		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           100,
-		MaxIdleConnsPerHost:    4,
+		MaxIdleConns:           1000,
+		MaxIdleConnsPerHost:    100, // as many as the workers that may target one receiver
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    10 * time.Second,
 		ExpectContinueTimeout:  1 * time.Second,

@@ -42,7 +42,7 @@ type Config struct {
 	FacilityMaxAttempts int
 	// NewSeriesDelay is how long a study must be quiet in an album before new_series fires.
 	NewSeriesDelay time.Duration
-	// MaxConns bounds the connection pool (default 40 on PostgreSQL, 4 on SQLite). Idle
+	// MaxConns bounds the connection pool (default 25 on PostgreSQL, 4 on SQLite). Idle
 	// connections are kept up to the same number: a new PostgreSQL session plans its queries
 	// cold, and database/sql's default of 2 idle connections made most requests under load open
 	// one.
@@ -103,7 +103,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// while busy_timeout and BEGIN IMMEDIATE serialise the writers without errors.
 		cfg.MaxConns = 4
 		if dialect == Postgres {
-			cfg.MaxConns = 40
+			cfg.MaxConns = 25
 		}
 	}
 	sqlDB.SetMaxOpenConns(cfg.MaxConns)

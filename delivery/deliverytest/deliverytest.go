@@ -13,8 +13,8 @@ import (
 )
 
 // Start migrates the queue tables, installs an engine as st's enqueuer and runs it until the
-// test ends. Zero fields of cfg get test defaults: one 1 s retry for each family, a 50 ms poll
-// interval, a 2 s timeout and a silent logger.
+// test ends. Zero fields of cfg get test defaults: one 1 s retry for each family, 10 workers, a
+// 50 ms poll interval, a 2 s timeout and a silent logger.
 func Start(t testing.TB, st *store.Store, cfg delivery.EngineConfig) *delivery.Engine {
 	t.Helper()
 	if len(cfg.Kheops.Delays) == 0 {
@@ -22,6 +22,9 @@ func Start(t testing.TB, st *store.Store, cfg delivery.EngineConfig) *delivery.E
 	}
 	if len(cfg.Facility.Delays) == 0 {
 		cfg.Facility.Delays = []time.Duration{time.Second}
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 10
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 50 * time.Millisecond

@@ -96,6 +96,10 @@ func open(t testing.TB, cfg store.Config) *store.Store {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://webhookd.test"
 	}
+	if cfg.MaxConns == 0 {
+		// Tests share one PostgreSQL server (100 connections): a small pool per test.
+		cfg.MaxConns = 8
+	}
 	st, err := store.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
