@@ -106,6 +106,10 @@ UPDATE album_webhooks SET number_of_triggers =
 	(SELECT COUNT(*) FROM deliveries WHERE deliveries.webhook_id = album_webhooks.id);
 `},
 	{5, "recovery and endpoint health", healthSchema},
+	{6, "a webhook's deliveries are read in (created_at, id) order through the index", `
+CREATE INDEX deliveries_webhook_created_id ON deliveries (webhook_id, created_at, id);
+DROP INDEX deliveries_webhook_created;
+`},
 }
 
 // schemaMigration records an applied step.

@@ -90,3 +90,27 @@ func TestCheckSchema(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliveriesIndexedByWebhookCreatedID checks that migration 6 replaced the (webhook_id,
+// created_at) index by (webhook_id, created_at, id), the order lists read deliveries in (without
+// id, PostgreSQL added a sort to each of a page's 100 lookups).
+func TestDeliveriesIndexedByWebhookCreatedID(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		st := testdb.Open(t, kind, store.Config{})
+		q := `SELECT indexdef FROM pg_indexes WHERE tablename = 'deliveries' AND schemaname = current_schema() AND indexname = ?`
+		if kind == testdb.SQLite {
+			q = `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' AND name = ?`
+		}
+		var defs []string
+		if err := st.DB().Raw(q, "deliveries_webhook_created_id").Scan(&defs).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(defs) != 1 || !strings.Contains(strings.ReplaceAll(defs[0], " ", ""), "(webhook_id,created_at,id)") {
+			t.Errorf("index deliveries_webhook_created_id: %q", defs)
+		}
+		var old []string
+		if err := st.DB().Raw(q, "deliveries_webhook_created").Scan(&old).Error; err != nil || len(old) != 0 {
+			t.Errorf("the index it replaces is still there: %q %v", old, err)
+		}
+	})
+}

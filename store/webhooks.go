@@ -101,7 +101,7 @@ func (s *Store) ListWebhooks(ctx context.Context, albumID string, url *string, p
 }
 
 // withTriggerSummaries adds the last 5 triggers to hooks, in one statement that reads about 5
-// deliveries per webhook through the (webhook_id, created_at) index, however long their
+// deliveries per webhook through the (webhook_id, created_at, id) index, however long their
 // histories.
 func (s *Store) withTriggerSummaries(db *gorm.DB, hooks []AlbumWebhook) ([]WebhookView, error) {
 	views := make([]WebhookView, len(hooks))
@@ -120,20 +120,25 @@ func (s *Store) withTriggerSummaries(db *gorm.DB, hooks []AlbumWebhook) ([]Webho
 	if len(ids) == 0 {
 		return views, nil
 	}
-	var rows []struct {
-		ID        string
-		WebhookID string
-		Status    string
-	}
-	err := db.Raw(s.lastTriggersSQL(), ids).Scan(&rows).Error
+	// Up to 500 rows of three strings: scanned by hand (GORM's reflection took a third of the
+	// list's CPU time).
+	rows, err := db.Raw(s.lastTriggersSQL(), ids).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("read last triggers: %w", err)
 	}
-	for _, r := range rows {
-		v := &views[index[r.WebhookID]]
-		if len(v.LastTriggers) < 5 { // deliveries created at the same instant as the 5th may follow
-			v.LastTriggers = append(v.LastTriggers, TriggerSummary{ID: r.ID, Success: r.Status == DeliverySuccess})
+	defer rows.Close()
+	var id, webhookID, status string
+	for rows.Next() {
+		if err := rows.Scan(&id, &webhookID, &status); err != nil {
+			return nil, fmt.Errorf("read last triggers: %w", err)
 		}
+		v := &views[index[webhookID]]
+		if len(v.LastTriggers) < 5 { // deliveries created at the same instant as the 5th may follow
+			v.LastTriggers = append(v.LastTriggers, TriggerSummary{ID: id, Success: status == DeliverySuccess})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read last triggers: %w", err)
 	}
 	return views, nil
 }
