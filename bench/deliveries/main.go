@@ -1,0 +1,213 @@
+// Command deliveries drives the shipped webhookd binary, with its default settings, through
+// facility events sent to a local HTTPS receiver that answers 200 at once, and prints:
+//   - event -> first attempt latency at 100 events/s (and 1,000 events/s),
+//   - delivery throughput: a burst of events fanning out to 100 webhooks each drained,
+//   - ingest: events accepted per second by POST /internal/events/facility at 16 clients,
+//   - the process's CPU time per 1,000 deliveries and its peak memory.
+//
+// Usage: go run ./bench/deliveries -db sqlite|postgres [-bin ./webhookd] [-quick]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/webhookd/webhookd/bench/internal/benchkit"
+)
+
+func main() {
+	deliveries := flag.Int("deliveries", 20000, "deliveries of the throughput burst (100 per event)")
+	f := benchkit.ParseFlags()
+	if f.Quick {
+		*deliveries = 1000
+	}
+	db := benchkit.NewDatabase(f)
+	defer db.Close()
+
+	lat := &latencies{}
+	rcv := benchkit.NewReceiver(db.Dir, lat.record)
+	defer rcv.Close()
+	env := benchkit.Env(db, benchkit.FreeAddr(), rcv.CertFile)
+	srv := benchkit.Start(f.Bin, env)
+	defer srv.Stop()
+
+	app := benchkit.Run(f.Bin, env, "token", "--sub", "bench-app", "--client-id", "bench", "--facilities", "F-T,F-L,F-I")
+	pub := benchkit.Run(f.Bin, env, "token", "--sub", "bench-publisher", "--scope", "webhooks:publish")
+	c := benchkit.Client(4)
+	hook := func(facility string) {
+		body := fmt.Sprintf(`{"url":%q,"events":["all"],"facilities":[%q],"secrets":["bench-secret"]}`, rcv.URL, facility)
+		if st, b := benchkit.Do(c, "POST", srv.URL+"/api/v2/public/webhooks/facility", app, "application/json", []byte(body)); st != 201 {
+			benchkit.Fatalf("create webhook: %d %s", st, b)
+		}
+	}
+	hook("F-L")
+	hook("F-I")
+	const fanOut = 100
+	for range fanOut {
+		hook("F-T")
+	}
+	publish := func(c *http.Client, facility string, i int) bool {
+		body := fmt.Sprintf(`{"eventType":"shift.created","facilityId":%q,"data":{"n":%d,"sent":%d}}`, facility, i, time.Now().UnixNano())
+		st, b := benchkit.Do(c, "POST", srv.URL+"/internal/events/facility", pub, "application/json", []byte(body))
+		if st != 202 && os.Getenv("BENCH_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "publish: %d %s\n", st, b)
+		}
+		return st == 202
+	}
+	waitFor := func(n int64, timeout time.Duration) {
+		if !benchkit.Wait(context.Background(), timeout, func() bool { return rcv.Count.Load() >= n }) {
+			benchkit.Fatalf("%d of %d deliveries received after %s", rcv.Count.Load(), n, timeout)
+		}
+	}
+	seconds := 10 * time.Second
+	if f.Quick {
+		seconds = time.Second
+	}
+
+	// Latency at fixed event rates (one delivery per event).
+	rates := []float64{100}
+	if db.Kind == "postgres" {
+		rates = append(rates, 1000)
+	}
+	for _, rate := range rates {
+		lat.reset()
+		before := rcv.Count.Load()
+		defer srv.Profile(fmt.Sprintf("%s-latency-%.0f", db.Kind, rate), seconds)()
+		load := benchkit.OpenLoop(rate, seconds, func(c *http.Client, i int) bool { return publish(c, "F-L", i) })
+		if load.Errors > 0 {
+			benchkit.Fatalf("%d publish errors", load.Errors)
+		}
+		waitFor(before+int64(load.Requests), 2*time.Minute)
+		ls := lat.all()
+		name := fmt.Sprintf("event -> first attempt at %.0f events/s", rate)
+		benchkit.Report(db.Kind, name+", p50", ms(benchkit.Percentile(ls, 50)), "ms", 0)
+		benchkit.Report(db.Kind, name+", p99", ms(benchkit.Percentile(ls, 99)), "ms", 0)
+		// A backlog that grows shows as the last tenth of the events waiting longer than the first.
+		tenth := len(ls) / 10
+		benchkit.Report(db.Kind, name+", p50 of the last 10 % of events", ms(benchkit.Percentile(lat.last(tenth), 50)), "ms", 0)
+		benchkit.Report(db.Kind, fmt.Sprintf("POST /internal/events/facility at %.0f events/s, p50", rate), ms(benchkit.Percentile(load.Latencies, 50)), "ms", 0)
+	}
+
+	// Throughput: events fanning out to 100 webhooks each, published as fast as 4 clients can,
+	// until every delivery has reached the receiver.
+	events := *deliveries / fanOut
+	before := rcv.Count.Load()
+	cpu0 := cpuSeconds(srv.Pid())
+	defer srv.Profile(db.Kind+"-burst", seconds)()
+	start := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if !publish(c, "F-T", i) {
+					benchkit.Fatalf("publish failed")
+				}
+			}
+		}()
+	}
+	for i := range events {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	waitFor(before+int64(events*fanOut), 10*time.Minute)
+	elapsed := time.Since(start)
+	cpu := cpuSeconds(srv.Pid()) - cpu0
+	benchkit.Report(db.Kind, fmt.Sprintf("deliveries/s, burst of %d (%d events x %d webhooks)", events*fanOut, events, fanOut),
+		float64(events*fanOut)/elapsed.Seconds(), "/s", ceiling(db.Kind))
+	benchkit.Report(db.Kind, "CPU seconds of webhookd per 1,000 deliveries (burst)", 1000*cpu/float64(events*fanOut), "s", 0)
+
+	// Ingest: 16 clients publishing back to back (one delivery per event, to F-I).
+	defer srv.Profile(db.Kind+"-ingest", seconds)()
+	load := benchkit.ClosedLoop(16, seconds, func(c *http.Client) bool { return publish(c, "F-I", 0) })
+	if load.Errors > 0 {
+		benchkit.Fatalf("%d publish errors", load.Errors)
+	}
+	benchkit.Report(db.Kind, "ingest: events accepted/s, 16 clients", load.Rate(), "/s", 0)
+	benchkit.Report(db.Kind, "ingest: p99 of POST /internal/events/facility", ms(benchkit.Percentile(load.Latencies, 99)), "ms", 0)
+	benchkit.Report(db.Kind, "peak memory of webhookd (VmHWM)", peakMB(srv.Pid()), "MB", 0)
+}
+
+// ceiling reads the River no-op rate measured just before in the same run (bench/riverceiling
+// writes it to $BENCH_OUT/river-<db>), or 0.
+func ceiling(kind string) float64 {
+	b, err := os.ReadFile(os.Getenv("BENCH_OUT") + "/river-" + kind)
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	return v
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// latencies collects, per delivery received, the time since its event was sent.
+type latencies struct {
+	mu sync.Mutex
+	ds []time.Duration
+}
+
+func (l *latencies) record(body []byte, at time.Time) {
+	var b struct {
+		Data struct {
+			Sent int64 `json:"sent"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &b) != nil || b.Data.Sent == 0 {
+		return
+	}
+	l.mu.Lock()
+	l.ds = append(l.ds, at.Sub(time.Unix(0, b.Data.Sent)))
+	l.mu.Unlock()
+}
+
+func (l *latencies) reset() { l.mu.Lock(); l.ds = nil; l.mu.Unlock() }
+
+func (l *latencies) all() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Duration(nil), l.ds...)
+}
+
+func (l *latencies) last(n int) []time.Duration {
+	all := l.all()
+	return all[max(0, len(all)-n):]
+}
+
+// cpuSeconds is the user+system CPU time of a process, from /proc.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+	ut, _ := strconv.ParseFloat(fields[11], 64)
+	st, _ := strconv.ParseFloat(fields[12], 64)
+	return (ut + st) / 100 // clock ticks (USER_HZ = 100 on Linux)
+}
+
+// peakMB is a process's peak resident memory, from /proc.
+func peakMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
