@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite" // the SQLite driver of the store, for seeding
+	_ "github.com/glebarez/go-sqlite"  // the SQLite driver of the store, for seeding
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, for schemas and seeding
 )
 
@@ -75,7 +75,7 @@ type Database struct {
 	// URL is DATABASE_URL for webhookd ("" for SQLite).
 	URL string
 	// Dir is webhookd's data directory (its SQLite file, its development key).
-	Dir string
+	Dir  string
 	drop func()
 }
 
