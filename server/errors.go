@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,9 +75,10 @@ func nestValidation(messages []string) *apiError {
 const retryAfterSeconds = "5"
 
 // internalError is the answer to an error no handler expected: a 503 with Retry-After when the
-// database is unavailable (store.IsUnavailable: the client may retry), a logged 500 otherwise.
+// database is unavailable (store.IsUnavailable) or did not answer before the request's deadline
+// (the client may retry), a logged 500 otherwise.
 func internalError(err error) *apiError {
-	if store.IsUnavailable(err) {
+	if store.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
 		return &apiError{status: http.StatusServiceUnavailable, message: http.StatusText(http.StatusServiceUnavailable),
 			detail: "the database is unavailable; retry later", cause: err}
 	}

@@ -60,7 +60,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return kheopsError(http.StatusUnauthorized, "Unauthorized", "the bearer token is not valid")
 		}
 		if err := s.users.provision(r.Context(), s.store, p); err != nil {
-			return internalError(err)
+			return internalError(deadlineCause(r.Context(), err))
 		}
 		c.SetRequest(r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 		return next(c)
@@ -214,7 +214,7 @@ func strictErrors(f gen.StrictHandlerFunc, operationID string) gen.StrictHandler
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) {
-				err = internalError(err)
+				err = internalError(deadlineCause(c.Request().Context(), err))
 			}
 		}
 		return resp, err

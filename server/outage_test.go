@@ -131,3 +131,42 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabaseHangs: a PostgreSQL server that keeps its connections but stops answering (behind
+// a paused proxy) holds no request past the request timeout: each is a 503 with Retry-After
+// within 2 s, and the server serves again once the database answers. (SQLite has no such
+// failure short of another process holding its write lock; a write then waits for the lock up
+// to busy_timeout, 10 s, which the driver does not cut short, and answers 503.)
+func TestDatabaseHangs(t *testing.T) {
+	for _, kind := range testdb.Kinds(t) {
+		if kind != testdb.Postgres {
+			continue
+		}
+		f := newOutageFixture(t, kind, apitest.Options{RequestTimeout: 500 * time.Millisecond, ViaProxy: true})
+		f.env.Proxy.Pause()
+		for _, r := range f.requests {
+			start := time.Now()
+			res, body := f.env.Do(r.method, r.path, r.token, r.contentType, r.body)
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("%s: answered in %v", r.name, d)
+			}
+			if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "5" {
+				t.Errorf("%s: %d (Retry-After %q) %s, want 503", r.name, res.StatusCode, res.Header.Get("Retry-After"), body)
+			}
+		}
+		f.env.Proxy.Resume()
+		deadline := time.Now().Add(10 * time.Second)
+		for _, r := range f.requests {
+			for {
+				res, body := f.env.Do(r.method, r.path, r.token, r.contentType, r.body)
+				if res.StatusCode == r.up {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s after the database answers again: %d %s, want %d", r.name, res.StatusCode, body, r.up)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -26,6 +27,9 @@ type Options struct {
 	Observer RequestObserver
 	// Metrics, when set, is served at GET /metrics without a token.
 	Metrics http.Handler
+	// RequestTimeout bounds the work of one request (its database statements); zero means
+	// 10 s. Past it the answer is a 503 with Retry-After.
+	RequestTimeout time.Duration
 }
 
 // Server implements gen.StrictServerInterface.
@@ -37,6 +41,7 @@ type Server struct {
 	engine   Engine
 	observer RequestObserver
 	metrics  http.Handler
+	timeout  time.Duration
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -49,8 +54,11 @@ func New(opts Options) *Server {
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
 	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = defaultRequestTimeout
+	}
 	return &Server{store: opts.Store, verifier: opts.Verifier, log: slog.New(requestIDHandler{opts.Logger.Handler()}),
-		engine: opts.Engine, observer: opts.Observer, metrics: opts.Metrics}
+		engine: opts.Engine, observer: opts.Observer, metrics: opts.Metrics, timeout: opts.RequestTimeout}
 }
 
 // Handler returns the HTTP handler of the whole service: the API, the contract at
@@ -75,6 +83,7 @@ func (s *Server) Handler() (http.Handler, error) {
 			return internalError(err)
 		},
 	}))
+	e.Use(withDeadline(s.timeout))
 	e.Use(limitBodies)
 	e.Use(unmatchedFirst)
 	e.Use(kheopsNegotiation)

@@ -52,6 +52,8 @@ type Options struct {
 	// Engine, when set, runs a delivery engine with this configuration (zero fields get the
 	// defaults of deliverytest.Start).
 	Engine *delivery.EngineConfig
+	// RequestTimeout is the server's (server.Options.RequestTimeout); zero keeps its default.
+	RequestTimeout time.Duration
 	// ViaProxy, on PostgreSQL, connects the store through a testdb.Proxy (Env.Proxy), so a
 	// test can cut the database off and bring it back.
 	ViaProxy bool
@@ -102,7 +104,7 @@ func New(t testing.TB, kind testdb.Kind, opts Options) *Env {
 	if opts.Logger != nil {
 		log = opts.Logger
 	}
-	so := server.Options{Store: st, Verifier: v, Logger: log}
+	so := server.Options{Store: st, Verifier: v, Logger: log, RequestTimeout: opts.RequestTimeout}
 	if engine != nil {
 		so.Engine = engine
 	}

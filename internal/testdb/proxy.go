@@ -1,7 +1,6 @@
 package testdb
 
 import (
-	"io"
 	"net"
 	"net/url"
 	"sync"
@@ -13,21 +12,25 @@ import (
 
 // Proxy is a TCP proxy between a store and its PostgreSQL server, for tests of database
 // outages: Stop cuts every connection and refuses new ones, as a server that went down; Start
-// takes connections again on the same address, as the server coming back.
+// takes connections again on the same address, as the server coming back. Pause holds every
+// byte (connections stay open, nothing answers: a hung server) until Resume.
 type Proxy struct {
 	t      testing.TB
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	paused bool
+	resume *sync.Cond // signalled by Resume, on mu
 }
 
 // StartProxy starts a proxy to target (host:port) on a loopback port; it stops with the test.
 func StartProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	p := &Proxy{t: t, target: target, conns: map[net.Conn]struct{}{}}
+	p.resume = sync.NewCond(&p.mu)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("proxy: %v", err)
@@ -42,10 +45,36 @@ func StartProxy(t testing.TB, target string) *Proxy {
 // Addr is the proxy's address (host:port).
 func (p *Proxy) Addr() string { return p.addr }
 
-// Stop closes the listener and every proxied connection.
+// Pause holds every byte in both directions, and new connections, until Resume.
+func (p *Proxy) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = true
+}
+
+// Resume lets the bytes held by Pause through.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = false
+	p.resume.Broadcast()
+}
+
+// waitWhilePaused blocks while the proxy is paused.
+func (p *Proxy) waitWhilePaused() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.paused {
+		p.resume.Wait()
+	}
+}
+
+// Stop closes the listener and every proxied connection (and resumes a paused proxy).
 func (p *Proxy) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.paused = false
+	p.resume.Broadcast()
 	if p.ln != nil {
 		_ = p.ln.Close()
 		p.ln = nil
@@ -83,6 +112,7 @@ func (p *Proxy) serve(ln net.Listener) {
 		if err != nil {
 			return
 		}
+		p.waitWhilePaused()
 		u, err := net.Dial("tcp", p.target)
 		if err != nil {
 			_ = c.Close()
@@ -113,7 +143,19 @@ func (p *Proxy) track(conns ...net.Conn) bool {
 }
 
 func (p *Proxy) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.waitWhilePaused()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
