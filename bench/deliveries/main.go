@@ -57,7 +57,10 @@ func main() {
 	}
 	publish := func(c *http.Client, facility string, i int) bool {
 		body := fmt.Sprintf(`{"eventType":"shift.created","facilityId":%q,"data":{"n":%d,"sent":%d}}`, facility, i, time.Now().UnixNano())
-		st, b := benchkit.Do(c, "POST", srv.URL+"/internal/events/facility", pub, "application/json", []byte(body))
+		st, b, err := benchkit.TryDo(c, "POST", srv.URL+"/internal/events/facility", pub, "application/json", []byte(body))
+		if err != nil {
+			benchkit.Fatalf("publish: %v", err)
+		}
 		if st != 202 && os.Getenv("BENCH_DEBUG") != "" {
 			fmt.Fprintf(os.Stderr, "publish: %d %s\n", st, b)
 		}

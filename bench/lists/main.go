@@ -70,7 +70,7 @@ func measure(f benchkit.Flags, echoBin string, deliveries int, seconds time.Dura
 		benchkit.Fatalf("list: %d %.200s", st, body)
 	}
 	get := func(u string) func(c *http.Client) bool {
-		return func(c *http.Client) bool { st, _ := benchkit.Do(c, "GET", u, token, "", nil); return st == 200 }
+		return func(c *http.Client) bool { st, _, _ := benchkit.TryDo(c, "GET", u, token, "", nil); return st == 200 }
 	}
 	// Warm both up, then measure webhookd and the ceiling one after the other.
 	benchkit.ClosedLoop(16, seconds/5, get(listURL))
@@ -104,7 +104,8 @@ func measure(f benchkit.Flags, echoBin string, deliveries int, seconds time.Dura
 	benchkit.Report(f.DB, name, load.Rate(), "/s", ceiling.Rate())
 	fixed := benchkit.OpenLoop(500, seconds, func(c *http.Client, _ int) bool { return get(listURL)(c) })
 	if fixed.Errors > 0 {
-		benchkit.Fatalf("%d list errors at 500 req/s", fixed.Errors)
+		// More than the server can serve: requests queue up until the client's 30 s timeout.
+		benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: requests failed or timed out", deliveries), float64(fixed.Errors), "", 0)
 	}
 	benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: p50", deliveries), ms(benchkit.Percentile(fixed.Latencies, 50)), "ms", 0)
 	benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: p99", deliveries), ms(benchkit.Percentile(fixed.Latencies, 99)), "ms", 0)

@@ -311,6 +311,16 @@ func Client(conns int) *http.Client {
 
 // Do sends a request and returns the status and body; it exits on a transport error.
 func Do(c *http.Client, method, url, token, contentType string, body []byte) (int, []byte) {
+	st, b, err := TryDo(c, method, url, token, contentType, body)
+	if err != nil {
+		Fatalf("%s %s: %v", method, url, err)
+	}
+	return st, b
+}
+
+// TryDo sends a request and returns the status and body, or the transport error (a timeout
+// under a load the server cannot keep up with).
+func TryDo(c *http.Client, method, url, token, contentType string, body []byte) (int, []byte, error) {
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		Fatalf("request: %v", err)
@@ -323,11 +333,11 @@ func Do(c *http.Client, method, url, token, contentType string, body []byte) (in
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		Fatalf("%s %s: %v", method, url, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, nil
 }
 
 // Load is the outcome of a load run.
