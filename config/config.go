@@ -61,6 +61,11 @@ type Config struct {
 	// AdminPassword, when set, mounts the River UI at /riverui behind HTTP basic auth as user
 	// "admin" (WEBHOOKD_ADMIN_PASSWORD); empty leaves it off.
 	AdminPassword string
+	// Traces is true when an OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and neither OTEL_SDK_DISABLED=true nor
+	// OTEL_TRACES_EXPORTER=none turns tracing off. The exporter reads the other OTEL_*
+	// variables itself; only the http/protobuf protocol is supported.
+	Traces bool
 
 	// Workers is how many webhook requests one process makes at once (WEBHOOKD_WORKERS,
 	// default 100).
@@ -142,6 +147,13 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 	if c.FetchCooldown > c.PollInterval {
 		errs = append(errs, errors.New("WEBHOOKD_FETCH_COOLDOWN: may not exceed WEBHOOKD_POLL_INTERVAL"))
+	}
+	c.Traces = (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
+		getenv("OTEL_SDK_DISABLED") != "true" && getenv("OTEL_TRACES_EXPORTER") != "none"
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if v := get(k, ""); c.Traces && v != "" && v != "http/protobuf" {
+			errs = append(errs, fmt.Errorf("%s: webhookd exports traces over http/protobuf only, got %q", k, v))
+		}
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		errs = append(errs, err)

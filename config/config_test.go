@@ -104,6 +104,34 @@ func TestParse(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "traces on with an endpoint",
+			env:  map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+			check: func(t *testing.T, c Config) {
+				if !c.Traces {
+					t.Error("traces off")
+				}
+			},
+		},
+		{
+			name: "traces off: no endpoint, or turned off",
+			env:  map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+			check: func(t *testing.T, c Config) {
+				if c.Traces {
+					t.Error("traces on without an endpoint")
+				}
+				for _, off := range []map[string]string{
+					{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces", "OTEL_SDK_DISABLED": "true"},
+					{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"},
+				} {
+					if c, err := Parse(func(k string) string { return off[k] }); err != nil || c.Traces {
+						t.Errorf("%v: traces %v, %v", off, c.Traces, err)
+					}
+				}
+			},
+		},
+		{name: "grpc is not supported", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+			wantErr: []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"}},
 		{name: "bad log format", env: map[string]string{"WEBHOOKD_LOG_FORMAT": "xml"}, wantErr: []string{"WEBHOOKD_LOG_FORMAT"}},
 		{name: "bad log level", env: map[string]string{"WEBHOOKD_LOG_LEVEL": "loud"}, wantErr: []string{"WEBHOOKD_LOG_LEVEL"}},
 		{name: "public url not a url", env: map[string]string{"WEBHOOKD_PUBLIC_URL": "not a url"}, wantErr: []string{"WEBHOOKD_PUBLIC_URL", "absolute http"}},

@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/webhookd/webhookd/store"
 )
@@ -55,6 +56,9 @@ type EngineConfig struct {
 	Logger *slog.Logger
 	// Observer is told of every attempt (metrics); nil observes nothing.
 	Observer Observer
+	// Tracer, when set, gets a span per attempt (OpenTelemetry), child of the span of the
+	// request or job that queued it; nil traces nothing.
+	Tracer trace.TracerProvider
 }
 
 // Defaults of the engine's concurrency and polling, measured on a 2-core machine to deliver
@@ -73,6 +77,8 @@ type Engine struct {
 	client *river.Client[*sql.Tx]
 	http   *http.Client
 	log    *slog.Logger
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
 	// started is set by Start (Ready reads it).
 	started atomic.Bool
 }
@@ -111,6 +117,9 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, store: st, queue: queue, log: cfg.Logger}
+	if cfg.Tracer != nil {
+		e.tracer = cfg.Tracer.Tracer("github.com/webhookd/webhookd/delivery")
+	}
 	e.http = NewHTTPClient(ClientConfig{Timeout: cfg.Timeout, Policy: cfg.Policy, TLSConfig: cfg.TLSConfig, UserAgent: cfg.UserAgent})
 
 	workers := river.NewWorkers()
@@ -183,7 +192,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, ids []string) error {
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: id, Attempt: 1}}
+		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: id, Attempt: 1}, InsertOpts: e.traceOpts(ctx)}
 	}
 	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("delivery: enqueue: %w", err)
@@ -195,7 +204,7 @@ func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, ids []string
 func (e *Engine) EnqueueResends(ctx context.Context, tx *sql.Tx, ids []string) error {
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: id, Resend: true}}
+		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: id, Resend: true}, InsertOpts: e.traceOpts(ctx)}
 	}
 	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("delivery: enqueue resends: %w", err)
@@ -213,7 +222,7 @@ func (e *Engine) DeliveriesCommitted() {
 
 // ScheduleSeriesFlush schedules the coalesced new_series notification of a study.
 func (e *Engine) ScheduleSeriesFlush(ctx context.Context, tx *sql.Tx, albumID, studyUID string, at time.Time) error {
-	_, err := e.client.InsertTx(ctx, tx, seriesArgs{AlbumID: albumID, StudyUID: studyUID}, &river.InsertOpts{ScheduledAt: at})
+	_, err := e.client.InsertTx(ctx, tx, seriesArgs{AlbumID: albumID, StudyUID: studyUID}, e.withTrace(ctx, &river.InsertOpts{ScheduledAt: at}))
 	if err != nil {
 		return fmt.Errorf("delivery: schedule new_series: %w", err)
 	}

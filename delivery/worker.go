@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/webhookd/webhookd/store"
@@ -43,7 +45,11 @@ func (w *attemptWorker) NextRetry(job *river.Job[attemptArgs]) time.Time {
 }
 
 func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) error {
-	return w.engine.attempt(ctx, job.Args)
+	ctx, span := w.engine.startSpan(ctx, "webhook attempt", job.Metadata,
+		attribute.String("webhookd.delivery.id", job.Args.DeliveryID), attribute.Int("webhookd.attempt", job.Args.Attempt))
+	err := w.engine.attempt(ctx, job.Args)
+	endSpan(span, err)
+	return err
 }
 
 // attempt makes an attempt of a delivery, records it, and schedules the next one when the
@@ -80,7 +86,7 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 				return err
 			}
 			_, err = e.client.InsertTx(ctx, sqlTx, attemptArgs{DeliveryID: id, Attempt: n + 1},
-				&river.InsertOpts{ScheduledAt: time.Now().Add(next)})
+				e.withTrace(ctx, &river.InsertOpts{ScheduledAt: time.Now().Add(next)}))
 			return err
 		}
 	}
@@ -97,6 +103,10 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 func (e *Engine) logAttempt(ctx context.Context, d store.Delivery, n int, res result, status string, next time.Duration) {
 	class := OutcomeClass(res.attempt.Status, res.err)
 	e.cfg.Observer.AttemptDone(d.Family, class, time.Duration(res.attempt.DurationMS)*time.Millisecond)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("webhookd.webhook.id", d.WebhookID),
+		attribute.String("webhookd.family", d.Family), attribute.String("webhookd.event", d.Event),
+		attribute.String("server.address", targetHost(d.URL)), attribute.Int("http.response.status_code", res.attempt.Status),
+		attribute.String("webhookd.outcome", class))
 	attrs := []any{"delivery", d.ID, "webhook", d.WebhookID, "family", d.Family, "event", d.Event,
 		"target_host", targetHost(d.URL), "attempt", fmt.Sprintf("%d/%d", n, d.MaxAttempts), "outcome", class,
 		"duration_ms", res.attempt.DurationMS}
@@ -152,7 +162,9 @@ type seriesWorker struct {
 }
 
 func (w *seriesWorker) Work(ctx context.Context, job *river.Job[seriesArgs]) error {
+	ctx, span := w.engine.startSpan(ctx, "new_series flush", job.Metadata, attribute.String("webhookd.album.id", job.Args.AlbumID))
 	_, err := w.engine.store.FlushNewSeries(ctx, job.Args.AlbumID, job.Args.StudyUID, time.Now())
+	endSpan(span, err)
 	return err
 }
 

@@ -93,12 +93,15 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requestIDHandler adds the request id to every record logged with a request's context.
+// requestIDHandler adds the request id (and the trace id when traced) to every record logged with a request's context.
 type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, rec slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		rec.AddAttrs(slog.String("request_id", id))
+	}
+	if a, ok := traceID(ctx); ok {
+		rec.AddAttrs(a)
 	}
 	return h.Handler.Handle(ctx, rec)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/webhookd/webhookd/gen"
 	"github.com/webhookd/webhookd/openapi"
@@ -30,6 +31,8 @@ type Options struct {
 	// RequestTimeout bounds the work of one request (its database statements); zero means
 	// 10 s. Past it the answer is a 503 with Retry-After.
 	RequestTimeout time.Duration
+	// Tracer, when set, gets a span per request (OpenTelemetry); nil traces nothing.
+	Tracer trace.TracerProvider
 }
 
 // Server implements gen.StrictServerInterface.
@@ -42,6 +45,7 @@ type Server struct {
 	observer RequestObserver
 	metrics  http.Handler
 	timeout  time.Duration
+	tracer   trace.TracerProvider
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -58,7 +62,8 @@ func New(opts Options) *Server {
 		opts.RequestTimeout = defaultRequestTimeout
 	}
 	return &Server{store: opts.Store, verifier: opts.Verifier, log: slog.New(requestIDHandler{opts.Logger.Handler()}),
-		engine: opts.Engine, observer: opts.Observer, metrics: opts.Metrics, timeout: opts.RequestTimeout}
+		engine: opts.Engine, observer: opts.Observer, metrics: opts.Metrics, timeout: opts.RequestTimeout,
+		tracer: opts.Tracer}
 }
 
 // Handler returns the HTTP handler of the whole service: the API, the contract at
@@ -76,6 +81,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(s.log)
+	if s.tracer != nil {
+		e.Use(tracing(s.tracer.Tracer("github.com/webhookd/webhookd/server")))
+	}
 	e.Use(s.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/buildinfo"
 	"github.com/webhookd/webhookd/config"
@@ -19,11 +21,13 @@ import (
 	"github.com/webhookd/webhookd/metrics"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/telemetry"
 )
 
 // openStore opens the database and migrates it, the queue tables included, and builds the
-// delivery engine on it (not started). m, when not nil, counts deliveries and attempts.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*store.Store, *delivery.Engine, error) {
+// delivery engine on it (not started). m, when not nil, counts deliveries and attempts; tp,
+// when not nil, traces attempts.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics, tp trace.TracerProvider) (*store.Store, *delivery.Engine, error) {
 	if cfg.DatabaseURL == "" {
 		if err := checkDataDir(cfg.DataDir); err != nil {
 			return nil, nil, err
@@ -57,6 +61,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 		FetchCooldown: cfg.FetchCooldown,
 		Logger:        log,
 		Observer:      observer,
+		Tracer:        tp,
 	})
 	if err == nil {
 		err = st.Migrate(ctx)
@@ -90,7 +95,7 @@ func explainOpenError(cfg config.Config, err error) error {
 }
 
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	st, _, err := openStore(ctx, cfg, log, nil)
+	st, _, err := openStore(ctx, cfg, log, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -141,7 +146,23 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), e
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	m := metrics.New(buildinfo.Get())
-	st, engine, err := openStore(ctx, cfg, log, m)
+	var tp trace.TracerProvider
+	if cfg.Traces {
+		tracing, err := telemetry.New(ctx, buildinfo.Get())
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tracing.Shutdown(sctx); err != nil {
+				log.Warn("flushing traces", "err", err)
+			}
+		}()
+		tp = tracing.Provider()
+		log.Info("exporting traces over OTLP/HTTP")
+	}
+	st, engine, err := openStore(ctx, cfg, log, m, tp)
 	if err != nil {
 		return err
 	}
@@ -151,7 +172,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := server.Options{Store: st, Verifier: v, Logger: log, Engine: engine, Observer: m}
+	opts := server.Options{Store: st, Verifier: v, Logger: log, Engine: engine, Observer: m, Tracer: tp}
 	if cfg.MetricsAddr == "" {
 		opts.Metrics = m.Handler()
 	} else {
