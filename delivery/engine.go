@@ -189,12 +189,14 @@ func (e *Engine) Stop(ctx context.Context) error {
 }
 
 // EnqueueDeliveries schedules the first attempt of each delivery, in the caller's transaction.
+// It uses River's fast insert, which returns no job rows (the jobs are not unique, nothing reads
+// them back): an event fanning out to many webhooks inserts their jobs in one statement.
 func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, ids []string) error {
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
 		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: id, Attempt: 1}, InsertOpts: e.traceOpts(ctx)}
 	}
-	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
+	if _, err := e.client.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("delivery: enqueue: %w", err)
 	}
 	return nil
