@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-export BENCH_OUT=$out
+export BENCH_OUT=$out BENCH_LOGS=${BENCH_LOGS:-/tmp}
 quick=${BENCH_QUICK:+-quick}
 
 go build -o webhookd ./cmd/webhookd
@@ -20,4 +20,4 @@ for db in ${BENCH_DBS:-sqlite postgres}; do
   "$out/riverceiling" -db "$db" $quick
   "$out/deliveries" -db "$db" -bin ./webhookd $quick
   "$out/lists" -db "$db" -bin ./webhookd -echo "$out/echoceiling" $quick
-done 2> >(grep -v 'DEVELOPMENT signing key' >&2) | sed 's/^RESULT //'
+done 2> >(grep -v "DEVELOPMENT signing key\|webhookd's log" >&2) | sed -u 's/^RESULT //'

@@ -182,7 +182,14 @@ func Start(bin string, env []string) *Server {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = env
 	cmd.SysProcAttr = DieWithParent()
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// The server's log goes to a file: under a load it cannot keep up with it logs every
+	// request that fails.
+	logFile, err := os.CreateTemp(os.Getenv("BENCH_LOGS"), "webhookd-*.log")
+	if err != nil {
+		Fatalf("log file: %v", err)
+	}
+	fmt.Fprintf(os.Stderr, "webhookd's log: %s\n", logFile.Name())
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		Fatalf("start webhookd: %v", err)
 	}
