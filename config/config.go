@@ -50,6 +50,14 @@ type Config struct {
 	// (WEBHOOKD_NEW_SERIES_DELAY, default 30s).
 	NewSeriesDelay time.Duration
 
+	// DisableAfter is how long every attempt of a webhook may fail (with at least 10 failed
+	// deliveries) before it is disabled (WEBHOOKD_DISABLE_AFTER, default 5d; a Go duration, or
+	// a number of days such as 5d).
+	DisableAfter time.Duration
+	// WebhookConcurrency bounds the attempts in flight per webhook and process
+	// (WEBHOOKD_WEBHOOK_CONCURRENCY, default 10).
+	WebhookConcurrency int
+
 	// LogFormat is "text" or "json" (WEBHOOKD_LOG_FORMAT, default "text").
 	LogFormat string
 	// LogLevel is the lowest level logged (WEBHOOKD_LOG_LEVEL: debug, info, warn or error;
@@ -123,6 +131,25 @@ func Parse(getenv func(string) string) (Config, error) {
 		}
 		return out
 	}
+	days := func(key, def string) time.Duration {
+		v := get(key, def)
+		if n, ok := strings.CutSuffix(v, "d"); ok {
+			if d, err := strconv.Atoi(n); err == nil && d > 0 {
+				return time.Duration(d) * 24 * time.Hour
+			}
+		} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return d
+		}
+		errs = append(errs, fmt.Errorf("%s: want a number of days such as 5d or a positive Go duration such as 36h, got %q", key, v))
+		return 0
+	}
+	positive := func(key, def string) int {
+		n, err := strconv.Atoi(get(key, def))
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("%s: want an integer >= 1, got %q", key, get(key, def)))
+		}
+		return n
+	}
 	c := Config{
 		Addr:                get("WEBHOOKD_ADDR", ":8080"),
 		DataDir:             get("WEBHOOKD_DATA_DIR", "./data"),
@@ -135,6 +162,8 @@ func Parse(getenv func(string) string) (Config, error) {
 		KheopsRetryDelays:   durations("WEBHOOKD_KHEOPS_RETRY_DELAYS", "5s,30s,2m,10m"),
 		FacilityRetryDelays: durations("WEBHOOKD_FACILITY_RETRY_DELAYS", "5m,30m,60m"),
 		NewSeriesDelay:      duration("WEBHOOKD_NEW_SERIES_DELAY", "30s"),
+		DisableAfter:        days("WEBHOOKD_DISABLE_AFTER", "5d"),
+		WebhookConcurrency:  positive("WEBHOOKD_WEBHOOK_CONCURRENCY", "10"),
 		LogFormat:           strings.ToLower(get("WEBHOOKD_LOG_FORMAT", "text")),
 		MetricsAddr:         get("WEBHOOKD_METRICS_ADDR", ""),
 		AdminPassword:       getenv("WEBHOOKD_ADMIN_PASSWORD"),

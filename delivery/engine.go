@@ -52,6 +52,13 @@ type EngineConfig struct {
 	// process died) and made again; default Timeout + 25 s. River checks for lost jobs every
 	// 30 s, so a lost attempt is made again within about RescueAfter + 40 s.
 	RescueAfter time.Duration
+	// WebhookConcurrency bounds the attempts in flight per webhook in this process (default
+	// DefaultWebhookConcurrency; negative for no bound).
+	WebhookConcurrency int
+	// DisableAfter is how long every attempt of a webhook may fail (with at least
+	// DisableMinDeliveries deliveries ended failed) before it is disabled (default
+	// DefaultDisableAfter).
+	DisableAfter time.Duration
 	// Logger receives the engine's logs.
 	Logger *slog.Logger
 	// Observer is told of every attempt (metrics); nil observes nothing.
@@ -81,6 +88,8 @@ type Engine struct {
 	tracer trace.Tracer
 	// started is set by Start (Ready reads it).
 	started atomic.Bool
+	// limit bounds the attempts in flight per webhook.
+	limit *limiter
 }
 
 var _ store.Enqueuer = (*Engine)(nil)
@@ -109,6 +118,12 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}
 	}
+	if cfg.WebhookConcurrency == 0 {
+		cfg.WebhookConcurrency = DefaultWebhookConcurrency
+	}
+	if cfg.DisableAfter <= 0 {
+		cfg.DisableAfter = DefaultDisableAfter
+	}
 	if len(cfg.Kheops.Delays) == 0 || len(cfg.Facility.Delays) == 0 {
 		return nil, errors.New("delivery: both retry policies need at least one delay")
 	}
@@ -116,7 +131,7 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, store: st, queue: queue, log: cfg.Logger}
+	e := &Engine{cfg: cfg, store: st, queue: queue, log: cfg.Logger, limit: newLimiter(cfg.WebhookConcurrency)}
 	if cfg.Tracer != nil {
 		e.tracer = cfg.Tracer.Tracer("github.com/webhookd/webhookd/delivery")
 	}
@@ -191,10 +206,11 @@ func (e *Engine) Stop(ctx context.Context) error {
 // EnqueueDeliveries schedules the first attempt of each delivery, in the caller's transaction.
 // It uses River's fast insert, which returns no job rows (the jobs are not unique, nothing reads
 // them back): an event fanning out to many webhooks inserts their jobs in one statement.
-func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, ids []string) error {
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: id, Attempt: 1}, InsertOpts: e.traceOpts(ctx)}
+func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, refs []store.DeliveryRef) error {
+	params := make([]river.InsertManyParams, len(refs))
+	for i, r := range refs {
+		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: r.ID, WebhookID: r.WebhookID, Attempt: 1},
+			InsertOpts: e.withTrace(ctx, &river.InsertOpts{Priority: e.priority(r.WebhookID)})}
 	}
 	if _, err := e.client.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("delivery: enqueue: %w", err)
@@ -203,10 +219,11 @@ func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, ids []string
 }
 
 // EnqueueResends schedules one extra attempt of each delivery now, in the caller's transaction.
-func (e *Engine) EnqueueResends(ctx context.Context, tx *sql.Tx, ids []string) error {
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: id, Resend: true}, InsertOpts: e.traceOpts(ctx)}
+func (e *Engine) EnqueueResends(ctx context.Context, tx *sql.Tx, refs []store.DeliveryRef) error {
+	params := make([]river.InsertManyParams, len(refs))
+	for i, r := range refs {
+		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: r.ID, WebhookID: r.WebhookID, Resend: true},
+			InsertOpts: e.withTrace(ctx, &river.InsertOpts{Priority: e.priority(r.WebhookID)})}
 	}
 	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("delivery: enqueue resends: %w", err)

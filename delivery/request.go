@@ -15,9 +15,11 @@ import (
 
 // result is what one attempt produced.
 type result struct {
-	attempt    store.DeliveryAttempt
-	err        error
-	retryAfter time.Duration
+	attempt store.DeliveryAttempt
+	err     error
+	// retryAfter is the response's Retry-After, when hasRetryAfter.
+	retryAfter    time.Duration
+	hasRetryAfter bool
 }
 
 // Request builds the HTTP request of attempt n of delivery d at time now: the stored body and
@@ -79,7 +81,7 @@ func (e *Engine) send(ctx context.Context, d store.Delivery, n int) result {
 	res.attempt.Status = resp.StatusCode
 	res.attempt.ResponseBody = cleanText(b)
 	if ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-		res.retryAfter = ra
+		res.retryAfter, res.hasRetryAfter = ra, true
 	}
 	return res
 }

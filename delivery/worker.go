@@ -18,6 +18,9 @@ import (
 // attemptArgs is the job of one attempt of one delivery.
 type attemptArgs struct {
 	DeliveryID string `json:"delivery_id"`
+	// WebhookID is the delivery's webhook (empty in jobs queued before it was added): an
+	// attempt over the webhook's bound is snoozed without reading the database.
+	WebhookID string `json:"webhook_id,omitempty"`
 	// Attempt is the attempt's number; a resend's is the one after those recorded when it runs.
 	Attempt int `json:"attempt"`
 	// Resend marks the extra attempt asked by resend or recover (store.Delivery.Resend).
@@ -53,10 +56,28 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 }
 
 // attempt makes an attempt of a delivery, records it, and schedules the next one when the
-// retry policy says so, all recorded in one transaction.
+// retry policy says so, all recorded in one transaction with what the answer says of the
+// webhook's health. An attempt that may not be made yet (the webhook is postponed, paced, or
+// has its bound of attempts in flight) is snoozed: River runs it again later, without counting
+// it.
 func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	id, n := args.DeliveryID, args.Attempt
-	d, recorded, err := e.store.GetDelivery(ctx, id)
+	// The webhook's bound of attempts in flight comes first: over it, the job is snoozed
+	// without a read (jobs queued before args carried the webhook are bounded after it).
+	var release func(took time.Duration)
+	var took time.Duration // of the request, 0 when none was made
+	defer func() {
+		if release != nil {
+			release(took)
+		}
+	}()
+	if args.WebhookID != "" {
+		var wait time.Duration
+		if release, wait = e.limit.acquire(args.WebhookID, time.Now()); release == nil {
+			return river.JobSnooze(wait)
+		}
+	}
+	in, err := e.store.LoadAttempt(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the webhook was deleted with its deliveries
 	}
@@ -64,37 +85,72 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 		return err
 	}
 	if args.Resend {
-		if !d.Resend {
+		if !in.Resend {
 			return nil // made and recorded already (a re-run after a crash)
 		}
-		n = recorded + 1
-	} else if recorded >= n || d.Status != store.DeliveryPending {
+		n = in.Recorded + 1
+	} else if in.Recorded >= n || in.Status != store.DeliveryPending {
 		return nil // this attempt was already made and recorded (a re-run after a crash)
 	}
-	res := e.send(ctx, d, n)
+	if in.HookExists && !in.HookEnabled && !in.IsManual && !args.Resend {
+		// Disabled while it waited: a disabled webhook is sent nothing but manual triggers and
+		// resends.
+		return e.store.AbandonDelivery(ctx, id)
+	}
+	now := time.Now()
+	if release == nil {
+		var wait time.Duration
+		if release, wait = e.limit.acquire(in.WebhookID, now); release == nil {
+			return river.JobSnooze(wait)
+		}
+	}
+	if in.NotBefore != nil && in.NotBefore.After(now) {
+		return river.JobSnooze(jitter(in.NotBefore.Sub(now)))
+	}
+	if in.PaceMS > 0 {
+		pace := time.Duration(in.PaceMS) * time.Millisecond
+		ok, err := e.store.ReservePace(ctx, in.WebhookID, now, pace)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return river.JobSnooze(jitter(pace))
+		}
+	}
+	start := time.Now()
+	res := e.send(ctx, in.Delivery, n)
+	took = time.Since(start)
 	if ctx.Err() != nil {
 		// Shutting down (or the job ran out of time): nothing is recorded, River runs the
 		// attempt again.
 		return ctx.Err()
 	}
-	status, next := decide(e.policy(d.Family), n, d.MaxAttempts, res, rand.Float64)
-	var schedule func(tx *gorm.DB) error
-	if status == store.DeliveryPending {
-		schedule = func(tx *gorm.DB) error {
+	status, next := decide(e.policy(in.Family), n, in.MaxAttempts, res, rand.Float64)
+	v := judge(in.Health, res, status, time.Now())
+	var disabled string
+	record := func(tx *gorm.DB) error {
+		if status == store.DeliveryPending {
 			sqlTx, err := store.SQLTx(tx)
 			if err != nil {
 				return err
 			}
-			_, err = e.client.InsertTx(ctx, sqlTx, attemptArgs{DeliveryID: id, Attempt: n + 1},
-				e.withTrace(ctx, &river.InsertOpts{ScheduledAt: time.Now().Add(next)}))
-			return err
+			if _, err := e.client.InsertTx(ctx, sqlTx, attemptArgs{DeliveryID: id, WebhookID: in.WebhookID, Attempt: n + 1},
+				e.withTrace(ctx, &river.InsertOpts{ScheduledAt: time.Now().Add(next), Priority: e.priority(in.WebhookID)})); err != nil {
+				return err
+			}
 		}
-	}
-	if _, err := e.store.RecordAttempt(ctx, store.AttemptOutcome{Attempt: res.attempt, Status: status,
-		Resend: args.Resend, Next: schedule}); err != nil {
+		var err error
+		disabled, err = e.apply(tx, in, v, time.Now())
 		return err
 	}
-	e.logAttempt(ctx, d, n, res, status, next)
+	if _, err := e.store.RecordAttempt(ctx, store.AttemptOutcome{Attempt: res.attempt, Status: status,
+		Resend: args.Resend, Next: record}); err != nil {
+		return err
+	}
+	e.logAttempt(ctx, in.Delivery, n, res, status, next)
+	if disabled != "" {
+		e.log.WarnContext(ctx, "webhook disabled", "webhook", in.WebhookID, "family", in.Family, "reason", disabled)
+	}
 	return nil
 }
 

@@ -42,23 +42,27 @@ type flushCall struct {
 	at           time.Time
 }
 
-func (f *fakeEngine) EnqueueDeliveries(_ context.Context, tx *sql.Tx, ids []string) error {
+func (f *fakeEngine) EnqueueDeliveries(_ context.Context, tx *sql.Tx, refs []store.DeliveryRef) error {
 	if tx == nil {
 		return fmt.Errorf("EnqueueDeliveries outside a transaction")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.enqueued = append(f.enqueued, ids...)
+	for _, r := range refs {
+		f.enqueued = append(f.enqueued, r.ID)
+	}
 	return nil
 }
 
-func (f *fakeEngine) EnqueueResends(_ context.Context, tx *sql.Tx, ids []string) error {
+func (f *fakeEngine) EnqueueResends(_ context.Context, tx *sql.Tx, refs []store.DeliveryRef) error {
 	if tx == nil {
 		return fmt.Errorf("EnqueueResends outside a transaction")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.resends = append(f.resends, ids...)
+	for _, r := range refs {
+		f.resends = append(f.resends, r.ID)
+	}
 	return nil
 }
 

@@ -19,14 +19,16 @@ type commitCounter struct {
 	committed atomic.Int32
 }
 
-func (c *commitCounter) EnqueueDeliveries(context.Context, *sql.Tx, []string) error {
+func (c *commitCounter) EnqueueDeliveries(context.Context, *sql.Tx, []store.DeliveryRef) error {
 	if c.fail {
 		return errors.New("queue down")
 	}
 	return nil
 }
 
-func (c *commitCounter) EnqueueResends(context.Context, *sql.Tx, []string) error { return nil }
+func (c *commitCounter) EnqueueResends(context.Context, *sql.Tx, []store.DeliveryRef) error {
+	return nil
+}
 
 func (c *commitCounter) ScheduleSeriesFlush(context.Context, *sql.Tx, string, string, time.Time) error {
 	return nil

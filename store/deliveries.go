@@ -82,15 +82,15 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delive
 	if err := tx.Create(&rows).Error; err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
-	ids := make([]string, len(rows))
+	refs := make([]DeliveryRef, len(rows))
 	for i, r := range rows {
-		ids[i] = r.ID
+		refs[i] = DeliveryRef{ID: r.ID, WebhookID: r.WebhookID}
 	}
 	sqlTx, err := SQLTx(tx)
 	if err != nil {
 		return err
 	}
-	if err := s.enq.EnqueueDeliveries(ctx, sqlTx, ids); err != nil {
+	if err := s.enq.EnqueueDeliveries(ctx, sqlTx, refs); err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
 	noteEnqueued(tx, rows)
@@ -99,20 +99,8 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delive
 
 // GetDelivery loads a delivery with the number of its recorded attempts, in one statement.
 func (s *Store) GetDelivery(ctx context.Context, id string) (Delivery, int, error) {
-	var rows []struct {
-		Delivery
-		Recorded int
-	}
-	err := s.db.WithContext(ctx).Raw(`SELECT d.*,
-		(SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS recorded
-		FROM deliveries d WHERE d.id = ?`, id).Scan(&rows).Error
-	if err != nil {
-		return Delivery{}, 0, fmt.Errorf("read delivery: %w", err)
-	}
-	if len(rows) == 0 {
-		return Delivery{}, 0, fmt.Errorf("delivery %q: %w", id, ErrNotFound)
-	}
-	return rows[0].Delivery, rows[0].Recorded, nil
+	in, err := s.LoadAttempt(ctx, id)
+	return in.Delivery, in.Recorded, err
 }
 
 // AttemptOutcome is a finished attempt and what it leads to.

@@ -111,13 +111,18 @@ type DeliveryAttempt struct {
 	CreatedAt    time.Time
 }
 
+// DeliveryRef names a delivery and its webhook, for the engine's jobs.
+type DeliveryRef struct {
+	ID, WebhookID string
+}
+
 // Enqueuer is the delivery engine's hook: the store calls it inside the transaction that creates
 // deliveries or series, so that a job exists if and only if the change committed.
 type Enqueuer interface {
 	// EnqueueDeliveries schedules the first attempt of each delivery.
-	EnqueueDeliveries(ctx context.Context, tx *sql.Tx, deliveryIDs []string) error
+	EnqueueDeliveries(ctx context.Context, tx *sql.Tx, deliveries []DeliveryRef) error
 	// EnqueueResends schedules one extra attempt of each delivery, now (resend and recover).
-	EnqueueResends(ctx context.Context, tx *sql.Tx, deliveryIDs []string) error
+	EnqueueResends(ctx context.Context, tx *sql.Tx, deliveries []DeliveryRef) error
 	// ScheduleSeriesFlush schedules the coalesced new_series notification of a study at `at`.
 	ScheduleSeriesFlush(ctx context.Context, tx *sql.Tx, albumID, studyUID string, at time.Time) error
 	// DeliveriesCommitted is called after a transaction that enqueued deliveries or resends has
@@ -127,9 +132,9 @@ type Enqueuer interface {
 
 type noEnqueuer struct{}
 
-func (noEnqueuer) EnqueueDeliveries(context.Context, *sql.Tx, []string) error { return nil }
-func (noEnqueuer) EnqueueResends(context.Context, *sql.Tx, []string) error    { return nil }
-func (noEnqueuer) DeliveriesCommitted()                                       {}
+func (noEnqueuer) EnqueueDeliveries(context.Context, *sql.Tx, []DeliveryRef) error { return nil }
+func (noEnqueuer) EnqueueResends(context.Context, *sql.Tx, []DeliveryRef) error    { return nil }
+func (noEnqueuer) DeliveriesCommitted()                                            {}
 func (noEnqueuer) ScheduleSeriesFlush(context.Context, *sql.Tx, string, string, time.Time) error {
 	return nil
 }

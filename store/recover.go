@@ -124,9 +124,9 @@ func (s *Store) RecoverFacilityDeliveries(ctx context.Context, clientID, kind, w
 }
 
 // markResend marks the deliveries selected by where (on deliveries, with args) whose resend is
-// not queued yet, in one statement, and returns their ids. family says which webhook table
+// not queued yet, in one statement, and returns them. family says which webhook table
 // holds their current target (FamilyKheops, or FamilyFacility for both other kinds).
-func (s *Store) markResend(tx *gorm.DB, family, where string, args ...any) ([]string, error) {
+func (s *Store) markResend(tx *gorm.DB, family, where string, args ...any) ([]DeliveryRef, error) {
 	target := `url = (SELECT w.url FROM album_webhooks w WHERE w.id = deliveries.webhook_id),
 		secrets = (SELECT ` + s.jsonArraySQL("w.secret") + ` FROM album_webhooks w WHERE w.id = deliveries.webhook_id)`
 	if family != FamilyKheops {
@@ -134,12 +134,12 @@ func (s *Store) markResend(tx *gorm.DB, family, where string, args ...any) ([]st
 		secrets = (SELECT ` + s.jsonAggSQL("s.secret", "s.position") + ` FROM facility_webhook_secrets s
 			WHERE s.webhook_id = deliveries.webhook_id)`
 	}
-	var ids []string
+	var ids []DeliveryRef
 	err := tx.Raw(`UPDATE deliveries SET resend = TRUE, status = ?,
 		max_attempts = CASE WHEN status = ? THEN max_attempts
 			ELSE (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = deliveries.id) + 1 END,
 		`+target+`
-		WHERE NOT resend AND `+where+` RETURNING id`,
+		WHERE NOT resend AND `+where+` RETURNING id, webhook_id`,
 		append([]any{DeliveryPending, DeliveryPending}, args...)...).Scan(&ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("mark deliveries: %w", err)
@@ -159,7 +159,7 @@ func (s *Store) deliveryExists(tx *gorm.DB, where string, args ...any) error {
 	return nil
 }
 
-func (s *Store) enqueueResends(ctx context.Context, tx *gorm.DB, ids []string) error {
+func (s *Store) enqueueResends(ctx context.Context, tx *gorm.DB, ids []DeliveryRef) error {
 	if len(ids) == 0 {
 		return nil
 	}

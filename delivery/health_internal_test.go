@@ -1,0 +1,111 @@
+package delivery
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+func TestJudge(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	dur := func(d time.Duration) *time.Duration { return &d }
+	answer := func(status int, retryAfter ...time.Duration) result {
+		r := result{attempt: store.DeliveryAttempt{Status: status}}
+		if len(retryAfter) > 0 {
+			r.retryAfter, r.hasRetryAfter = retryAfter[0], true
+		}
+		return r
+	}
+	tests := []struct {
+		name   string
+		health store.Health
+		res    result
+		status string
+		want   verdict
+	}{
+		{"2xx", store.Health{}, answer(204), store.DeliverySuccess, verdict{success: true}},
+		{"410", store.Health{}, answer(410), store.DeliveryFailure, verdict{gone: true}},
+		{"500, retried", store.Health{}, answer(500), store.DeliveryPending, verdict{failure: true}},
+		{"500, last attempt", store.Health{}, answer(500), store.DeliveryFailure, verdict{failure: true, ended: true}},
+		{"no answer", store.Health{}, result{attempt: store.DeliveryAttempt{Status: -1}, err: errors.New("refused")},
+			store.DeliveryPending, verdict{failure: true}},
+		{"429 Retry-After 30s", store.Health{}, answer(429, 30*time.Second), store.DeliveryPending,
+			verdict{failure: true, postpone: at(30 * time.Second)}},
+		{"503 Retry-After beyond the bound", store.Health{}, answer(503, 3*time.Hour), store.DeliveryPending,
+			verdict{failure: true, postpone: at(MaxPostpone)}},
+		{"429 without Retry-After: pace 1 s", store.Health{}, answer(429), store.DeliveryPending,
+			verdict{failure: true, postpone: at(time.Second), pace: dur(time.Second)}},
+		{"503 again: pace doubles", store.Health{PaceMS: 4000}, answer(503), store.DeliveryPending,
+			verdict{failure: true, postpone: at(8 * time.Second), pace: dur(8 * time.Second)}},
+		{"pace bounded", store.Health{PaceMS: 50000}, answer(503), store.DeliveryPending,
+			verdict{failure: true, postpone: at(MaxPace), pace: dur(MaxPace)}},
+		{"502 does not pace", store.Health{}, answer(502), store.DeliveryPending, verdict{failure: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := judge(tt.health, tt.res, tt.status, now)
+			same := got.success == tt.want.success && got.failure == tt.want.failure && got.ended == tt.want.ended &&
+				got.gone == tt.want.gone && equalPtr(got.postpone, tt.want.postpone) && equalPtr(got.pace, tt.want.pace)
+			if !same {
+				t.Errorf("got %+v (postpone %v, pace %v), want %+v (postpone %v, pace %v)", got, deref(got.postpone), deref(got.pace),
+					tt.want, deref(tt.want.postpone), deref(tt.want.pace))
+			}
+		})
+	}
+}
+
+func equalPtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func TestLimiter(t *testing.T) {
+	l := newLimiter(2)
+	now := time.Now()
+	r1, _ := l.acquire("a", now)
+	r2, _ := l.acquire("a", now)
+	if r1 == nil || r2 == nil {
+		t.Fatal("the first two attempts wait")
+	}
+	if r, _ := l.acquire("b", now); r == nil {
+		t.Error("another webhook waits for a's attempts")
+	} else {
+		r(time.Millisecond)
+	}
+	// Over the bound: slots a mean duration / bound apart (1 s unknown mean / 2).
+	var waits []time.Duration
+	for range 3 {
+		r, wait := l.acquire("a", now)
+		if r != nil {
+			t.Fatal("a third attempt in flight")
+		}
+		waits = append(waits, wait)
+	}
+	if waits[0] != 500*time.Millisecond || waits[1] != time.Second || waits[2] != 1500*time.Millisecond {
+		t.Errorf("waits %v, want 500ms 1s 1.5s", waits)
+	}
+	r1(4 * time.Second) // the mean becomes 4 s: slots 2 s apart
+	r, _ := l.acquire("a", now)
+	if r == nil {
+		t.Fatal("a freed slot is not taken")
+	}
+	if _, wait := l.acquire("a", now); wait != 3500*time.Millisecond {
+		t.Errorf("wait %v after a 4 s attempt, want 3.5s (1.5s + 2s)", wait)
+	}
+	for range 300 {
+		l.acquire("a", now)
+	}
+	if _, wait := l.acquire("a", now); wait < limiterMaxWait || wait >= limiterMaxWait*3/2 {
+		t.Errorf("far back in line: wait %v, want between %v and 1.5 times it", wait, limiterMaxWait)
+	}
+	if r, _ := newLimiter(-1).acquire("a", now); r == nil {
+		t.Error("no bound: an attempt waits")
+	}
+}

@@ -1,0 +1,112 @@
+package delivery
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// limiter bounds the attempts in flight per webhook in this process, so that a slow endpoint
+// holds at most that many of the engine's workers and the others keep serving the other
+// webhooks. An attempt over the bound does not wait in its worker: it is handed a later slot
+// and snoozed until then. Slots are spaced by the webhook's mean attempt duration divided by
+// the bound (its observed throughput), so a backlog is spread over the time the endpoint needs
+// to take it and each waiting attempt is snoozed about once, rather than polled.
+//
+// The bound is per process: N processes sharing a database allow up to N × max attempts in
+// flight to one webhook (see README, "Endpoint health").
+type limiter struct {
+	max int
+	mu  sync.Mutex
+	// hooks holds the webhooks with attempts in flight or slots handed out.
+	hooks map[string]*hookSlots
+}
+
+type hookSlots struct {
+	inFlight int
+	// mean is a moving average of the webhook's attempt durations (0 until one ends).
+	mean time.Duration
+	// last is the latest slot handed to a waiting attempt.
+	last time.Time
+}
+
+// Bounds of the wait handed to an attempt over the limit.
+const (
+	// limiterMinWait is the shortest snooze (River makes snoozed jobs available again in batches).
+	limiterMinWait = 200 * time.Millisecond
+	// limiterMaxWait is the furthest slot handed out: an attempt further back in line asks
+	// again after between one and one and a half times it (spread, so that a long line does
+	// not come back at once).
+	limiterMaxWait = 10 * time.Minute
+	// limiterUnknownMean stands for the mean duration of a webhook none of whose attempts ended.
+	limiterUnknownMean = time.Second
+)
+
+func newLimiter(max int) *limiter { return &limiter{max: max, hooks: map[string]*hookSlots{}} }
+
+// acquire takes a slot of the webhook at now. It returns the function that gives the slot back
+// (with the request's duration, 0 when none was made), or nil and how long to wait before
+// asking again.
+func (l *limiter) acquire(webhookID string, now time.Time) (func(took time.Duration), time.Duration) {
+	if l.max <= 0 {
+		return func(time.Duration) {}, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.hooks[webhookID]
+	if s == nil {
+		s = &hookSlots{}
+		l.hooks[webhookID] = s
+	}
+	if s.inFlight < l.max {
+		s.inFlight++
+		return func(took time.Duration) { l.release(webhookID, took) }, 0
+	}
+	mean := s.mean
+	if mean <= 0 {
+		mean = limiterUnknownMean
+	}
+	slot := s.last
+	if slot.Before(now) {
+		slot = now
+	}
+	slot = slot.Add(max(mean/time.Duration(l.max), time.Millisecond))
+	wait := slot.Sub(now)
+	if wait > limiterMaxWait {
+		// Far back in line: the slots after now+limiterMaxWait are not handed out.
+		return nil, limiterMaxWait + time.Duration(rand.Int64N(int64(limiterMaxWait/2)))
+	}
+	s.last = slot
+	return nil, max(wait, limiterMinWait)
+}
+
+// saturated tells whether the webhook has its bound of attempts in flight.
+func (l *limiter) saturated(webhookID string) bool {
+	if l.max <= 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.hooks[webhookID]
+	return s != nil && s.inFlight >= l.max
+}
+
+func (l *limiter) release(webhookID string, took time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.hooks[webhookID]
+	if s == nil {
+		return
+	}
+	s.inFlight--
+	switch {
+	case took <= 0: // no request was made
+	case s.mean <= 0:
+		s.mean = took
+	default:
+		s.mean = (4*s.mean + took) / 5
+	}
+	if s.inFlight <= 0 && s.last.Before(time.Now()) {
+		delete(l.hooks, webhookID)
+	}
+}
