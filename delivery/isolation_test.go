@@ -25,10 +25,10 @@ type isolationCase struct {
 	concurrency int // WebhookConcurrency of the engine (-1: no bound)
 	// live queues the slow endpoint's deliveries while the engine runs (and the healthy
 	// deliveries come), rather than before it starts.
-	live bool
-	workers     int
-	slow        time.Duration
-	queued      int
+	live    bool
+	workers int
+	slow    time.Duration
+	queued  int
 	// healthy deliveries are triggered every `every` for `window`.
 	every, window time.Duration
 }
