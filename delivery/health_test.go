@@ -176,7 +176,8 @@ func TestRetryAfterPostponesWebhook(t *testing.T) {
 		album, hook := albumWithWebhook(t, st, rcv.URL, nil)
 		manual(t, st, album, hook.ID)
 		first := rcv.wait(t, 10*time.Second)
-		manual(t, st, album, hook.ID) // another delivery, created after the 429
+		waitPostponed(t, st, hook.ID) // the 429 is recorded (attempts already in flight are not recalled)
+		manual(t, st, album, hook.ID) // another delivery, pending while the webhook is postponed
 		for range 2 {
 			if r := rcv.wait(t, 15*time.Second); r.at.Sub(first.at) < 2*time.Second {
 				t.Errorf("a request %s after the 429's Retry-After: 2", r.at.Sub(first.at))
@@ -194,18 +195,27 @@ func TestRetryAfterPostponesWebhook(t *testing.T) {
 		}
 		manual(t, st, album, other.ID)
 		sent := long.wait(t, 10*time.Second).at
-		var d store.Delivery
-		st.DB().Where("webhook_id = ?", other.ID).Take(&d)
-		var in store.AttemptInput
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if in, err = st.LoadAttempt(ctx, d.ID); err == nil && in.NotBefore != nil {
-				break
-			}
-		}
-		if in.NotBefore == nil || in.NotBefore.Before(sent.Add(59*time.Minute)) || in.NotBefore.After(time.Now().Add(time.Hour)) {
+		in := waitPostponed(t, st, other.ID)
+		if in.NotBefore.Before(sent.Add(59*time.Minute)) || in.NotBefore.After(time.Now().Add(time.Hour)) {
 			t.Errorf("postponed until %v, want about an hour after %v", in.NotBefore, sent)
 		}
 	})
+}
+
+// waitPostponed waits until the webhook's first delivery reads a postponement, and returns it.
+func waitPostponed(t *testing.T, st *store.Store, hookID string) store.AttemptInput {
+	t.Helper()
+	var d store.Delivery
+	st.DB().Where("webhook_id = ?", hookID).Order("created_at").Take(&d)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		in, err := st.LoadAttempt(context.Background(), d.ID)
+		if err == nil && in.NotBefore != nil {
+			return in
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook %s not postponed (%v)", hookID, err)
+		}
+	}
 }
 
 // TestPaceBacksOffAndRecovers: 503s without Retry-After space the webhook's attempts by a pace
