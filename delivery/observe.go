@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -75,6 +76,9 @@ func targetHost(rawURL string) string {
 	}
 	return rest
 }
+
+// Client is the queue's River client, for River UI.
+func (e *Engine) Client() *river.Client[*sql.Tx] { return e.client }
 
 // Ready reports whether the engine works jobs: started and not stopped, on queue tables
 // migrated to the version this build needs.

@@ -35,7 +35,8 @@ func principal(ctx context.Context) auth.Principal {
 // publicPath tells which paths need no token.
 func publicPath(path string) bool {
 	return path == "/healthz" || path == "/livez" || path == "/readyz" || path == "/metrics" ||
-		path == "/openapi.yaml" || path == "/openapi.json" || path == "/docs" || strings.HasPrefix(path, "/docs/")
+		path == "/openapi.yaml" || path == "/openapi.json" || path == "/docs" || strings.HasPrefix(path, "/docs/") ||
+		path == "/riverui" || strings.HasPrefix(path, "/riverui/")
 }
 
 // authenticate verifies the bearer token of every API request and provisions its user.

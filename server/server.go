@@ -33,6 +33,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Tracer, when set, gets a span per request (OpenTelemetry); nil traces nothing.
 	Tracer trace.TracerProvider
+	// QueueUI, when set, is served at /riverui and below; it does its own authentication
+	// (the bearer token is not asked for there).
+	QueueUI http.Handler
 }
 
 // Server implements gen.StrictServerInterface.
@@ -46,6 +49,7 @@ type Server struct {
 	metrics  http.Handler
 	timeout  time.Duration
 	tracer   trace.TracerProvider
+	queueUI  http.Handler
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -63,7 +67,7 @@ func New(opts Options) *Server {
 	}
 	return &Server{store: opts.Store, verifier: opts.Verifier, log: slog.New(requestIDHandler{opts.Logger.Handler()}),
 		engine: opts.Engine, observer: opts.Observer, metrics: opts.Metrics, timeout: opts.RequestTimeout,
-		tracer: opts.Tracer}
+		tracer: opts.Tracer, queueUI: opts.QueueUI}
 }
 
 // Handler returns the HTTP handler of the whole service: the API, the contract at
@@ -108,6 +112,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	swaggerui.Register(e, "/docs", "/openapi.yaml")
 	if s.metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.metrics))
+	}
+	if s.queueUI != nil {
+		ui := echo.WrapHandler(s.queueUI)
+		e.Any("/riverui", ui)
+		e.Any("/riverui/*", ui)
 	}
 	e.RouteNotFound("/*", notFound)
 

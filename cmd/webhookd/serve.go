@@ -19,6 +19,7 @@ import (
 	"github.com/webhookd/webhookd/config"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/queueui"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/telemetry"
@@ -183,6 +184,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 		defer stop()
+	}
+	if cfg.AdminPassword != "" {
+		ui, err := queueui.New(engine.Client(), cfg.AdminPassword, log)
+		if err != nil {
+			return err
+		}
+		if err := ui.Start(ctx); err != nil {
+			return err
+		}
+		opts.QueueUI = ui
+		log.Info("River UI at " + queueui.Prefix + " (basic auth, user " + queueui.User + ")")
 	}
 	h, err := server.New(opts).Handler()
 	if err != nil {
