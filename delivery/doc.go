@@ -9,4 +9,9 @@
 // schedules the next attempt when the retry policy says so. A process killed mid-attempt leaves
 // the job running; River rescues it and the attempt is made again (at-least-once; the delivery
 // id, stable across attempts, lets receivers de-duplicate).
+//
+// Each answer also tells the webhook's health (health.go): 410 Gone and sustained failure
+// disable the webhook, 429/503 postpone or pace it, and a limiter bounds the attempts in flight
+// per webhook (limiter.go). An attempt that may not run yet is snoozed, not retried: River runs
+// it again later without counting it.
 package delivery
