@@ -4418,7 +4418,7 @@ type CreateAlbumResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Album
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadAlbumForm
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON406 the response for an HTTP 406 `application/json` response
@@ -4441,7 +4441,7 @@ func (r CreateAlbumResponse) GetJSON201() *Album {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r CreateAlbumResponse) GetJSON400() *KheopsBadRequest {
+func (r CreateAlbumResponse) GetJSON400() *KheopsBadAlbumForm {
 	return r.JSON400
 }
 
@@ -5060,7 +5060,7 @@ type ListWebhooksResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *[]Webhook
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadPage
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -5085,7 +5085,7 @@ func (r ListWebhooksResponse) GetJSON200() *[]Webhook {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListWebhooksResponse) GetJSON400() *KheopsBadRequest {
+func (r ListWebhooksResponse) GetJSON400() *KheopsBadPage {
 	return r.JSON400
 }
 
@@ -5159,7 +5159,7 @@ type CreateWebhookResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Webhook
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadWebhookForm
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -5186,7 +5186,7 @@ func (r CreateWebhookResponse) GetJSON201() *Webhook {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r CreateWebhookResponse) GetJSON400() *KheopsBadRequest {
+func (r CreateWebhookResponse) GetJSON400() *KheopsBadWebhookForm {
 	return r.JSON400
 }
 
@@ -5365,7 +5365,7 @@ type GetWebhookResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *WebhookDetail
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadPage
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -5390,7 +5390,7 @@ func (r GetWebhookResponse) GetJSON200() *WebhookDetail {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetWebhookResponse) GetJSON400() *KheopsBadRequest {
+func (r GetWebhookResponse) GetJSON400() *KheopsBadPage {
 	return r.JSON400
 }
 
@@ -5464,7 +5464,7 @@ type UpdateWebhookResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Webhook
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadPatch
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -5491,7 +5491,7 @@ func (r UpdateWebhookResponse) GetJSON200() *Webhook {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r UpdateWebhookResponse) GetJSON400() *KheopsBadRequest {
+func (r UpdateWebhookResponse) GetJSON400() *KheopsBadPatch {
 	return r.JSON400
 }
 
@@ -5684,7 +5684,7 @@ type TriggerWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadTrigger
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -5706,7 +5706,7 @@ type TriggerWebhookResponse struct {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r TriggerWebhookResponse) GetJSON400() *KheopsBadRequest {
+func (r TriggerWebhookResponse) GetJSON400() *KheopsBadTrigger {
 	return r.JSON400
 }
 
@@ -7210,7 +7210,7 @@ type RemoveStudyFromAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadUID
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -7228,7 +7228,7 @@ type RemoveStudyFromAlbumResponse struct {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RemoveStudyFromAlbumResponse) GetJSON400() *KheopsBadRequest {
+func (r RemoveStudyFromAlbumResponse) GetJSON400() *KheopsBadUID {
 	return r.JSON400
 }
 
@@ -7300,7 +7300,7 @@ type RemoveSeriesFromAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadUID
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -7318,7 +7318,7 @@ type RemoveSeriesFromAlbumResponse struct {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RemoveSeriesFromAlbumResponse) GetJSON400() *KheopsBadRequest {
+func (r RemoveSeriesFromAlbumResponse) GetJSON400() *KheopsBadUID {
 	return r.JSON400
 }
 
@@ -7390,7 +7390,7 @@ type AddSeriesToAlbumResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KheopsBadRequest
+	JSON400 *KheopsBadUID
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *KheopsUnauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -7406,7 +7406,7 @@ type AddSeriesToAlbumResponse struct {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r AddSeriesToAlbumResponse) GetJSON400() *KheopsBadRequest {
+func (r AddSeriesToAlbumResponse) GetJSON400() *KheopsBadUID {
 	return r.JSON400
 }
 
@@ -8428,7 +8428,7 @@ func ParseCreateAlbumResponse(rsp *http.Response) (*CreateAlbumResponse, error) 
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadAlbumForm
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -9041,7 +9041,7 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadPage
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -9142,7 +9142,7 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadWebhookForm
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -9334,7 +9334,7 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadPage
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -9435,7 +9435,7 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadPatch
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -9641,7 +9641,7 @@ func ParseTriggerWebhookResponse(rsp *http.Response) (*TriggerWebhookResponse, e
 		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadTrigger
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -10975,7 +10975,7 @@ func ParseRemoveStudyFromAlbumResponse(rsp *http.Response) (*RemoveStudyFromAlbu
 		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadUID
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -11062,7 +11062,7 @@ func ParseRemoveSeriesFromAlbumResponse(rsp *http.Response) (*RemoveSeriesFromAl
 		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadUID
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -11152,7 +11152,7 @@ func ParseAddSeriesToAlbumResponse(rsp *http.Response) (*AddSeriesToAlbumRespons
 		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KheopsBadRequest
+		var dest KheopsBadUID
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

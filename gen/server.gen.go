@@ -414,9 +414,11 @@ type Album struct {
 // AlbumCreateForm defines model for AlbumCreateForm.
 type AlbumCreateForm struct {
 	// Description At most 2048 characters.
+	//
+	// Example: Teaching cases
 	Description *string `json:"description,omitempty"`
 
-	// Name Trimmed of surrounding white space, then 1..255 characters (not blank).
+	// Name Example: Chest CT
 	Name KheopsName `json:"name"`
 }
 
@@ -575,8 +577,6 @@ type KheopsEventOrNone string
 type KheopsName = string
 
 // KheopsURL An absolute `http` or `https` URL with a host (scheme in any case), at most 1024 characters.
-//
-// Example: https://receiver.example.org/hook
 type KheopsURL = string
 
 // NestError defines model for NestError.
@@ -698,19 +698,27 @@ type TriggerAttempt struct {
 // TriggerForm defines model for TriggerForm.
 type TriggerForm struct {
 	// SeriesInstanceUID With `new_series`: series of that study in the album, DICOM UIDs; at least one.
+	//
+	// Example: []
 	SeriesInstanceUID *[]DicomUID `json:"SeriesInstanceUID,omitempty"`
 
 	// StudyInstanceUID With `new_series`: the study, a DICOM UID.
 	StudyInstanceUID *DicomUID `json:"StudyInstanceUID,omitempty"`
 
 	// Event `new_series` or `new_user` (matched case-insensitively by the server; send them in lower case). Other events are a 400.
+	//
+	// Example: new_user
 	Event TriggerFormEvent `json:"event"`
 
 	// User With `new_user`: a member's sub or email.
+	//
+	// Example: alice
 	User *string `json:"user,omitempty"`
 }
 
 // TriggerFormEvent `new_series` or `new_user` (matched case-insensitively by the server; send them in lower case). Other events are a 400.
+//
+// Example: new_user
 type TriggerFormEvent string
 
 // TriggerSeries defines model for TriggerSeries.
@@ -860,17 +868,17 @@ type WebhookCreateForm struct {
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// Event The events to subscribe to; send the key once per event. Left out (or `event=`), none.
+	//
+	// Example: ["new_series","new_user"]
 	Event *[]KheopsEventOrNone `json:"event,omitempty"`
 
-	// Name Trimmed of surrounding white space, then 1..255 characters (not blank).
+	// Name Example: my-hook
 	Name KheopsName `json:"name"`
 
 	// Secret 1..1024 characters; signs the requests (`X-Kheops-Signature`, `webhook-signature`). A `whsec_<base64>` secret signs `webhook-signature` with its decoded bytes (Standard Webhooks).
 	Secret *string `json:"secret,omitempty"`
 
-	// Url An absolute `http` or `https` URL with a host (scheme in any case), at most 1024 characters.
-	//
-	// Example: https://receiver.example.org/hook
+	// Url Example: https://receiver.example.org/hook
 	Url KheopsURL `json:"url"`
 }
 
@@ -949,24 +957,29 @@ type WebhookLogList struct {
 // WebhookPatchForm Every key is optional; what is not sent is kept, and an empty form changes nothing.
 // `event` cannot be sent together with `add_event` or `remove_event` (400).
 type WebhookPatchForm struct {
+	// AddEvent Events added to the list.
+	//
+	// Example: ["remove_series"]
 	AddEvent *[]KheopsEvent `json:"add_event,omitempty"`
 	Enabled  *bool          `json:"enabled,omitempty"`
 
 	// Event Replaces the event list; one empty value clears it. Not with add_event/remove_event.
+	//
+	// Example: []
 	Event *[]KheopsEventOrNone `json:"event,omitempty"`
 
 	// Name Trimmed of surrounding white space, then 1..255 characters (not blank).
 	Name *KheopsName `json:"name,omitempty"`
 
-	// RemoveEvent Removed even when also named in add_event.
+	// RemoveEvent Events removed from the list, even when also named in add_event.
+	//
+	// Example: ["new_user"]
 	RemoveEvent *[]KheopsEvent `json:"remove_event,omitempty"`
 
 	// Secret A new secret (at most 1024 characters); empty removes the secret.
 	Secret *string `json:"secret,omitempty"`
 
 	// Url An absolute `http` or `https` URL with a host (scheme in any case), at most 1024 characters.
-	//
-	// Example: https://receiver.example.org/hook
 	Url *KheopsURL `json:"url,omitempty"`
 }
 
@@ -1015,8 +1028,26 @@ type KheopsAlbumNotFound = KheopsError
 // KheopsAlbumOrUserNotFound Error body of the Kheops family.
 type KheopsAlbumOrUserNotFound = KheopsError
 
+// KheopsBadAlbumForm Error body of the Kheops family.
+type KheopsBadAlbumForm = KheopsError
+
+// KheopsBadPage Error body of the Kheops family.
+type KheopsBadPage = KheopsError
+
+// KheopsBadPatch Error body of the Kheops family.
+type KheopsBadPatch = KheopsError
+
 // KheopsBadRequest Error body of the Kheops family.
 type KheopsBadRequest = KheopsError
+
+// KheopsBadTrigger Error body of the Kheops family.
+type KheopsBadTrigger = KheopsError
+
+// KheopsBadUID Error body of the Kheops family.
+type KheopsBadUID = KheopsError
+
+// KheopsBadWebhookForm Error body of the Kheops family.
+type KheopsBadWebhookForm = KheopsError
 
 // KheopsForbidden Error body of the Kheops family.
 type KheopsForbidden = KheopsError
@@ -2551,7 +2582,19 @@ type KheopsAlbumNotFoundJSONResponse KheopsError
 
 type KheopsAlbumOrUserNotFoundJSONResponse KheopsError
 
+type KheopsBadAlbumFormJSONResponse KheopsError
+
+type KheopsBadPageJSONResponse KheopsError
+
+type KheopsBadPatchJSONResponse KheopsError
+
 type KheopsBadRequestJSONResponse KheopsError
+
+type KheopsBadTriggerJSONResponse KheopsError
+
+type KheopsBadUIDJSONResponse KheopsError
+
+type KheopsBadWebhookFormJSONResponse KheopsError
 
 type KheopsForbiddenJSONResponse KheopsError
 
@@ -2627,7 +2670,7 @@ func (response CreateAlbum201JSONResponse) VisitCreateAlbumResponse(w http.Respo
 	return err
 }
 
-type CreateAlbum400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type CreateAlbum400JSONResponse struct{ KheopsBadAlbumFormJSONResponse }
 
 func (response CreateAlbum400JSONResponse) VisitCreateAlbumResponse(w http.ResponseWriter) error {
 
@@ -3438,7 +3481,7 @@ func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.Res
 	return err
 }
 
-type ListWebhooks400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type ListWebhooks400JSONResponse struct{ KheopsBadPageJSONResponse }
 
 func (response ListWebhooks400JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
 
@@ -3558,7 +3601,9 @@ func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.R
 	return err
 }
 
-type CreateWebhook400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type CreateWebhook400JSONResponse struct {
+	KheopsBadWebhookFormJSONResponse
+}
 
 func (response CreateWebhook400JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
 
@@ -3832,7 +3877,7 @@ func (response GetWebhook200JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
-type GetWebhook400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type GetWebhook400JSONResponse struct{ KheopsBadPageJSONResponse }
 
 func (response GetWebhook400JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
 
@@ -3953,7 +3998,7 @@ func (response UpdateWebhook200JSONResponse) VisitUpdateWebhookResponse(w http.R
 	return err
 }
 
-type UpdateWebhook400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type UpdateWebhook400JSONResponse struct{ KheopsBadPatchJSONResponse }
 
 func (response UpdateWebhook400JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
 
@@ -4253,7 +4298,7 @@ func (response TriggerWebhook202Response) VisitTriggerWebhookResponse(w http.Res
 	return nil
 }
 
-type TriggerWebhook400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type TriggerWebhook400JSONResponse struct{ KheopsBadTriggerJSONResponse }
 
 func (response TriggerWebhook400JSONResponse) VisitTriggerWebhookResponse(w http.ResponseWriter) error {
 
@@ -5921,7 +5966,7 @@ func (response RemoveStudyFromAlbum204Response) VisitRemoveStudyFromAlbumRespons
 	return nil
 }
 
-type RemoveStudyFromAlbum400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type RemoveStudyFromAlbum400JSONResponse struct{ KheopsBadUIDJSONResponse }
 
 func (response RemoveStudyFromAlbum400JSONResponse) VisitRemoveStudyFromAlbumResponse(w http.ResponseWriter) error {
 
@@ -6036,7 +6081,7 @@ func (response RemoveSeriesFromAlbum204Response) VisitRemoveSeriesFromAlbumRespo
 	return nil
 }
 
-type RemoveSeriesFromAlbum400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type RemoveSeriesFromAlbum400JSONResponse struct{ KheopsBadUIDJSONResponse }
 
 func (response RemoveSeriesFromAlbum400JSONResponse) VisitRemoveSeriesFromAlbumResponse(w http.ResponseWriter) error {
 
@@ -6159,7 +6204,7 @@ func (response AddSeriesToAlbum204Response) VisitAddSeriesToAlbumResponse(w http
 	return nil
 }
 
-type AddSeriesToAlbum400JSONResponse struct{ KheopsBadRequestJSONResponse }
+type AddSeriesToAlbum400JSONResponse struct{ KheopsBadUIDJSONResponse }
 
 func (response AddSeriesToAlbum400JSONResponse) VisitAddSeriesToAlbumResponse(w http.ResponseWriter) error {
 
@@ -7553,273 +7598,281 @@ func (sh *strictHandler) AddSeriesToAlbum(ctx echo.Context, studyInstanceUID Stu
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lchs3lgD6KyjO3jLpbVGkJDs2VVO7tC0nShzLo8d4Z0ytG2SDZI+aANNAi2K8/qj7C/fLbuEcAI1+",
-	"kCIleeIkrpqpWOxuPA4OzvvxqTESs7ngjCvZ6H1qzGlKZ0yxFP7qj0ZsrvS/IiZHaTxXseCNXuN4TOYp",
-	"k4yrgMwyqQhNErEgIZ3Pk3hE9Vu7/5KCh6TJEsnIQedpq90IGuyGzuYJa/Qa5TcbQSPWI08ZjVjaCBqc",
-	"zvR7ZgVBQ46mbEb1UtRyrp9IlcZ80vj8OWj0k2E2O35VXSc8IHEUkG6HjKY0pSO9NRJ+6O/8k+782tl5",
-	"fhmSppoyElL97sc4ComaUkXCdydn52QXfpUhoVwuWCpbbdLnywEXaspSck2TjJFYmqcsIgedAxLirG+F",
-	"Iq9FxqMwIEl8xQjlBEYjeroRTRKW6m+5UISSGZsNWUrEuD3gBUDt9W/++fynn/eHmQXRnKppDiC77EbQ",
-	"SNkvWZyyqNFTacbWg+w1HcVJrJbv2XAqxFUd8MwjEkekeXFx/Ar3rqYxnxA41dLGiwf8fNx51nn2ZLTz",
-	"PHrS3Tl4zp7uDCPa2WHPhvt7rDN++rTzpH5HC7Okbbf0Jp7FNbj6jk4YkfGvLNAnEHPFJiwlg6zT2Wd/",
-	"JR2HoZ3WIWHXLDU7XEwZJ3SocbywsW7HLPqXjKXLfNUJzO6vcBbzeJbNGr1OYFdrZoflnozHktXdLcVm",
-	"kihB5FU832DNnZVLXbFSgRNvsdQzlsZMHnOpKB+xizpkOZ8yIuG1gFDy6vjlyc/k4vgVaUrGyJnKoqX3",
-	"eYkWdNt77WcHnXa3u/+0+7y9137ypL3f7tZjR3Ut67DkP1I2bvQaf9nNqdwuPpW7r+KRmOkBYIulJa7Y",
-	"oX6rsMEeyUcmYkyieBIrSSTThFSxiAyXJBJKBqSrz/TpgUeGAsLFgCeMRhrhfmWpIDEnNB+RNMNOSGIl",
-	"WTLWt01wVnsJNSaU6UYtUFeAtLz3B4HoeRpPJiytBSU+Is2IJbG+ci2g0fudAnCo1OAIFb4MNDgiYUKl",
-	"+uh+KyLSnFH5s3x+cjwZvuDH/S6nB/23/NW/9oYHbJjUb94MtT0FvZAsPdWwqEOUUGbDkIgUaD2b0TjR",
-	"yEFJJllKrrhYcI0NCi/NdTxixY0MxfC/zV9tkU7qV67HWrvmWczfMD5R00avG9TsYCPaH5C9W1mnY5qj",
-	"lFGlUVP/bOj4VqzTzpszzzJe/60fjY+luslOrhdXo9n+8/dHJ2v5yLYn+1m/LOeCSwYyUIlTvqDRKfsl",
-	"YxJI90hwxTj8syLR9D7ZZcM4bDZXy5caQEz/KbPZjKZLzaC0oLGI1ZR8+kyagCFjOouTZQ/ACD+wa00O",
-	"AGiy1Qga8C8YNU1F2ug1XtCI2HUFjRmTkk5Yo/ehIaciSyIyZIQSyUZZysjF6Ruc74fz83dnjaCRpQmK",
-	"cfgWQiJowKQSn+iNUk2dFEkYlYp0CUvYDMTG4ptDlHTSlGqew+hoag+bk9J7gjN9LfQux0JLkBp1cJM9",
-	"LVIGZGyA39ZQ2BkJztlIQ7hNQS5k0ZpXUvYvNiq+gvhZ/7l7Zr9rXAYNqajK5EsRsUbvoNPRyAEywmmW",
-	"lE7xSP9M0ixhZEzjRO9E8BHDGyIZix5JYtDhT3KAchqPVTvFPSF4NcBLP2uekyT+g7lIK6/r6xplCYuq",
-	"H7hH9ofKTDCgPfEdmikxoyrWEvhyxUuln3NMMjPka6BJUgGSQamYybpDkWyUsvKpcEFmImWainKy559M",
-	"4XX/aOqxc0aTsUhnLPrx7ORtEUP7ZCiiJRJqo3dc0ySOCLy6DUrq8zYHiGNWhuuRjLObOUCNMB5pLNG/",
-	"k5jPM0WaVJHhUjHyrLViH1yoPj8ZariXdwHjVLZCORH4+r12kh8YTGOGXLnGlVDWS9ICuZZianTdB1ih",
-	"njrAOYAWvERWtHO+nLNedc76LWQchJF3qZizVGNscTMX+JjM3fNAX3YONx4ZuaZ4cqsdmcGWRPNpYsib",
-	"hhe7ieHdTSjeVreobu+fNxVq3zKp/q4RG4B5BLuDz6tSH5wPyHmWq2gREBi4FYbsUfo3pk1CA56QJLFU",
-	"EvXQAdeMhEUA4gC3r+Gu2A3qGvqPeUKVvvCPJBklVMqda1yqMCejL2L5DAd8HKdSaxfuKEC1HOkDQSWz",
-	"cixhy5x8mKVJGJAQOYH+V07uwmDAQ3MyYZv0iRs/YWNFRKY0PHiWJHb/oykbXWk6ym405cXRUdA3ExDB",
-	"BxxJekAW03g0xXVo2Gjqq/+KzWb1lBqAZcIABBO+kAS0s/hXTUijAccn8HEA0+rHTjY1q4M7TGTMJwmz",
-	"SNUmL9hS8Kh8CHA4vQEP65iAWQmAr8AxLDZ7UB9qvWGu9Muw0tIXeGD5JP9nhjDHB1MCgM3VeHvxxpPi",
-	"4XDKJHTAkaQUqCn+WWPY0wcpFLk4f73zjEwpKKfEoDGRdKklASlIU3A24OKapaRLfo5fGH21u9/Sgv3n",
-	"oPHTlIm5BJPZW6FA5t9csEbFRdE4sZYwWNRYj2JXaG1rPhFqlEx0jY2pAS53LRXAdUSCyfz6WFVwpdmP",
-	"xIo09W9KJBGhc5qqVrsEn5NU65z3hBIXhiBpciKzoV4ZKqiPhmL4qAAlPd0XBVJTpAYEchrPNTdjpHQ0",
-	"LQs6XDWV+Ql78LmLVlYAyyMgN4+ABjyiUfQR/959lLKZuGbmTzKi3FzOTLKIKDFhmgsWoOYzvocCWZ84",
-	"w7xGnkUq+IQ0gU0QTWJhg1bTJgedDhmLVOOXFQfz7wMis9EUaVqBKmhAxxxlOLjWPgK+FukwjiLG7wjf",
-	"pcgKdDCaxdzyMMCFAgjz2R4S5/LL5188twIyzJTjGHp93vbfCoWeCDrEjd0BBM6qQGjK6oTCfP8a+735",
-	"HhIIIY4bEvS05HRqlQunCIX7kB53i2vIXz0efGkCFFi5LDDG61xeW0Fo3tFlImh0LsQbmk7YPSBRFeoN",
-	"ZUn0wCkKsd3OwbMn3z0FZUkWQGMoDDniSsuZ50IQXNFDAqms5BWWBuy8WVihTzHQUP8AKGNOxiBNzFfg",
-	"Cs73RdlVASkCy5hwfbvgG/BWGasiMK7jEbvg9JrGyT2IiJ4woooOKdr+s3zEQ5IylS5JQlWJI5nZiT/9",
-	"Q0JnxYJIMxILHpCUSUVTFfNJQDKeakFWP27ZBdOx5j7hqf5jp6//CLVELHgk243AuIRBM/Veqdqsz/AT",
-	"ogRZ0FhfpbFWBmGOmE/adU7k3Mv12Z3VBaeZmoo0/pXdB22VuGIcJGN2MwfTc4Gy+ZM85FkMGU31FYXZ",
-	"Y0lmsZRgjEx9hfMlTeG2hO/fv9/pZ1qjUnpjLCxBvPy8CvbwBcwY5gpqyqgUvL3Wae+DW2bzuUgVi35m",
-	"UUzP4c07g71oxfE+vNlZLBY7WhraydKE8ZGIKmfiVkJgKQTW8iUJakW5ql1lSJqUvOufv/yBzOiSTOk1",
-	"I1zAID7FNR6Ke5Jca6nIFSkguVpqqtDcirvm30Z07SpLalZhqQCat0yqu2oH32zz32zzD2Wb/wLmxjpb",
-	"4mG9LZF4pkR3Le6o09lbkX9eq7qRUyZFlo5YowyM/a2AsUYnzq2smZJxxDwTyyOJLBAIBnVcUI7EPAfA",
-	"3Sil3X9O9OpIoiNZle0fPMz23wpHBM011zvXm/TWD/IHUMQ4ctu+lw5jd79S//CBcWc9pwCx7gMhzN01",
-	"Gj3sfUV4C7g6YbwMsw0lfB9KTzoPCKU/ikCvN3p3cX6FtF6+z92t4O4PdX9BvpH7sTBgF0S03qfGvODR",
-	"c0Gi/gaLoaUlAT1oGFb9UcUzgIaWSalq9BoRVWwHfq35qrCPT9XnsfwItrWakKMpmFJLZvJaW2E7n3ko",
-	"RMIo2Akx7KdmTp7Nhiz9KMYfUVWvQ5fCWyqLNngtkwaJayIm83CjD36ELiyxCKQSoKsT1K2sZk8eaC8d",
-	"dIz72oZIY/TRa5HWoEjp4EqsVpGZkIrsdQ6eeW4kfQ4zemODzPTTGpSw53K7NvBWv1kGH3xetyUXbVhd",
-	"7nbxmcaz97BhmhuGY3rge3oQlEL25lQpluod/W+z838fujvPLz90dp5fPm41B4N26afW4/+ou5BHWivo",
-	"G9m57tghArMOCYAKIZ4B5NybxGCsdw29CxJlSFRZXdxnxjBaWV/lOGKzuVCMj5bkimm1VmtSjBPJGD/U",
-	"RA6iXDlbgA5YndS7+6D7HEcFOpVlcOeqcY8+dtkPAx8S/ibqMM+GBAJsgaZyTXW1PlijVkFEQ61e5T3x",
-	"FSv3c41mVX3mfqlOt0a5WvVW+XcXDOdm8VaiFazLGpwrwMfTvGkUxRoVaOIHnIxpIllQxkuq6OpPMIaz",
-	"ci5wmNZ+tFJZ8GIpTQwLSH8hTRKMJ/4zHmbdMVqI4b0qax+KDBPKr4AHrKBag8FZHUnyLv5PbHkbazgu",
-	"vl17geHMCwsOEIPW3V6jqVVp4iiJHTWpsUp52hVET4gFl75Nql0rF8VSi8jRKdhG66Sfpf0+IvZlf9Qe",
-	"hKYwHs1FzFUeNh0edDvke8FZCKouavv6BGZz5SKIxiIl4fujFz+cnPz06uOr47P+izdHH/uvz49OQ0zR",
-	"GDSO7NBTRhM1HTRabdIfYnyZJtmxIlEcYaBIkyZS5JTcB4lbe6xahyRkHP7qEX1lQ4LedEliVWaQEChf",
-	"2Z3dHKFa+Nh7utPt7uztn3c7vY7+3z/rQG2mXC1hxoqkbMRivRBjNGsCl0FIo3/WjHJo7K6SKb3q1hr2",
-	"U8NB30Dox9jOAugC2rjV3BdxkoCdRkNSaCFOsZm87UoU+c9ntyI0PuU3t5ar2zV5lrA4qlvbkCWCT2Rp",
-	"XRVwl+eOayB/HFn53V664DY+7axrq3dgF2pf3GaVWZpUB75Ik+o618sPsHQ9mEOCIKcfhYPIN5Sj6Abk",
-	"Kc8Y2IJ7rsJHTb82xMVDZIhanrUWRJ9/tknfsFCgEGoRj8BacMXmCgLf23dG5lnMj/HD7naYrXd3/MqF",
-	"RnoIDpuF/ZmLb6EwTsWsAIU2OR4TLlwM4IDPU3EdRywizXIQY0tTEhhVc2MSMcVGqjIthBNMqSSaK0sJ",
-	"CQEDDmr9I1mInmy1yREdTZ052bi60QJgU/72W7eDHkjr6rug1472q4Ic5WC88uJhkh/avHOQ5sFQRMvP",
-	"4yXyBOs0BPvsuMAg7w7jCeNM623ob0mZIs39vZXpSVoLO18IE9pCSSoUMqlFrKZ6kkgsuFa7ewS8BDYd",
-	"TUNTxhPOInTlDIWaloC6NrcK1DqDw3u3w9vQonWXBJxJF6dvKvSnQHo2ICdH/JolAiXkeol7k7tqqWN5",
-	"NZvKXJqCr17BVmTDLaUM1zsu7WIebUJvixcDk3/GMUsiMADM8btDQs2PcFNTNk/oiKGwKJXQAg7cgcC9",
-	"Vxcnre+1pqYlEr9KyoEF6uHnGOzs6e1NrkWp2OnSZDGNE+ZEttYhSGlG9NFfEzoBvySPnOQWFiXZcDuB",
-	"6NQHAb50WNnoA7CN267cOjZSWGP+4iHSiBJxLnqbClT67aptPRxBLizVUuamZCYuHUKJzb+1gKtPXwkk",
-	"g6xCBNct+QuQu5I+yRbk4vRNj4RTpeYyJE3AuyUZUclaJvuBkqmQKtDKgDFHPtv3zZGw/p5bfcE0+Wy/",
-	"ujLPvvbhh+nlh3OF/383v/xwJi97u7sf/nf3v/4yGMjLWkGwQkscma5lnRenb4psE5AnMvn7xoGvwW9y",
-	"krXadB9wFPQrGKe3u8tuGKQVj8Rsd+GE3Aqo7gWaoPED6JBVEo+eE99kBtN7PqYaS0SJkpsx6mj5ccWy",
-	"UDyFE0OYSdPSHEtwW738BObZMInllEWG/LnAJklnDEyVw6X7e8Dt66khq9I3XbZJt93ee/IEvYkoRPjA",
-	"fvKkbD5ZcX1y2PqRM5Udws8uEUkvEl83KcVVPmLjfqrKskZUamLNAxNPPs1mlNcaOJyzrA7z9b0wYWEB",
-	"Ye1Ju1okpX2rqmVnCOya6zDAAMcaZktGQFuBxagwP1M10sesL9VOzCXjMlbxNUuWmrwbC5/0bYKcLXKH",
-	"i0kNcH/rhyYpP2IJU+wjRkxdrj5EvY6T9K3g7LbVBnk1gblampCVnkmT+muIEgZmHAO+cmGMm/hG2CIz",
-	"RrkEXwYy3rX7txjO0muWHhLLUmYaMIlYaGSn0mga9wJO0KjCJ2jc7OhBd65pyulMI+qHxmuRzt6yxZkd",
-	"UP99CpMUfnrLFhc4jf7rFUzVNzPBc3FkhOU8rN04qCpFKmYzBoYLmaWpRlKsCxMrRuScjpjJiDMX3FNC",
-	"IJEHrKOt9q33/VZzqQmTrOMqfaj7IpJMMeQUkJdleYYLRUNGQZogO4Ho4rESyz26nb2DW7mHUZ/Ttled",
-	"YrfKQ/RYt/KQ/7qNieRhChU+wuzP6+hQ1aLk+e1vddvm5AYnK3xeR3rqvfuVpXsLzOFbCjC4ZeXuu4NO",
-	"N9h8Hxusvxx5thrw+dqL0ZHrDmRz89zK/XaCBz+3U/DsMilrPAFTNrqqkbvBTAMPH0mSMpklKiChuHIl",
-	"X5DXaQ0KLfA1fNeE2NQEVOtxnG3dheLY5C5K5ib4pSb4Au0XHxmfxHz10Frpg7GtvQPfJ2nGZT1zjyeY",
-	"YiY3Xi7qaaRpnRqPpFNFfslYxh7JFsR32JBXa40cZnGiX75mqYwFv10scIAsLLMKjLqjf0BxNLDIUo9i",
-	"I3HN0gd2wwMca73wZRDlo2+wuvuZiMpb3dgOYz6sj06RMR/V4PPp65dkf3//OUEjXjVEQaOVFlwhIC0u",
-	"lkdrOIdS57zzbI1DKeOqTkK+fXITsBarQ8LFYmWdtnwh3XULKeMdgGQNJO/meP+jQdpa0jaC+C261xYn",
-	"oAXm1dc9XuFbdgS5aUwALYjb3cAJdfsq7nutCzva+FabUm81IYnooq6hd69jbrRv80qAAqqWPbkiULvi",
-	"0J4uYAxa6qCmheD6XzCA3NiWaBbZx/nq5BFmFcoNUlqsQRIPuS4CckZ5RhNbxc57y7OgQjrhhguHAn5w",
-	"fyQOt8E3oCTVejOrC7T7X3PAFnarzrl6zF0wKeQnp9JlfUBZzqSLA4BRAR9aW4dNsQ7ITheJAFi8R3TG",
-	"6sfeJrh1Fd83b9uNrgFSPW/boLrme63Fhbl+HfZcvvIYTYom+9RLjg3yIEh5mMtZgm/ums3rOd7ila2r",
-	"nkmT5GTc6H3YdIrL4PZNq9oanO3CDS1Jp973oBtbO0RImrP7mj9abXICNhbjTYa8fijGucoq4qwgm9k8",
-	"DN74Zo/8J7jBl96tXwU+2G7Ppds/koW6H9UArg0iJtdh+ZmTY0uSBfz+Mauli+XLlb+7biZLI+sm2tiT",
-	"WFx2rTKaRcsN1+1eDewy1q3fFtraWj6olEttr7Ya1FyKOZVQWWmEOWtIucgEajLs3dwEWFo21LprSGyw",
-	"l9YaU6aA7GhMnzOwiLV8ZNcDQ9hLnNyuOcV5LsU6KF3IOvkBcLfem7YqD0Bmww1OMBvWLkavohLvixmG",
-	"txapXPeOF5O5ukxl7UO/TmVlr265d9MCVodA3ifw8+GDesvFUdcG9H6N5/TFYmG9ILSVwrlGkm9RsN+i",
-	"YH+fUbA5Rf4Whbo+CnWzwFOPGnw1Qac5fW/fCS3Wai0rj7YvgVa4iFd7JQ4r8VkBMRFVNjAxav8uowS9",
-	"s7+fnchnKRsbibyPHiAysLCEu0YFeoN8iwj8fUQErr74Dxpf9y1K7r5Rcp7IWZbnTbCSqfxjw8XzuHMv",
-	"y5ZrDqEV0izltQ5Wg5Uf0z+asOly4otSJlzScvONf7Ooufm9PzZFxNOIpSS3kQWkEDgUEGvACogfNrQx",
-	"USjZ5OvFxMqOCk1m6iWaJwWnRE5S1zkrrKqQMhCu+Ta22JLJqGYvG9Q/8LdUNYYbklP1ykl9HPr61R3x",
-	"alHUVDvwPvfEU4s0tcu7XE011tUwKHDAMc0SZWlYSXQ3PBX1sTX8ar0wK4jMhvrhkIHs6uKur9gSjWtz",
-	"J70SOyfUPLZRe61gOySoRg2uwYNN6y1Y/lfjomm3S1Fhh5AXI4lX2EeSZvg/Ozjgzlk84VRlqSaNoaFB",
-	"O9L9CLlL4WIq2egjVjAfUsmeHmDV8tASeZyj5ntkcCjDQGU8DKslzTNFeUTTyGpMshx4hxFptzDoDUTs",
-	"PBivXsZeWa3CLOyVC7f9xq2+am71BbnLvQm1/3Qb5rHGBPEVEH1vX2su0BsxqbFVovbSV5sXKiqYlW8p",
-	"fXBrSP4G/hrjRrE9YRxxi6OwVWsrNeTVFGvb2mxuXeEvBLrIasbHF85WOInOCp519NEbslHjXofi8Qry",
-	"XLlQJM04WTJV73Q3TqSNsTc/+TURGit9XTKDvNs17q6CAwudWo2gYb4z3qwsZbX2+/rrU3c9CsUpfEt9",
-	"6aArJ1M6S3vR8rhDh/w5aNdfoJXBGl/HPbrnVVjRl0fZhBYbf3frlakOhLfg6QH5KX5RjjmBWVyWhkop",
-	"l3ORKgJRyCtu+Pob6AW4+Dcun3F1XAvUyOtvGnoDrZyj26JvXF2c3+vFcABZfzsewATp8ao7WyDNGO+o",
-	"Gk2tulNnY9TKRsHCuPCaH0mTUXjFNNWmPIIsN8gg0tdbS/Z8kmestQfcpAt5nU6wyoDpdIISeOg6pGBQ",
-	"jd8kJSTNg07HFEDjAj3PfGligUrBYXaYRu+Tp3PVh5wE3uuXn4NPde4HHMdfzprhCq9dfr78HKxZ3oMI",
-	"hLfLnpsYSMFfcgieBzxKdH2PEkZTkJ0hrQ5tgXYHu/5mf2t9s3Q+lQ3rpxHs1agQWnLS00AtcrenhzIC",
-	"rVJ/+5A0betMrMiT0qoMHILVXXJTca0Ken+ls0QpcANZGqvlGeR3ATiwemg/wyRc/Ou1Zeg/vj9vVKsp",
-	"//j+3Fa9GC4JRSvG2FMLf3z/09nHi9M3qEiaELmIgbtopvHyii0HvBk6NRVz4nd2ZDYkNIlHLCTzNIZK",
-	"jNDJOmQ3c3D22dt5SMJYynA3pFkUgo3MtmADPBgJPo4nWcoipC6Yz6ZvEewv519TpeZYVzXmY2GrvlLs",
-	"JVlsDxyRGY2h0LdWPCqVWN1b0DUo11MnsYRKtzzKhXzbypmcaKFYcKVRhExFEkmiFgJTcDFoc8DtUP13",
-	"xzLA0gL65KmKhwmzhvyU0cR1l+sN+IA/Jo8f933rOEjoiCCPH5NmuAv2UbnbbrfDgIS7pmQo/N3qAdXf",
-	"MW0F/GLI0BaQkOYGzQgCkrI5eouu2BJdpVBq3GWj5ubcQdbp7D3Nf4VQxEM9E1SA5BG7QevDzHz7oXP5",
-	"V71UgLeJqiFKiMBNg5MKniyNvwNHkaRDlCDPnz+H4RF9QebDA9DU0rjWbP8r08pwRpeOzelhQVE49PIi",
-	"Ox0yp3EqWwE03dTDu15OAcp3ALzw08Bmnw0aPdJutwMyMMnK5ofPYduaqJw5w6G/X/pWiZWdstqIBbYA",
-	"BuCg32NS4wE0oZSKjscxn/j9CSFZfaSxDnBlHu9e7+3ij7YcgMUVvSXTsxXmEJkKyFsm1Y9nO1ItE2a2",
-	"vmLf8ND7O8/Cy2GhMRqlGL1tOHOv14ipvhP2TWokIGWPYL8R0wHxx/fnxniIbiJsvD5KaDyDSgqm5dSA",
-	"Nwt58K1DeBRikMTHOLLfYAGPkP46D20UpB6xZQerq7EO/RlhOK+Ykx0PO0yKscnYlq1ybapYAQZqUqFR",
-	"vOmiDuxKzdhQut4OC1VINGI7Q4LsmToEocYd828X2BPuapE+5TTZxZ/wjNsDfiEhqTBlBIowyVhoBmDq",
-	"YrniUwCEgIQQdan/oYlo2PLD9+MZIDAeJZzse/B02P7XJBKjbIbLMWexiK9iMqdaAB00jqJY5SR20NA4",
-	"8z3TPyXFSBs5aNhUwgF30NIYrYcigwY67O09GzRaLvPQXgT5iGhaBibJScogkzuWOc3GhhkSpygu3pSB",
-	"ARoCghmRdCmJFLDlv/yFvHKuIP1D3xaVsLUhNB1yHGPOUgJR6JBZbluRmSh+qDbh8ilBoaQjRDizMpTe",
-	"Tet9CkW4sI1kXkokAVew9fIDjcNKDv63qYA6JEM6umq1SX/A/UJYlITvTs7OQ6QpXvNl4ZtuH0mSpYkm",
-	"phEzMQKYmhMrAgoji6RhYKZTOvKeHgnXNy7WyKZxdKc/YVz1nA18F++/SRM1NCDIEYOQik/AtLwrGt+w",
-	"QfvqwOogPwvBbWNeYo1IPRtDl0oSsR1XNtg6KlqeG0TfEKnobB6SZsbjG1sSH9AzcM5BPboVDqZgroCw",
-	"g1p/So+E193A96SQH37uv9w5+6G/9+Rp84otAz3coIGv5NtGeLWLP7sFFp7qw8YfBo2Wg7NGKI29uLoA",
-	"CyLsuLLaSIyNBEn1GowYbRhZ9Wz0tQzW+IYCjYs1nh97FwiRczaKxx5RhteTeJhSdMxi4REt05tZm7io",
-	"FuA2n89IKM26LKkJAX7YydzwDLspvjTBxjYyAZcnFtwtjaR0Ae+juUVIli+nBWy8JMoZwtjqkdylBmqL",
-	"vgXul77FPdO1GSFkLsSM3liIgUzivjJ0aVnFeIuAKHPaE61z6vUw+WWkCdKU3egJxLiAcgYYAIHAdKgi",
-	"L0S07JFwKiRsxBbEd22kofS9/gsbxpiVV/LQQtuC2kmSAQnj2Vyk6qP5kvwnCTMg/xEUy1+CrgLDGaWT",
-	"JonLB/pP+6t9Gc5ktWDVQ8qn5R1Nl31hx5qtnGyDUgEh4dsslTSHYY+ov+JJaRqARxWQ6675ccpuauAZ",
-	"uCusNryb4XU31BfUu3rNoVBT0PBIlKUgxLiKiOCYdZGs9NrJXob69MiHy9BxkIyjnogoTPZuboxLDvmF",
-	"MRC2SZ8vsRCSFqQCQkFIAB+452s8enP896PTf3w8P/756OTiPAyI8d3rpXefEC12a01oDPwtj8jHxj4p",
-	"i+KUjTTXg3gg5NwswuICxFgoA6LS2NVzghxlOBu3ip9+ODp5d/bx9Oj89B96Sf1/nIWkaRZCnshgvyOD",
-	"vVnQ7cx65InLTG1Z5HIDve6/PH5zfP6PlUPNgv3OLHiqxznIxwnI//f/djvk/yH/ipVi6SHSzGIHFdOw",
-	"NZZkKrjQWvBqz+yh5/Y1kX9oqwb3AJzbOU0nzCStlbVsADGf9FABiVImZaGnutEimokQcy01BFqvv6aK",
-	"wc1NYn61k4gRTeAKjRKRRWTGFNWXJiAvv3/bPw/IxZt+oK9KCw0AeLwZT/RcMZdxxIqQ7b95c/L+43n/",
-	"9Puj848vj1+dnoWHZlPjTNIEhxmJNLId241v2/p7miZXdKeLtFdzqGkslUA5J+Yo2RVizx5JElqvJPal",
-	"jzkJvz86J6t0p0RMZAiq9LhCR/woIajW2j0gEV0CLwDZsXyQIERT6Ehccn5LZ7qdikUeGKC0lImMyImT",
-	"+sBAr/XJ/oBbJ7ozK1iEefzYuuoLCR2Q4M9HrOfSGUIyZCMxY1qpSqBCSZQHg5pABgSFYWtktxIsmoMp",
-	"ABi1UJwOb/f3G3oYz5ghfKD3650bH54f58o44IQpxkLemgJt0NfNUjUlitKzldjhKlq4tXKxNpY2PQLp",
-	"yqExwzwiyLZsGb/A+FdM0CzUZiBSxUkCEUNGnT/LJBihIkuzHj/ueRanBUgPll5gC0itMufxG8XbUg7h",
-	"cPQHEc4we9dvsIMt6GUJZmY1DDjZjFGO4cGxLEaggHS8oEvSDAvhJW51Wpssn5eGd+W3ZkGk8QAfM3t6",
-	"rbCFFjbDZvQ6DXXLOBY2B/ghlTuyYSY5KJsWf/8K2TgBCQfWMK+5N/zYKphzTTUffX5jgVQzVmDycXN5",
-	"7NOBZri0EqGpAA2+Oz3UIaH5azmpiTzVkRgUWdBYk2KjtWF/rQI2O8UhTonKUk2/Z2bzjx+fT1OhlAYA",
-	"olN4sPccXTZPOvsmnKrIZZpGK0H2qiWpFpkLqeaCM5nrP6U7Vi7xnNdl4Hkgsr64U5Glh670aGHqoKz9",
-	"xJJorSLCyCaH+5phgboBEO4SGZBIZHgPlaedG5Ekm2tM65JZzIE7TWlyXXwVsCgvJKGHBqRqk/cF4Fsw",
-	"zExZEYqv2hakevBMMj2hXas5hWMpEhCz4BAMNPK7av7x8eXJ25cXp6dHb1/+w7ux3U4r3/s8l0Y1HIDi",
-	"cTJO4slUOQ7muME8FXpvyCZBWZHYSc3DFnsUU5FE5p6I9IqlACsptDiXiEVOi13D1YgldJmP7IRkNM0n",
-	"8YhxrG5l7O3vUjFPY6Zs9GqsEt8M3wgaRpdv9Bqddrfd0W+JOeN0Hjd6jf12BxomzamagofDGLrBUytk",
-	"jfvmpaXfpo7ioW9ftZxLYxYasEwvevCRYvd/mB4LSh1HbkBbTFBrujOmIAxrRZGD/JVdrJwCVQ6M5cNG",
-	"GazoR1ffrrjcs7cQoKAPXx+hVs+kDcXqNV5OmVTk5fnmvXnLzcI+Fz2omkJ64QtwBHud7gbN9baY/vam",
-	"wK4h1OegcdDprBrVLdO40bxmwPBhd9MPyy27DzpPN/30rTAtuGzr9YPu/qbflrt1wtdPNl90TXftz0Hj",
-	"SWfjBdQ0vgSnoy1eYO6Fu2eNoKHoRLrWd7Jxqd+3jqlPVv3/bAqfsbpWYX19BdHN0yZYxVP6tU30vcUb",
-	"K/EPUw/Fmn0sNTImg3GcaqYa+jkEYcmEaXsaMM1fbGB3ZMVCLGxlRGgGCihYjGczrbFFJt6hSDCK1UdL",
-	"9+VgRWK1w29c62+J3xujSN4KGL472PQ7AI3rwnvPO/WQKI0ntxalg8akLmjgZ0TKgscO0FjLfFzwHcNn",
-	"QIo86ByQJL5iKGBwkvErLhY873JZxKfvmVqBTJ1/I/H9DRHy949Y4NFai1VbyhX6Q6jQtLkIUkuMd6Hb",
-	"6O4n/Z9NKPOM2pAXQvlScHboCgz5z9SUzSRLxugQSKDSJ3i0TXxZwug1G3ALElvMSms+WmNC0dIQej+w",
-	"rHgxMGQIYGGKP29GbMEqAzYtkgg+Yanbwx+e6p5AXZ2v8YqcGqyy2ATWg9/ozmgYnbLxVtcraMwzdYtE",
-	"E+I9C21YAYYtuArvNE7Q3QoIijzBCCsmyIg0tTa9mIoB1/fEdJKIlV/obcRabdKPjFqHnoypANmCQ+y7",
-	"BbAWjjyvSt0N60fRmuvVXXO99HQ0iowgs/4qwrtJymi0dMvLO8GixTP6djV/s6vZj6IcbZTYXuQvcJld",
-	"rxP4BlpAiYGAD9ZwjTxYOWIzoVhkWEWNRK4fA5Rh7K05BSXzhMb8G5f4WrgE4EIaT6a2m5/Fzz8Ip3DI",
-	"ByFfljgOPf7Y1FrEACqW5P1UBg2UnRYxlKl8Za12mtb7pL5yQ96l4r5XhFsD2rfL8Rtdjp/plYcg9kA2",
-	"p9LWIqIXVKvlWhT1w1LJGZiZyHBJbO078B/UVEQAx3VUDvBzQdESPdiFKgxhdZSgXFfBmcZNLEDsIsWL",
-	"OP4mlsoGHm1tyX0Tz2K1yTU/GY8lwzdLXaisM9YZnsAPw27oSMGTGILpSFMJMo4x8lbvEXQh8H4aKsBu",
-	"Yqkw1V3z0cYvGUuXueHXpEM5tb+ci3V5JzOCsz9/8AouYOadzZ5eU/Q21vD/Wz8aH0t1k51cL65Gs/3n",
-	"749OGpWqGx+wDmpjzqj8WT4/OZ4MX/DjfpfTg/5b/upfe8MDNvQSvnpYfVTDG7771/5kyOLsu2eT4++e",
-	"fX/87Lvv994fX+x99+z198PhzP8OypVqcBjAUWKymOsSsrtdk7PhmuLYOjUyVmy3u7d/8ORpMQMaS0Tp",
-	"hW0GsGLvJAu1q5c/v9v/4WL/++vRm5PkWfr25Zu/5YdNOerKa1beWbtwOhxFbFxaOJj6L30k2ib/rSb5",
-	"bbVZ6VFutNUIbWI19Uz/s3MuFE12XopsVUkOpV/wumT4yRG5Gc6F2mLYcqJYGkC6HJAL9P1NIKOy6Ozw",
-	"9z+LeTzLZgDNStuNz99Mtb+NRa0SI17mdTvuwb/HxhascErWMk7sSGbj3rRixcGglgfamEdQdMbWrKlz",
-	"TuYFI+/rZdT/1GzCy6xssJt5Ai2ZzKVQS3DhjtFHGPiuSfPNGk5g6Bb0JoXo6kIAQWMTIruxQ7NaO+jB",
-	"XJr+nh+UG94Kn+1J/DretB0kV1FyF670Vfhnf19E8Q/pE/bwdSU9Xq+D7H4y/9rUZVwgrXk2jvEq2MCl",
-	"MRYsgZYNQ8ojYYoI1nlwfaq6iSbs34I/gRfXgOdr9uNugobBFqpuP4r8yOCg2E7PRBUHdSqrljC1jjzg",
-	"YaI1yXA3FKAoQqOFBV1KMod4URWYxPI8Ms3iFRjsIWTfTYnxoTDHgNvwS1uNZ2w7Ko1oCleBCxLamLIQ",
-	"MlSaNnb14pho5VLmL3zoXIa1XrfvmcpvxhdWoi+/oMu7WJrtNs5mK9CZw7eHfX+dxWJTidN/U0d+ZzQH",
-	"FZKNCM4X00MMeLZXWrSGvBENdCa8ct5uq20yPN0M68vTDLgtpWxbVZOULdLYBnwtpiLxC59gmoFte90s",
-	"VUHJA7dNqDK8eFioWAMDFEvWsAijYmGGvFAOTOoKj0D+FGSZQM7YYV4sZ2V1nN3SPOBBOuh02jazSm8B",
-	"ll+IOB9wU0GE9E3nBdvT2xWZcnV8BGdBuY4Pae51Oi10HphE31gOOJBIiBjXIBUpuoEVoUnSJn2TV2Kh",
-	"sBMrNiMpM9wICOuAY3Pxkmm2FZDFNB5NicdE5pmCnBrMkba1ssRCC10a2vWWWUzd/iJabKGYz1pNNmhs",
-	"+l65kM0WCrK3nA9Vg19x4A+e0ritppbXj/psdN67W3z/sAbf7ZTs7v5vrGXj/ckFhG9s/s+oYhcZ7wMp",
-	"2LsmQQ3SKr466WRzkyr2q8X6AHQorlkPPGeQ8GfVI0ZH08DGVY2yNIXc5jTB1G1TG8AUTF6V52T7ZsSc",
-	"fAihIXAYkBBUtrBltDKTd6o5MKZsHdo3CnZdLhY5F56KBZlRvsRwdNPpm7j+X5jsMx6zkeoR6hXssK5B",
-	"/MLKWSOthbCIcJHaJ5CyGJgMH0j5who8rjv8gLuOuo9K2Vd2CLNWyIfPU9caPdL5bMrxwJBpxrXYMxLQ",
-	"IFQNeK7zaNAwLApT8MPU9TuHJNmDTgfdvQbYeoezWMqYT4LiA5E6KBsoUE4KnaRBjtLfDHj5TQj2NyPV",
-	"B5zCLXk4QSVnsaYBd33P7I05iN9NfSNb9952goDfsL67t+2yvD7StQzOS/r08f8bo/tTMjqDNDbf1UO9",
-	"B+J5XiPu3zPPOwOOp9mcLezHxSLw6mj6jMvP4UZNcMCLWU+u3qgpDVNTkAW7Q4E+bQuw5DmWbXKEES0D",
-	"KD+l17oQUOdHBk7VX92D2dQlqJQUtFnL5Z7TqNf7fa5JWGmtHZImFi+0JQiv2LIVQCa93zu7V64igwUO",
-	"TQ0fk2rWLNeeCbXIEbYOS8vGbtO4aFO1xoVmDZeFXsw9vz81nvgQLQKzEvfL7QmO+5nkIWMdEHljatIM",
-	"CwqmllAKiXB6yQ5B3CEBq5/FN4ggcK56+xzLNSZ0dAXhsBZrD02tVnJx/Mrx0QHPu3RDtlNoqx+6SMXQ",
-	"ZFdbxIS4Xly9yfUzx+h/glyb2qMw0/lHSDIeYSdYZVuGh8UQyTC/FDZ00YBwwK1txMb51ogApqfCF7FV",
-	"1LaE39C4APycu47hWqJwlDS/RViSaiG8PvIU4dQIGmBJW7GOD41ue6/97KDT7nb3n3aft/faT56099vd",
-	"RrDiyV7jsq5DfP3bDWd88U0KenvcdDyvbAgOD3HIRf66HfiDZZi7gO3SG1CQ9r8N0NoinaAwspkc4zf0",
-	"31y8WtMgYkHln0DK+Sbe1Ig3Bpc8EohcNlk+sHwjdz+ZfxlNX/Orr0foMXD4khLS3/QNk1VLALxFVX4d",
-	"QXByGinkl2MfhgGv1L20lgNTTtiU0HZ+QvvYVnJbJY4NuJPHTFHDUh0hY8+3a45NWpUV1cxbj6Tv2gVL",
-	"Rr58v7Ap4WyhZUSRqZGYsYI3Gesm08jUAIJcZRuebIGXu5mbldKEIVocJIlVj4RPd5+GRqUex9eshaXr",
-	"MRxjyGI+MXXJIoAC/ouLBchzV4yZrqWa9EZZwlZZQZzhwpZbii1FDQacyivIgjPNS9FusdfZM+U+orwD",
-	"AnmLThZ09NDIyF13lFzs3S5/41lsvK+sQbfW4KD3ZPs43Vd738TMvoVOr5d2m0pvkSVndNAJz9qrFlS2",
-	"vnG+f3cKFZYlc/f+Vn5TX/LOVnBbmS1yXl84+5GsttjG4qRQdVpTsrw+t63GnVfmHnAszV3bcdNcw3wy",
-	"+ajY2R5TRKDzuKlWm1dJH3Bb7hmzWMBKqekFNs5Bi7CtiHQIv2HMDKRu2AzdnMx0ViWh2FKjXjLKF4ty",
-	"Kc0FXW7Wx7rI2swd53gOI6poWNfU1N7kDS7kWyZV+TpuhOP6w1sxHHr0V3DMQ3P7rBSWUStRnELTB6iW",
-	"nkdiWc24it1tY7/QUgFAzfZsvjh94zdqbnkBDTKEPiPOgmH74f/V4px+qQX1p1PmumZAlbFC7fnEbzbK",
-	"syRpQfU+21XfQcRIR2iveSTx3h0STmewGaxwZ9/NlIwj5lWFh2CGx48POvuPH5PQUUZyyoxFpE36Flkg",
-	"csMEevSs8cVCEUr0mELaEJxmJ30kTQV73KIpRrtmf1qwcK34XeHb/T2voDcJP/R3/kl3fu3sPL/EUsOj",
-	"dDlXYpLS+TQekZTySMxaeQeIPdK0dXJdubRILLiKZ5Bhv/keTRFAsy4lsBpvqe6inqJtCqVrGQrKDub9",
-	"ArBW5QIoTMqwjqjgI+bqxmNLZbyt0OtMI6JrgxZLck2TGIxbZMjGIAb7dXptqSOvE0MseKsHYx90OmgK",
-	"G/DHjwGZHj+2dtk0S1hAQtNCaWmrU1NX3FFORZZAg1DMXENZyNa8yVsvmVBJ6HvATWXHBG0URsa2tyUo",
-	"oH3gYQjAgioDDKiTa9Y/4NZQAhGUeW84a7PCGvfYXifv11ipS+9iefAyC84G3HTBOMyjcyzMw0+fax1J",
-	"JiWhSJs3NibVRWi4kAw5jceqnTKtvraNn7IRuJ9hfPf7ZTmkgd0wMIyMxMxy+s1FwtJ+cJNfJOfCtmVD",
-	"QQFASudzr9VoJVJlW7DkCKa/frfTbQSNdzt7Lrbl+bjzrPPsyWjnefSku3PwnD3dGUa0s8OeDff3WGf8",
-	"9GnnScM2mcIVvPp7l/70S6xevnmZHHf3Zt9dvHs97Pev/zn+5y/Zj4sND+Oup3HEoWMT+yI5HKW57iCi",
-	"10kEB5tKBEXxvLvhVzU2ooeTQVwmRFkOuUUM2UDgdlae4/WZEbZ+nnXDbC6OH5JYFTgzZwvT0XzA+07A",
-	"PUCx3UrQXquXvU73sCgWGx5oe4hoFQSYKEjsJkbRLcgVscaIxzgqkeqLi+NXgaXEB6tr8NUR2PtlctwZ",
-	"kw82+9BXGB8OGV0+xJbIuCI34mRrhHInTVYcNDX9mnL7WhytPX53+rmFBnIewNqyIm3hVnT4YmrXhsT3",
-	"d41kGAC/NYZtZ4UuwfX41br4dQwrhtIkIHl67ZZcHHula1RPbyJmSYRCYOr34ZRKpCwacOy8mevEqALw",
-	"UZJFLILGFTiCU1iMvuL3ZLVx3ChwglGMD3guPgbon+esVWnX6sLFHj/e63QfPw5Ma6hSwy20b0CM+21h",
-	"4FpXeDllI638gwwdS5She347sINO13TDwQVi/QqjWzplwFhX9JoEH3CUJbAy06GvG/Vys6lPEzYk+ocD",
-	"XtB94bBMsZyEDJlVi4pKrjEnHXT2Qb8qlhjT6ubrXONyh+f0LbDhx2MPJHkFQdPvEV32KwLcvwp5vyLY",
-	"2rhl88/v9EvbiK1BY5Yu2Xjyw7sXf//hx0V20xH7L/7x/rvpu587L/6ZjF7SL6tmIGzr49zvr1aYsilf",
-	"UrOoO4AvpWM82GF9KTXEBOBsH+X+Vakgd+HEX4feUuSHD6us3D3KfAXbX2GwxRjwagT39oqQF+g94LdH",
-	"epPQdAYJV8adg4sZfbe+tOvFod/mS5a+Mxkb0lgXcjsPaX6YEHO/cdBWIeZt0neR36Qu8HvAN4/8bq6S",
-	"MVrlCtrWCqlFMBsRbqUIEzEHvbvq48Ipd7HjvugBaJNWI8QPQf0Y53F3K9TYdQLNmijzB5QW1gaXBw3Y",
-	"s/+4e4/Yc0d1v0T4ueHPpTD0u8ah38aL7huPrgnug/Gh3y1HWRnHjdGHD2cfS8RE3sEZ7S2opnmbHb2F",
-	"DRYhO3aeN3Vb9rBPM/pdXJAO6h76ZawRkVDwrdhsmpiT0DTlC9vkJ68nXNt2xvaJneFZUOcPuvuigmVm",
-	"0RTSeCBuqXr4RgOoonHXVCksnpHpJo2rkH4X67aWi4vxqXUVCfMPjiP54bJRW1iuVKawXEKukoW7wcJB",
-	"jcVYaD0YaXrYJlI8X3yMeqiaag5AkyRcWVzRdfwsbILxbOarAkWZv6ILUD5iSVJ4Uqs82NinqOYT98z9",
-	"Up0OBrXt9HdopsSMqnhkYgxr3yr/nrJ/sZH/u78SC8y2huRO3qPTH23lO97I7h1bQLR2APfQfXkZVIpb",
-	"3ooWVqCj2MvLtHeJJXYyb1qJYCUCSEVT9UornD4CaJykqtHTHIpBR+XGvddmvLTbLI7x6M5LqxsPStUU",
-	"RjNiZaPX7QSNGb3BKiTdjv5rXU2SFRNgDZz6GTYYsgROcPr6dWj1blcepEjVK2giq7+uXUHj1dHZS1D9",
-	"8Xr34S/4sQb1/g21at6IyboAHk90/i1klAcO4HGNFa0GlyD7uod0sPspERNURFW6rFFD14TqxxFphnFk",
-	"GuInYlLqGJ9fyjlVU+8O6RnXFvOpQaR6zXZNHPOtqq1HZipRzgNuwpyx65Uk99dLffW2oKGuDWZOxOSR",
-	"zEUj29bf/o6rDAf8AeOZ7VoOMZSjPjyZ3Ds6OQ+bzuOTyUOGJydi4jnAfK20HhHQv2C6iUhnlB9w3+dZ",
-	"q5yqdJmTo8ZDqXQbxSbfMTj5Nj1v8yDl36dnDs6sPuB3SyKamVSsLVWsgiZVE17artVaLqTLs/uiIbLe",
-	"PHcMj/2qAl8LwPaOGgTwDQJez+jMht7RGpNokLfx9f1vTWkqbBpvYx4Q6AcxlkMBW8aJ6LIxUR0D/yp0",
-	"V/Y3M+AuJKX4vsTO9FDrEAt8ylJI7ooAPO/kH8YZR5PkgZ1d3hIfOp5u6wX8HkPIvq5gMB+d11zNWyjw",
-	"gweAFUjGoSeKHKyqjVu+OX/qqKoNT/Wu0VSF07k9kmrAyzR7i2iqFZFTa4+78xvSmj9AxNTG2PMFI6WA",
-	"589YOvE4P1agrLXRgyW1GiNVDXzCkgqFyKfw0+ewHNHU8mlOd3UAzYPz64exYF7ehZvfN2zlwW/UVxd5",
-	"8XuPofgS7P6rD6EoMKtv4RPfwid+q/CJB+IV30InvoVOfK2hE1uwlymjiZr+urqzY561nlcp0TgzpNLl",
-	"tAfkSWc/bzAKVulivmi7Tnn4AeZu3LcItSvjvI35xMy9AkvznP0I03HdhlMtD7W907zDOjP/XB9mwW6B",
-	"ke3sikfTRsRhoyyFigwfLn00wjHJaMpGPp6Y3RsMibliKafJLkrHhfIOq6QEoFCmlblFuJ6xxYVEjsSc",
-	"tQkaP9AK4USJvKBCRbcAocBU8JcQV28Sf8+Xc1PgFbLj9aGZ/ie5hRFft2MeR6YgraQzNuBhbNn0aPkT",
-	"W5qkAXS/NIfYnFO/6cyJactIMHmJfc4Wpk+Aq5tvS+baBLlqc10czkpgkOB9H55kaXm+TT1JHkgOkRrw",
-	"49lO1xW2PzduxlKwyKpBirCyH+6c7XR37Mdbx4DDzh+cy222Bpj7tnI1aH6GfvTmzd+IZf1+E18NsvtW",
-	"A2YQ3hIeo3/X0x3rYvqSNMdnnNCB2EMrW33mGCpFavJyGyXyxP/REnwmIi1tXq4hC1pQvTdJqCTC30Yj",
-	"NAjQslIlEbdbRbYyeHy79X+mW5+75VbdeH0dN5NEqYT0OpveOE/FiEnMKWeS/HB+/g4y1UGwyVk0SyTD",
-	"EveciHQ0ZVKlVEG1JojeKw4meLL0jQFSZaOrAGSrqiAcSygBs6nk+ya+ZpxJ+TXKvnb/RpBZL0Hajeiv",
-	"hmylDAkmji2VDCuDjygnkQk/EulVb4UGYqNuZhRKCiA9n8WT1ET8TWNJhlmcRIQzFsnAxRA5NsD4JOZw",
-	"lGnGecwnh0W1JiCSLiFVGJobAXIZDaztWE5EUKOCpyHWQdDHSWMO2aZTT+RugalMklhtijenjEbxgyAO",
-	"Xg0rNGpQIhIF1hCw/IjwsD87UHrYdhfky7dQg38Y4o6QnVMpDcHdWtXaZndSifkcJN51W7yTzrZ2r32/",
-	"NLmPTIdg0rS6PT5xWcQkZVRq7Fh3K928t1xLqbIoZnL3U7kc8+dqLdktW62SJiXzRCtQWIS5Rw46+4eE",
-	"8iV0aEsk62GRBigf6xXENGVNL45fDTikbQ8ZocSVDXeJ2p1DW6HaNUOz1b8Lldthkrxi+IDjNG1y6jeG",
-	"8+peYz6/HhcqbYFQWSqYDjMOuP2VJol7klfAN23hbMV4W0QtScwkM9KMOVRHh4T6Vm6+tv3vTWZxbjUv",
-	"FuSPVb2VU08LB/o6FTMA78aeeANP6pra/ZFrcCJSfJ2VODXwCTUlGfBUxqmYacmFmhP1rjR0idvaEVyp",
-	"wb5JneU79L6/hdLg+nc/VYrL/7ZE6IVQU307ZU6GHBGSJSqEtMP3QqxtPQCTDni1j0GbvF5JbkgdtYE2",
-	"cljVeQW9MZJUzKRrbbU5eSH9AZd+t+wFjVXeLVtiewq7GC5UPLbKsuuxxEXGR9Adagl+uzU0C8a5A9Ey",
-	"7oRvVOsroVq2pcTXQLCqLSu+EJULGvOsRrX5GQhPhSxtRYFIDQEacEuBwJ1r6IZ/HVf1o9mODAx4rAIo",
-	"KOoJRlrBGjLGyS9ZzJQrDISb07QhfH/04oeTk59efXx79P7j2dHp8dHZx1dHb/r/CEnTuNAHfL9DZKtX",
-	"6FA0Z6knfLmueqZPeUFUwwSRGaMckimgPhFIjabGpzsvyPyyf9jA4kKDIjT7TYVNOoHEXKmsoObTQUNh",
-	"ELnzE3U5eaxK+qA9PMh+JU6RO/8L7KKmee8BVgV2zp25kErvB338Ht2to679KMJbcC5WENburYQVAANk",
-	"dRMyXLet35Amb0xbATxfI2ntR5GHPWItVS0php8aQ0ZTlvYzNdV64meo4pReW5qLIem7QMHMWOXTxUXi",
-	"jBLz1k0Cpoe1jnxwpjHFpbnhVzV52WZUIxkCfltZY0pTTGPHj0kTLyuW/PVpnN+62/zW8ua27YKCdTvy",
-	"I2hrREjBk2V5O7kTvTr060qpGKdT0vFY3+e8sDz6E0ek/+64XcmKX66b5aIQTbXtDMVAgOroYBwnsaZC",
-	"IMzZsuarqyCQpnONyjxzY5Ufxj8jYwGuLsI4p+3e8IoEsJZE0IgMaaJZeoqo49tzZY+EaEw2BriSSbMV",
-	"kNCYJEPSjFXZxGhKsNvYCDNI2eTYapO3mgSDOZFQLPzWJu9SMWNqyjJJZkyl8Qj7C1BFwl3zgx6Q3SjC",
-	"buZCxhbCMwqM1uOdPx+dnx6/PPvYf/Xq1BTWl0xzsLz2eizBupjSkSriPVh5Pl9+/v8DAAD//w==",
+	"7L2Lchs3lgD6KyjO3jLpbVKkJDs2VVO7tC0nShzbo8d4Z0ytG2SDYo+aANNAi2K8/qj7C/fLbuEcAI1+",
+	"kCL1SJyMq2YqVrMbj4OD8358bozFbC4440o2+p8bc5rSGVMshb8G4zGbK/2viMlxGs9VLHij3ziakHnK",
+	"JOMqILNMKkKTRCxISOfzJB5T/dbOv6TgIWmyRDKy333a6jSCBrums3nCGv1G+c1G0Ij1yFNGI5Y2ggan",
+	"M/2eWUHQkOMpm1G9FLWc61+kSmN+0fjyJWgMklE2O3pVXSf8QOIoIL0uGU9pSsd6ayT8OGj/k7Z/7baf",
+	"n4ekqaaMhFS/+ymOQqKmVJHw/buTU7IDT2VIKJcLlspWhwz4csiFmrKUXNEkYySW5lcWkf3uPglx1rdC",
+	"kdci41EYkCS+ZIRyAqMRPd2YJglL9bdcKELJjM1GLCVi0hnyAqB2B9f/fP7Tz3ujzIJoTtU0B5BddiNo",
+	"pOyXLE5Z1OirNGPrQfaajuMkVssPbDQV4rIOeOYnEkekeXZ29Ar3rqYxvyBwqqWNFw/4+aT7rPvsybj9",
+	"PHrSa+8/Z0/bo4h22+zZaG+XdSdPn3af1O9oYZa07ZbexLO4Blff0wtGZPwrC/QJxFyxC5aSYdbt7rG/",
+	"kq7D0G7rgLArlpodLqaMEzrSOF7YWK9rFv1LxtJlvuoEZvdXOIt5PMtmjX43sKs1s8Ny300mktXdLcVm",
+	"kihB5GU832DN3ZVLXbFSgRNvsdQTlsZMHnGpKB+zszpkOZ0yIuG1gFDy6ujlu5/J2dEr0pSMkROVRUvv",
+	"8xIt6HV2O8/2u51eb+9p73lnt/PkSWev06vHjupa1mHJf6Rs0ug3/rKTU7kd/FXuvIrHYqYHgC2Wlrhi",
+	"h/qtwgb7JB+ZiAmJ4otYSSKZJqSKRWS0JJFQMiA9faZP9z0yFBAuhjxhNNII9ytLBYk5ofmIpBl2QxIr",
+	"yZKJvm2Cs9pLqDGhTDdqgboCpOW93wtET9P44oKltaDEn0gzYkmsr1wLaPRetwAcKjU4QoUvAw2OSJhQ",
+	"qT65Z0VEmjMqf5bP3x1djF7wo0GP0/3BW/7qX7ujfTZK6jdvhtqegp5Jlh5rWNQhSiizUUhECrSezWic",
+	"aOSgJJMsJZdcLLjGBoWX5ioes+JGRmL03+avjkgv6leux1q75lnM3zB+oaaNfi+o2cFGtD8guzeyTsc0",
+	"xymjSqOmfmzo+Fas086bM88yXv9tEE2OpLrO3l0tLsezvecfDt+t5SPbnuwX/bKcCy4ZyEAlTvmCRsfs",
+	"l4xJIN1jwRXj8M+KRNP/bJcN47DZXC1fagAx/afMZjOaLjWD0oLGIlZT8vkLaQKGTOgsTpZ9ACM8YFea",
+	"HADQZKsRNOBfMGqairTRb7ygEbHrChozJiW9YI3+x4aciiyJyIgRSiQbZykjZ8dvcL4fTk/fnzSCRpYm",
+	"KMbhWwiJoAGTSvxFb5Rq6qRIwqhUpEdYwmYgNhbfHKGkk6ZU8xxGx1N72JyU3hOc6WuhdzkRWoLUqIOb",
+	"7GuRMiATA/yOhkJ7LDhnYw3hDgW5kEVrXknZv9i4+AriZ/3n7jf7XeM8aEhFVSZfiog1+vvdrkYOkBGO",
+	"s6R0iof6MUmzhJEJjRO9E8HHDG+IZCx6JIlBh3+TA5TTeKI6Ke4JwasBXnqseU6S+D/MRVp5XV/XKEtY",
+	"VP3A/WQfVGaCAe2Jt2mmxIyqWEvgyxUvlR7nmGRmyNdAk6QCJINSMZN1hyLZOGXlU+GCzETKNBXlZNc/",
+	"mcLr/tHUY+eMJhORzlj048m7t0UMHZCRiJZIqI3ecUWTOCLw6jYoqc/bHCCOWRmuTzLOrucANcJ4pLFE",
+	"Pycxn2eKNKkio6Vi5FlrxT64UAP+bqThXt4FjFPZCuVE4Ot32kl+YDCNGXLlGldCWS9JC+RaiqnRde9h",
+	"hXrqAOcAWvASWVH7dDln/eqc9VvIOAgj71MxZ6nG2OJmzvBnMne/B/qyc7jxyMg1xZNb7cgMtiSaTxND",
+	"3jS82HUM725C8ba6RXV7/7KpUPuWSfV3jdgAzEPYHXxelfrgfEDOs1xFi4DAwK0wZI/SvzEdEhrwhCSJ",
+	"pZKohw65ZiQsAhAHuH0Nd8WuUdfQf8wTqvSFfyTJOKFStq9wqcKcjL6I5TMc8kmcSq1duKMA1XKsDwSV",
+	"zMqxhC1z8mGWJmFAQuQE+l85uQuDIQ/NyYQdMiBu/IRNFBGZ0vDgWZLY/Y+nbHyp6Si71pQXR0dB30xA",
+	"BB9yJOkBWUzj8RTXoWGjqa/+Kzab1VNqAJYJAxBM+EIS0M7iXzUhjYYcf4GPA5hW/+xkU7M6uMNExvwi",
+	"YRapOuQFWwoelQ8BDqc/5GEdEzArAfAVOIbFZg/qI603zJV+GVZa+gIPLJ/k/8wQ5vhgSgCwuRpvz954",
+	"UjwcTpmEDjmSlAI1xT9rDHv6IIUiZ6ev28/IlIJySgwaE0mXWhKQgjQFZ0MurlhKeuTn+IXRV3t7LS3Y",
+	"fwkaP02ZmEswmb0VCmT+zQVrVFwUjRNrCYNFTfQodoXWtuYToUbJRNfYmBrgctdSAVxHJJjMr49VBVea",
+	"/UisSFM/UyKJCJ3TVLU6Jfi8S7XOeUcocWEIkiYnMhvplaGC+mgkRo8KUNLTPSiQmiI1IJDTeK65GSOl",
+	"o2lZ0OGqqcxP2IPPCxrBd69FOrslYB5p6vdIH43VFYEguJs0YmSUUH5ZgJDP5O4LPAOiaQmZxCyJ9HIW",
+	"qeAXpElxegCHECTRD/WSA0LzB95IrUC/Somz6OuxnHhYhN172M3twAaGz0c+kavYKx8cZCEsAohSiObN",
+	"0CP/lfVsBRk1nt4WNMDCHgEaPaJR9An/3nmUspm4YuZPMqbc4FcmWUSUuGBasvp98AxAg7wXQJjLl6Hb",
+	"QbgT+jsItwDn1qaTAkBz55RDN+Q/muvCKrWIUWR1vwEYCxs3txUkOKKlH9iWNYKR/W5Xg12Tfguh/PuA",
+	"yGw8RXGjsAsN4JijegU7bhXBagyqd8RTC1PJNBsinC0+oUkfWClbfDIWxwe+yznyzWIpwZCCnDzMVxTu",
+	"hHZBYYBS8UIAPktCU0Zm8bWWKoHlToXU8qLG9YSOL6WPqpp4nh29yhmyM+xvgdTGXXAbyJdN74/yleBp",
+	"e54U41rQ1AQ9ClSRmZCq6lQga3wKrT4ZgnOguzds/AaX487QNXbXu3D2LE0MdmeSkalScz29/q9E+XbY",
+	"mKj5bwKOWtaepUlgeDmK8QEa2gLCOB0lLNqYl78W6SiOIsZvCaqlyArqSjSLuVU1QWQrgCif7T5Fw1xG",
+	"9uVjtwIyypRT7PT6vO2/FQoDBjTUbgkCZ/wHQlJju8n3r4VUb777BEKI44YEAyJydWJVpEURCnfREJyw",
+	"XaOl1OPBQ+sJgTWfBCRnSGv1gfd0mQganQrxhqa3lm3rbW9GWEv0wCnamnrd/WdPvnsKNs2ixGEoCDnk",
+	"KlZLcioEwRXdJ5DKttjC0kDrbhZW6EsP6E+/B5QxJ2OQJuYrcAXne1CtsoAUgdUfcX074ML3VhmrIjCu",
+	"4jE74/SKxskdiIieMKKKjii66LN8xAOSMpUuSUJVSZoysxN/+vuEzooFkWYkFjwgKZOKpirWSkDGU0bH",
+	"U/1zyy6YTjTjCY/1H+2B/iPU7ErwSHYagYncAgOy90rVtXyCn2gJc0FjfZUmImU4R8wvOnWxXnkwyhd3",
+	"VmecZmoq0vhXdhe0VeKScTBgses5eIgLlM2f5D7PYsRoqq8ozF4VdY1d+CVN4baEHz58aA8yNWVc6Y2x",
+	"sATx8u9VsIcvYMYwtyOnjErBO2tj63xwy2w+F6li0c8siukpvHlrsBedLd6H1+3FYtHWgk07SxPGxyKq",
+	"nIlbCYGlEFjLQxLUig20dpUhaVLyfnD68gcyo0sypVdMC+N6EJ/iGoH2jiTXOhRyeyeQXC01VWhuJari",
+	"NyO6dpUla2hhqQCat0yq29oHvrnQv7nQ78uF/gBewTqX30G9y494Hj93LW6p09lbkX9eq7qRYyZFlo5Z",
+	"owyMva2AsU7ndc7QTMk4Yp4n5JFEFmj0W8sF5VjMcwDcjlLa/edEr44kOpJV2f7+/Wz/rXBE0FxzvXO9",
+	"SW/9IH8ARYwjt+076TB29yv1Dx8Yt9ZzChDr3RPC3F6j0cPeVYS3gKsTxssw21DC96H0pHuPUPqzCPR6",
+	"o7cX51dI6+X73NsK7v5QdxfkG3m4CebVgIjW/9yYFwJvXC6Hv8FiBkhJQA8ahlV/UvEMoKFlUqoa/UZE",
+	"FWvD05qvCvv4XP09lp/AtlYTGTwF71TJm11rK+zkM4+ESBgFOyFG59bMybPZiKWfxMTY+OvQpfCWyqIN",
+	"XsukQeKaxIY8Kvijn0gDSywCqQTo6gR1K6vZkwfacwcdE2VmM5kwSNgavIsoUjq4Eqs1DoHd7v4zzyVQ",
+	"jC0/1XRAY+iYSjRW0WsbJq4/rMEWe2Q0Sd5NGv2Pm6gMb/U3X879mV9ONUl/eVoBPYxfBw6XUFDd6nYp",
+	"GCZ4534zMTbMuPDg+3Q/KEXlz6lSLNU7+t9m9/8+9trPzz9228/PH7eaw2Gn9Kj1+D/qLvOh1igGRu6u",
+	"QxlIsqhDIKBgiKMAOfcmMdjuXWHvckUZEmRWl9qRMUxI0mQgjthsLhTj4yW5ZFol1loY40Qyxg80gQRM",
+	"5GwB+mN1Uo9ugN50FBVoXJbBfa2mNvjYZT8MfEj4m6jDPBv1D7AFesw1xda6ZI1KBkGLtTqZ94uvlLnH",
+	"NVpZ9Tf3pDrdGsVs1Vvl5y7e3c3irUQrZ+c1OFeAj6e10yiKNSrQxI8pndBEsqCMl1TR1Z9gmkblXOAw",
+	"re1ppaLhpUuYMFWQHEOaJJgy9O94mHXHaCGG96qsuSgMOdIQW0W1hsOTOpLkXfyf2PImgeuo+HbtBYYz",
+	"Lyw4QAxad3uNllelieMkdtSkxqLlaWYQICkWXPr2rE6tTBVLcNYeg121TnJa2u8jYl/2R+1D9Cnj0VzE",
+	"XOWZUeF+r0u+F5xhpA1aCvQJzObKBQlPRErCD4cvfnj37qdXn14dnQxevDn8NHh9engcYhbmsHFoh54y",
+	"mqjpsNHqkMEIQ3w0yY4VieIIY0GbNJEip+Q+SNzaY9U6IKHxUfeJvrIhwdAgSWJVZpCQC1fZnd0coVpw",
+	"2X3a7vXau3unvW6/q//3zzpQmylXS6exIikbs1gvxBjcmsBlENLo2zWjHBibrWRKr7q1hv3UcNA3EN05",
+	"sbMAuoAmb7X+RZwkYOPRkBRaAFRsJm+6EkX+88WtCA1X+c2t5ep2TZ4VLY7q1jZiieAXsrSuCrjLc8c1",
+	"kD+KrOxvL11wE592lrnVO7ALtS9us8osTaoDn6VJdZ3r5QdYuh7MIUGQ04/CQeQbylF0A/KUJwVuwT1X",
+	"4aOmXxvi4gEyRC3PWuujzz87ZGBYKFAItYjHYGm4ZHMFuW2dWyPzLOZH+GFvO8zWuzt65bIfPASHzcL+",
+	"zMW3UJikYlaAQoccTQgXLsx/yOepuIojFpFmOU+hpSkJjKq5MYmYYmNVmRZCEaZUEs2VpYScvyEHk8Aj",
+	"WUiQaHXIIR1PnSnauMnRemCz+vdaN4MeSOvqu6DXjravghzlYLzy4mEeP9rLc5DmsalEy8+TJfIE63AE",
+	"2+6kwCBvD+MLxpnW29BXkzJFmnu7KzOQtRZ2uhAmLIaSVChkUjYaNBILrlX2PgEPg804h9jW+IKzCN1A",
+	"I6GmJaCuTZ8Gtc7g8O7N8Da0aN0lAUfU2fGbCv0pkJ4NyMkhv2KJQAm5XuLe5K5a6lhezaYyl6bgq1ew",
+	"FdlwSynD9ZZLO5tHm9Db4sXA/F4XuSfm+N0BoeYh3NSUzRM6ZigsSiW0gAN3IHDv1aVC6XutqWmJxK+S",
+	"cmCBevg55jN5enuTa1Eqdro0WUzjhDmRrXUAUpoRffTXhF6AT5NHTnILi5JsuJ1AdOyDAF86qGz0HtjG",
+	"TVduHRsprDF/8QBpRIk4Fz1VBSr9dtW27o8gF5ZqKXNTMpN6BtlC5t9awNWnrwSSQVYhguuW/ADkrqRP",
+	"sgU5O37TJyFE3oakCXi3BENkyyQ4UjIVUuWxzbvdZ3u+KRPW33erL9gun+1VV+bZ1z7+MD3/eKrw/+/n",
+	"5x9P5Hl/Z+fj/+7811+GQ3leKwhWaIkj07Ws8+z4TZFtAvJEpkSPcf5r8JuyI1ptugs4CvoVjNPf2WHX",
+	"DCqHjMVsZ+GE3Aqo7gSaoPED6JBVEo9eF99kBtN7/qkaS0SJkpsx6mj5UcWyUDyFd4Ywk6alOZbgtvr5",
+	"CcyzURLLKYsM+XNBUZLOGJgqR0v395Db11NDVqVvuuyQXqez++QJeiJRiPCB/eRJ2Xyy4vrksPWjbio7",
+	"hMcu11gvEl83VUOqfMTGDFWVZY2o1GX+YF7KNJtRXmvgcI62OszX98KElAWEdS461TponRtVLTtDYNdc",
+	"hwEGONYwWzIC2iJrRoX5maqxPmZ9qdoxl4zLWMVXLFlq8m4sfNK3CeZJJlA2BvKc3N9eFkzEEqbYJ4y2",
+	"Ol99iHod79K3grObVhvkBYPmamnCXfomG+uvIUoYWFQE8JULY9w0KTMtMmOUS/BlIONdu3+L4Sy9YukB",
+	"sSxlpgGTiIVGdiqNpnEn4ASNKnyCxnVbD9q+oimnM42oHxuvRTp7yxYndkD99zFMUnj0li3OcBr91yuY",
+	"amBmgt/FoRGW85B448Gq1KGazRgYLmSWphpJsfRbrBiRczpmJundXHBPCYFcXbCOtjo33vcbzaUmxLKO",
+	"qwygtJtIMsWQU2CWo+EZLowNGQVpguwEoovHSiz36HV390vcw1u4/vVGrvBfN7GFPGihwhmYfbyOslRt",
+	"RJ4X/0Ynbk5AcLLC53XEpN7XX1m6t8Cc35bCDW5Yuftuv9sLNt/HBusvx6GtBny+9mKs5LoD2dzgtnK/",
+	"3eDez+0YfLVMyhrb/pSNL2skaTC8wI+PJEmZzBIVkFBcujptyL20ToQ29RpOagJuasKr9TjOWu4Cc2za",
+	"JyVzEwpTE4qBFolPjF/EfPXQWo2Dsa0FA98nacZlPbuOLzD5VG68XNS8SNO6KR5Jp1z8krGMPZItiPaw",
+	"AbDWvjjK4kS/fMVSGQt+M6N3gCwsswqMuqO/RwEzsMhSj2JjccXSe3asAxxr/eplEOWjb7C6uxl9ylvd",
+	"2LJiPqyPVZExH9fg8/Hrl2Rvb+85QbNcNehAo5UWRSE8LS7WNG04F1H3tPtsjYso46pO5r15chO+FqsD",
+	"wsViZXHVfCG9dQsp4x2AZA0kb+dK/7NB2trGNoL4DdrUFiegReDV1z1e4S12BLlplPoWRPFu4Fa6eRV3",
+	"vdaFHW18q71yAqUARXQ619C71zE3+rR5JUCRM2VjfZ5QcOrAni5gDNreoBCV4PpfMIDc2DpoFjnA+erk",
+	"EWZVxA0SXKyJEQ+5Lh5yRnlGE1t61nvLs4lCcuGGC4fUf7g/Eofb4BtQe2r9k9UF2v2vOWALu1XnXD3m",
+	"HhgJ8pNT6bI+RCxn0sUBwEyAP1rrhU24Dki7h0QAbNhjOmP1Y28T6rqK75u37UbXAKmet21QEvsDVE3x",
+	"alb0XfbyBI2EJhfVS5UN8rBGeZDLWYIXCwR/PN/wkuQVmavXo67k9WYRnvmo58HNm1a1hbM7hRtakk69",
+	"70HbdbU+SHN2V4NGq0PegdXE+Ichyx8qaK+yczi7RiGa1bN2bGDaMMjkWzfyR3Ctzz1SsAqmAIO+y8h/",
+	"JAsVvEodFpJ4zCqRWxuESq67DCdO3C0JIPD8U1ZLPst3MH933UyWlNZNtLELsbjsWp01i5Ybrtu9Gthl",
+	"rFu/LaK5tRhRKYXeWW1cqLk7cyqhauIYE92QwJELKOSwe30dYNn4UKu4IbFRXlq5TJkC6qQvxJyBKazl",
+	"3wk9MMS7xMnNClacJ2Csg9KZrBMzAJvr3WirkgdkNtrgBLNR7WL0KiqBvpiWeGMB6nXveMGYq0tQ1/7o",
+	"16Cu7NUt93bKwurYx7tEfN5/NG+58PnaSN6v8ZweLAjWiz5bKcNrJPkW/vot/PWPGf6aU+Rv4afrw083",
+	"izj1qMFXE22a0/fOrdBibRDpyqMdSKAVLtTVXomDSmBWQEwolY1IjDp/yPBA7+zvZk7yWcrGtiTvo3sI",
+	"CSws4bbhgN4g30IB/xihgKsv/r0G1n0Lj7treJwncpbleROlZMoF2TjxPODcS6/lmkNohTRLea0f1mDl",
+	"p/TPJmy6RPqilAmXtNxY6zcWNTe/90emQUgasdQrIxyQQsRQ4GoKB8SPF9qYKJRM9/ViYmVHhQZy9RLN",
+	"k4LvIiep63waVlVIGQjX3Jhst7JSGZNRzV42KJrgb6lqMzckp+q8k/o49PWrO+LVoqgpkeB97omnFmlq",
+	"l3e+mmqsK3xQ4IATmiXK0rCS6G54Kupja/jVemFWEJmN9I8jBrKrC7i+ZEs0rs2d9ErsnNDPwIbrtQKH",
+	"BLndfrVheVuMNyGFa3DljtUaZsu2FbNyBCl5gzqdUkjZASTVSOJVFJKkGf5PG6dpn8QXnKos1eQ1NHSs",
+	"Ld1DSHwKF1PJxp+ww8mISvZ0Hyv3h5ZR4Bw13yOTRDkISvJhTC5pnijKI5pGVuuSrdrgtxuYvLlE2wAW",
+	"JPbzuihto6CnHa/R406tbO3duDWX55WL8v3GK79qXvmAvO3ObML/dRvWtcYA8hWwHG9fay7QG3FRYylF",
+	"3WmgNq+tVDBq31Bx4cZMgA28RcaJY7vNObIYR2Gr1lJrCLOpL7e10d76618IdNDVjI8vnKxwUZ0U3P8Y",
+	"SGDIRk0MAPS+UJBey4UiacbJkqn6yADjwtoYe/OTXxNGstLTJjNI913jbCu4z9Cl1gga5jvjS8tSVus9",
+	"qL8+ddejUBPD9xOUDrpyMqWztBctD450yJ+Ddv0FWhlR8nXcoztehRUd/5TNo7FBgjdemepAeAue7pOf",
+	"4hflwBiYxSWHqJRyORepIhAqveKGr7+BXhSOf+PyGVcH30BZv8Gm8UEpRKDdFCLkyvH8US+GA8j623EP",
+	"BlCPV93a/mnGgNZWVtmqs3BqVadg31x4bRWlSWS8ZJpqUx5Bch0kLkGPk/GU8os8Ua4z5LaxT97vCosb",
+	"mH5XlS5TEPlTaDRFmvvdrqm7xgX6vfnSyOKlCDY7TKP/2dP46gNeAu/18y/B5zrnB47jL2fNcIXXzr+c",
+	"fwnWLK8KewhLiiIsuKAvUxJLVVIki8lX5/djMrlZgt3EyAvLPQDvCSIEuu/HCaMpSOCQE4j2TAuHHR9k",
+	"t4t120o53lQlrhx5/WnhS5EtNoInhl18jK6iRTQ9OdRpd9uusQ7c1iBQK7qsUNwHkCtuy2usSA/TqhQc",
+	"n9WdckN5rfK8ilBvqCRXrcm4gSyN1fIE0toAHFhwdZBh7jH+9doKFD9+OG1UC1D/+OHUFvsYLQlFG87E",
+	"U0t//PDTyaez4zeoyJo4woiBs2ymMfqSLYe8GTo1GUsBtNsyGxEItAvJPI2hACVnrQ4J2fU89HtJHpAw",
+	"ljLcCWkWhWAhtM1lAT3Ggk/iiyxlEVI3TOPT9w/2l/PPqVJzLEUb84mwhXIpdslG5G64Vc5oDLXRteJT",
+	"KV7r3oJGS7mefBFLKA7Mo1zJkFgMuUPeaaFccKVRhExFEklsvEZncYKRrUNuhxq8P5IBVlTQJ09VPEqY",
+	"dWOkjCaub25/yIf8MXn8eOD7BkBDQAR5/Jg0wx2wDsudTqcTBiTcMVVW4e9WH7hO23Ri8OtHQ8NjQpob",
+	"9G8ISMrm6Cu7ZEt0FEN1dpeEm5vvhlm3u/s0fwqhmQd6Jih8ySN2jdaPmfn2Y/f8r3qpAG8TU0SUEIGb",
+	"BicVPFkabw+OIklX84Hnz5/D8Ii+IHPiAWg6axyLtn2gadI8o0vHZvWwoKgceOmg3S6Z0ziVrQDaievh",
+	"XfurAOVLAF74eWhT9IaNPul0OgEZmhxt8+BL2LHGNWdOcejvVwtWYmVzsQ5iga37ATjod8/WeADttaWi",
+	"k0nML/zOy5CjP9ZYB7gyj3eudnfwoa2CYHFFb8l0o4c5RKYC8pZJ9eNJW6plwszWV+wbfvT+zlMVc1ho",
+	"jEYpSm8bztxrz2KKDoUDkz8KSNkn2KLF9Hb+8cOpMXuikyyU2Sgk44TGMyggYbp0DXmzkP7fOoCfQgwR",
+	"+RRH9husWxLSX+ehjQHVI7bsYHVl6aHzNAzn1bCy42HvbDExieqyVS7JFSvAQE0qNIo3XcyFXakZG6r9",
+	"22Gh+IpGbGfIkH1TfiHUuGP+7cKawh2tUqScJjv4CM+4M+RnEjIvU0ag9pSMBfc5tKnmAkAISAgxp/of",
+	"moiGLT/HIZ4BAuNRwsl+AD8P8kMWkUiMsxkux5zFIr6MyZxqAXjYOIxilZPYYUPjzPdMP0qKcUZy2LD5",
+	"lkPuoKUxWg9Fhg0MV7D3bNhoufRMexHkI6JpGZhEL1IGCeyxzGk29hiROEVx8ab6DdAQEOmIpEtJpIAt",
+	"/+Uv5JVzhOkHA1tLw5bE0HTIcYw5SwmE6kNCve3eZlIdoMiGSzoFhZaOEeHMylB7QCo3plB7DBtk5xVU",
+	"EnCE2xgHoHFYwML/NhVQfmVEx5etDhkMuV//i5Lw/buT0xBpChAE1OeFbzp+JAn0Z5zRiJkICcxfihUB",
+	"hZVF0jAwvPCG9/RJ+BJr2Le11tmvtBLUyKZxtD24YFz1nQ1+B++/yaU1NCDIEYOQijfDdAksGv+gDN2a",
+	"sPIgPwvB0XoP/AVV2b6NIEwliVjbVUu2LpaW58DRN0QqOpuHpJnx+Np2EQD0DJxrVI9uhYMpmEsg6KLW",
+	"E9Qn4VUv8H1A5IefBy/bJz8Mdp88bV6yZaCHGzbwlXzbCK9O8bFbYOFXfdj4YNhoOThrhNLYaztxQh2I",
+	"tqsmjsTYSJBUr8GI0YaRVc9GX8tgjVcr0LhY47Oyd4EQOWfjeOIRZXg9iUcpRbc01lvRMr2ZtYmLagFu",
+	"8/mMhNKsy5KaEODHrudsrAzPsJviSxNqbeMycHliwd3SSEoX8D6ae4Rk+XJawMZLopwhjK0+yZ2Bh6Z7",
+	"dP5kYHEPwWSQ31yIGb22EAOZxH1l6NKyivEWAVHmtCda547sY4bQWBOkKbvWE4hJAeUMMAACgWnqRV6I",
+	"aNkn4VRI2IjtIQAMRe8OugXov7DHjll5JVkvNHVG/KbGYTybi1R9Ml+S/yRhBuQ/gv4CS9BVYDijodIk",
+	"cUlT/2mf2pfhTFYLVn2kfFre0XTZF3as2czJNigVEBK+zVJJcxj2ifornpSmAXhUAbnqmYdTdl0Dz8Bd",
+	"YbXh3QyveqG+oN7Va46EmoKGR6IsBSHGFYIEl7KL46VXTvYy1KdPPp7nnc4zjnoiojDZvb42LkHkF8ZA",
+	"2SEDvsT6T1qQgg788YxBBIDn6zx8c/T3w+N/fDo9+vnw3dlpGBATuaCX3ntCtNitNaEJ8Lc8HwF7IaUs",
+	"ilM21lwPoqGQc7MIKzAQYyENiEpjV8YKErnhbNwqfvrh8N37k0/Hh6fH/9BLGvzjJCRNsxDyRAZ7XRns",
+	"zoJed9YnT1z6bssilxvo9eDl0Zuj03+sHGoW7HVnwVM9zn4+TkD+v/+31yX/D/lXrBRLD5BmFpvOmB63",
+	"sSRTwYXWgld7hg88t7OJe0RbObgn4NxOaXrBTGZfWcsGEPOLPiogUcqkiVw2Zk2jRTQTIeZaagi0Xn9F",
+	"FYObm8T8sp2IMU3gCo0TkUVkxhTVlyYgL79/OzgNyNmbQaCvSgsNAHi8GU/0XDGXccSKkB28efPuw6fT",
+	"wfH3h6efXh69Oj4JD8ymJpmkCQ4zFqlmDtQefp5rTZomobbdQ9qrOdQ0lkqgnBNzlOwKkXePJAmtVzRE",
+	"nsJJ+P3hKVmlOyXiQoagSk8qdMSPkYIitb19EtEl8AKQHcsHCUI0hSbOJee7dKbjqVjkgQlKS5nIiJw4",
+	"qQ8M9Fqf7A+5deI7s4JFmMePbahAIZ0FqiDwMeu7ZI6QjNhYzJhWqhIo4xLlobAmkAJBYdga2amEyuZg",
+	"CgBGLRSnw5vjDQw9jGfMED7Q+/XOjQ/Rj/JlHHDCVKwhb01dOmiFZ6maEkXp2UrscBUt3Fq5WBtLmxyC",
+	"dOXAmGEeEWRbtnphYPw7JmQYClgQqeIkgXgpo86fZBKMUJGlWY8f9z2L0wKkB0svsGumVpnz+JHibSmH",
+	"kDj6gwhnmL1r0djVfLwUGc14ZFbDgJPNGOUYHB3LYgQMSMcLuiTNsBDe4lantcnyeWl4V541CyKNB/iY",
+	"2dNrhS20sBk2o9dpqFvGsZ47wA+p3KENc8lB2bT4+1fIRQpIOLQmfc294WGrYM41JY/0+U0EUs1YgcnH",
+	"zeWxTwea0dJKhKbwNfgO9VAHhOav5aQm8lRHYlBkQWNNio3Whi3JCtjsFIc4JSpLNf2emc0/fnw6TYVS",
+	"GgCITuH+7nN0GT3p7plAsCKXaRqtBNmrlqRaZC6kmgvOZK7/lO5YubJ1XryC52HY+uJORZYeuIqrhamD",
+	"svYTS6K1iggjqxzua4YF6gZAuEdkQCKR4T1UnnZuRJJsrjGtR2YxB+40pclV8VXAorzahh4akKpDPhSA",
+	"b8EwM7VXKL5qu7bqwTPJ9IR2reYUjqRIQMyCQzDQyO+q+cenl+/evjw7Pj58+/If3o3tdVv53ue5NKrh",
+	"ABSPk0kSX0yV42COG8xTofeGbBKUFYnN5zxssUcxFUlk7olIL1kKsJJCi3OJWOS02PWojVhCl/nITkhG",
+	"03wSjxnHEmDG3v4+FfM0ZsrG7sYq8c3wjaBhdPlGv9Ht9Dpd/ZaYM07ncaPf2Ot0oU/UnKopeDiMoRs8",
+	"xULWuG9eWvptykce+PZVy7k0ZqEBy7TvBx9tNIuhPJeYM6y6dRS5AW0NRa3pzpiCMLAVQY75KztYXgaC",
+	"HI3lw0Y5rGjhV9/hudzmuBAgUW5ZZgCfNxTbtLVfub/al6IHV1NIL3wCjmC329ugH+EW09/cR9n1wfoS",
+	"NPa73VWjumUaN9oLGsEEuDP9aW/TT8t9zve7Tzf99K0wvcdsv/r93t6m35ZbnMLXTzZfdE1L8i9B40l3",
+	"4wXUdAsFt6Mt3mBuhrtpjaCh6IV0/QJl41y/b11Tn60B4IupD8fqeqQN9CVER0+HYPlS6ZeA0TcX76zE",
+	"P0zZGGv4sfTIGA0mcarZaujnUIQlI6Zt5sA0h7GB7ZEVDLH+lxGiGaigYDOezbTOFpmIiyLJKJZdLd2Y",
+	"/RWJ5Q7Dca23wXBb8+Cu+L0xiuT9k+G7/U2/A9C41sV3vFP3idJ4cmtROmhc1IUN/IxIWfDZARprqY8L",
+	"3jacBuTI/e4+SeJLhiIGJxm/5GLB89agRXz6nqkVyNT9Dcnv74iQf3zEAp/WWqzaUrLQH0Ltqs2FkFpi",
+	"vAMtWnc+6/9sQpln1Aa9EMqXgrMDV3LJ/01N2UyyZIIugQQKooJP20S4JYxesSG3ILE1v7Tuo3UmFC4N",
+	"ofdD24oXAwtgAyxM1evNiC3YZcCqRRLBL1jq9vCnp7rvoK7Q13hFjg1WWWwC+8HvdGc0jI7ZZKvrFTTm",
+	"mbpBognxnoU2sAADF1xpexon6HAFBEWeYIQVE2ZEmlqfXkzFkOt7YlpoxMqvhzdmrQ4ZREaxQ1/GVIBs",
+	"wSH63gJYC0eeX6Xuhg2iaM316q25Xno6CNSEK7X+KsK7ScpotHTLy1vgos0z+nY1f7erOYiiHG2U2F7k",
+	"L3CZHa99+gZaQImBgBfWcI08XDpiM6FYZFhFjUSufwYow9hbcwpK5gmN+Tcu8bVwCcCFNL6Y2jaGFj//",
+	"JJzCIR8EfVniOPL4Y1NrEUOo2JI3khk2UHZaxFDN85W122la75P6yg15n4q7XhFuTWjfLsfvdDl+ppce",
+	"gtgD2ZxKW4uIXlCtlmtR1A9MJSdgZiKjJbG1/8CDUFMRAlzXUTnEz4VFS/RhF6pQhNVRgnJdCWccN9EA",
+	"sYsVL+L4m1gqG3q0tS33TTyL1SbX/N1kIhm+WWq/Zd2xzvAEnhh2TccKfokhnI40lSCTGGNv9R5BFwL/",
+	"p6EC7DqWCtP0NR9t/JKxdJmbfk1CllP7y9lg57cyI+SpGF7BCcz9s/nb60o4aPj/bRBNjqS6zt5dLS7H",
+	"s73nHw7fNSpVRz5iHdjGnFH5s3z+7uhi9IIfDXqc7g/e8lf/2h3ts5GXctbH6qsa3vDdv/YuRizOvnt2",
+	"cfTds++Pnn33/e6Ho7Pd7569/n40mvnfQblWDQ4DOEpMHnVdSnivZ7I2XJUCW6dHxort9Hb39p88LeZg",
+	"Y4ksvbDNAFbNW9L7uXz58/u9H872vr8av3mXPEvfvnzzt/ywKUddec3Ku2sXTkfjiE1KCwdj/7mPRNtk",
+	"4NWk3602Kz3KjbYaoU20pp7pf9qnQtGk/VJkq0qSKP2C10zET4/IzXAu2BYDlxPF0gAS9oBcoPfvAnI6",
+	"i+4Of/+zmMezbAbQrHQn+bI1x3tPjUn/m5321ua0Soh4mdG13Q+/jYEtWOGTrOWaJjvOOnyVgHjtAy/O",
+	"xvwEFXdswZ4632ReLfOuTkb9T80jvMTOBrueJ9C2ytwItQQP7gRdhIHvmTTfrGEDhmhBR1YIri7EDzQ2",
+	"obAb+zOrhZPuzaPp7/leWeGN8Nmevq9jTNtBchUZd9FKd3LPmknuxUH7xyKMf0qnsIezK2nyeiVk57P5",
+	"16Y+4wJ5zRNyjFvBxi5NsGYKtLYYUR4JU0WxzoXrU9ZNVGH/JvwbuHENeL5mR+4maBhsoesOosgPDg6K",
+	"bQdNYHFQp7NqEVMryUMeJlqVDHdCAZoidJpY0KUkcwgZVYHJLc+D0yxegcUeovbdlBgiCnMMuY3AtAWB",
+	"Jrbz1JimcBW4IKENKwshSaVpw1fPjojWLmX+wsfueVjrdvueqfxmPLAWff6APu9idbibuJstn2cO3x72",
+	"3ZUWi00lbv9NH/kjERzUSDaiNg+miBjwbK+1aP14IwLoDHjlvN1Wx2R4uhnWl8cZcltI2nboJilbpLEN",
+	"91pMReKXTME0A9vtu1mqn5IHbptQZXjxoFAxBwYolsxhEUbFmooktlAPTOrqkUD+VOzKmBzkxXpWVufZ",
+	"Kc0D/qP9brdjM6v0FmD5hYjzITcVRMjA9J2wrcxdkStXR0hwFpTrCJHmbrfbQteBSfSN5ZADfYSIcQ1S",
+	"kaITWBGaJB0yMHklFgrtWLEZSZlhRUBVhxx7qpcMs62ALKbxeEo8DjLPFOTUYI60rdUlFlri0tCut8ti",
+	"6vaDqLGFYkJrVdmgsel75ao3W2jI3nJqyhQVB/ZL3myrquX1q74Ypff29t4/rbl3Oy27t/c7q9l4f3Lp",
+	"4BY8XpP5fzcm/6fSrots95506x2TngZJFV+dbLK5RRVb+mJ1ADoSV6wPXjNI97OaEaPjaWBjqsZZmkJm",
+	"c5pg4rapDGDKNa/KcrI9Q2JOPobQMzkMSAjaWtgyCpnJOtX8FxO2DuwbBbMuF4ucB0/FgswoX2IoummG",
+	"TlzvM0z1mUzYWPUJ9cp1WLcgfmGlrLFWQFhEuEjtL5CwGJj8Hkj4wgo8roH+kLumw49KuVd2CLNWyIbP",
+	"E9cafdL9YorxwJBpxrXQMxbQQ1UNea7uaNAwLAlT8MHUtYSHFNn9bhddvQbYeoezWMqYXwTFH0TqoGyg",
+	"QDkpNNsGKUp/M+TlNyHQ34xUH2wKt+T+xJScwZoe5fVtxTfmH37D+Y1M3bvbiQF+T//e7rbL8lpt17I3",
+	"L+XTx/9v5rN/S0ZnkMZmu3qod088z+tV/kfmeSfA8TSbs2X9uFj4xTV9xuVncKMeOOTFjCdXp9QUhqkp",
+	"x4KdsUCbtuVX8gzLDjnEaJYhFJ/Sa10IqPIjA6for25TbaoSVAoK2pzlcltu1Or9VuAkrHQfD0kTSxfa",
+	"AoSXbNkKII/eby/eL9eQwfKGpoKPSTNrlivPhFrkCFsHpWVjQ25ctKlZ48KyRstCZ+q+38IbT3yE9oBZ",
+	"ifvl1gTH/UzikLENiLx3N2mGBfVSSyiFJDi9ZIcg7pCA1c/ia0QQOFe9fY7FGhM6voRQWIu1B6aAKzk7",
+	"euX46JDnjcwh0ym0tQ9dlGJocqstYkJML67e5PmZY/Q/Qa5N7VGY6fwjJBmPsAuusl3Vw2J4ZJhfChu2",
+	"aEA45NYyYmN8a0QA09HhQSwVtV3zNzQtAD/nrn+6ligcJc1vERakWgiv1T5FODWCBtjRVqzjY6PX2e08",
+	"2+92er29p73nnd3OkyedvU6vEaz4ZbdxXtdEv/7thjO9+AYFvT1u+r9XNgSHhzjkon7dDvzBTBd6bB6P",
+	"fd//22sqg8LIZnKMOfwtxas17SkWVN5eyvGai3zdUs438aZGvDGn55FA5LLJ8p7lG7nz2fzLaPqaX309",
+	"Qo+Bw0NKSH/TN0xWLQHwFlX5dQTByWmkkFuOXSCGvFL10loOTDFhU0DbuQjtz7aO2ypxbMidPGZKGpaq",
+	"CBlrvl1zXKp9b956JH2vLlgy8uX7ZU0JZwstI4pMjcWMFRzJWDWZRqYCEOQp29BkC7zcw9ysFCYM0eIg",
+	"Saz6JHy68zQ0KvUkvmItLHmPkRgjFvMLU5UsAijgv7hYgDx3yZjp2KpJb5QlbJUVxBkubLGl2FLUYMip",
+	"vIQMONO4Fe0Wu91dU+wjyvsvkLfoYkE3D42M3HVLycXe7fI3nsXG+8qac2sNDnpPltDfVXvfxMi+hU6v",
+	"l3aTSm+RJWd00AXQ2qsWVLb+zPr915k+hUXJ3L2/kd/UF7yz9dtWZoqc1pfNfiSr7cWxNCnUnNaULK/O",
+	"bWtx53W5hxwLc9d2GzXXMJ9MPip29cf0EOi6bmrV5jXSh9wWe8YMFrBSanqBbXvQImzrIR3AMwyXgbQN",
+	"m52bk5nuqgQUW2jUS0R5sACX0lzQY2d9mIuszdpxbucwooqGdQ1d7U3e4EK+ZVKVr+NGOK4/vBHD9Sar",
+	"OOahuf2tFJRRK1EcQ8sHqJWeB2FZzbiK3R1jv9BSAUDN9qs+O37jN6lueeEMMoQuI86CcUBCmiQh+avF",
+	"Of1SC6pPp8z1zIAaY4XK84nfaJVnSdKC2n0mJCKHiJGO0F7zSOK9OyCczmAzWN/OvpspGUfMqwkPoQyP",
+	"H+939x4/JqGjjOSYGYtIhwwsskDchgnz6Fvji4UilOcxZbQhLs1O+kia+vW4RVOKds3+tGBxwTiDEtSu",
+	"7O3erlfOm4QfB+1/0vav3fbzcyw0PE6XcyUuUjqfxmOSUh6JWSvv/7BLmrZKriuWFokFV/EMsus336Mp",
+	"AWjWpQTW4i1VXdRTdEyZdOhwxCO/WwBWqlwAhUkZVhEVfMxc1XhsJ423FTqtaUR0TdhiSa5oEoNxi4zY",
+	"BMRgv0qvLXPk9WGIBW/1Yez9bhdNYUP++DEg0+PH1i6bZgkLSGgaOC1tbWrqSjvKqcgSaE+KWWsoC9l6",
+	"N3njJxMlCV0PuKnrmKCNwsjY9rYEBbQPPAwBWFBlgAFVcs36h9waSiB4Mu9MZ21WWOEem+vk3SIrVeld",
+	"JA9eZsHZkJseGAd5bI6Fefj5S60jyWQkFGnzxsakuvgMF5Ahp/FEdVKm1deO8VM2AvcYxnfPz8sBDeya",
+	"gWFkLGaW028uEpb2g5t8kJQL2xQOBQUAKZ3PvUanlTiVbcGSI5j++n271wga79u7LrLl+aT7rPvsybj9",
+	"PHrSa+8/Z0/bo4h22+zZaG+XdSdPn3afNGyLKVzBq7/36E+/xOrlm5fJUW939t3Z+9ejweDqn5N//pL9",
+	"uNjwMG57Gocc+jWxB0nhKM11CxG9TiLY31QiKIrnvQ2/qrER3Z8M4pIgynLIDWLIBgK3s/IcrU+KsLXz",
+	"rBtmc3H8gMSqwJk5W5hu7kM+cALuPortVoL2Gr3sdnsHRbHY8EDbQUSrIMBEQWI3EYpuQa6ENcY7xlGJ",
+	"VJ+dHb0KLCXeX11/r47A3i2J49aYvL/Zh77CeH/I6FIhtkTGFWkR77ZGKHfSZMVBU9OtKbevxdHa43en",
+	"n1toIN0BrC0rMhZuRIcHU7s2JL5/aCTD8PetMWw7K3QJrkev1kWvY1AxlCUBydNrtuSi2Cs9o/p6EzFL",
+	"IhQCU79/p1QiZdGQY8fOXCdGFYCPkyxiEbStwBGcwmL0Fb8jrI3iRoETjGJ8yHPxMUD/PGetSrNYFy72",
+	"+PFut/f4cWAaQ5XabaF9AyLcbwoC17rCyykba+UfZOhYogzd95uB7Xd7phcOLhBrVxjd0ikDxrqi1yT4",
+	"kKMsgVWZDnzdqJ+bTX2asCHRPxjygu4Lh2UK5SRkxKxaVFRyjTlpv7sH+lWxvJhWN1/nGpc7PKdvgQ0/",
+	"nnggyasHmm6P6LJfEd7+Vcj7FcHWRi2bf36nX9pGbA0as3TJJhc/vH/x9x9+XGTXXbH34h8fvpu+/7n7",
+	"4p/J+CV9WDUDYVsf5X53tcKUTHlIzaLuAB5Kx7i3w3ooNcQE4Gwf4/5VqSC34cRfh95S5If3q6zcPsp8",
+	"BdtfYbDFGPBqBPf2ipAX6D3kN0d6k9D0BQlXxp2Dixl9t76068Wh3+RLlr4zGdvRWBdyJw9pvp8Qc79t",
+	"0FYh5h0ycJHfpC7we8g3j/xurpIxWuXq2dYKqUUwGxFupQgTMQedu+rjwil3seO+6AFok1YjxA9A/Zjk",
+	"cXcr1Nh1As2aKPN7lBbWBpcHDdiz/3PvDrHnjuo+RPi54c+lMPTbxqHfxIvuGo+uCe698aE/LEdZGceN",
+	"0Yf3Zx9LxIW8hTPaW1BN6zY7egvbK0Ju7Dxv6bbsY5dm9Lu4IB3UPfTLWB4ioeBbsdk0MSehackXdshP",
+	"Xke4ju2L7RM7w7Ogxh/09kUFy8yiKaTxQNxQ8fCNBlBF466pUFg8I9NLGlch/R7WHS0XF+NT66oR5h8c",
+	"RfLjeaO2qFypRGG5fFwlB3eDhYMai7HQejDS9LBNpHi++DPqoWqqOQBNknBlYUXX77OwCcazma8KFGX+",
+	"ii5A+ZglSeGXWuXBxj5FNZ+439yT6nQwqG2m36aZEjOq4rGJMax9q/w8Zf9iY/+5vxILzI6GZDvv0OmP",
+	"tvIdb2T3ji0eWjuA+9F9eR5UClveiBZWoKPYycu0dokl9jFvWolgJQJIRVP1SiucPgJonKSq0dccikE/",
+	"5cad12a8tNssjvHo1kurGw+q1BRGM2Jlo9/rBo0ZvcYCJL2u/mtdOZIVE2D5m/oZNhiyBE5w+vo1aPVu",
+	"Vx6kSNUraCGrv65dQePV4clLUP3xeg/gL3hYg3q/QZmaN+JiXQCPJzr/HjLKPQfwuLaKVoNLkH3dQTrY",
+	"+ZyIC1REVbqsUUPXhOrHEWmGcWTa4SfiotQvPr+Uc6qm3h3SM66t41ODSPWa7Zo45htVW4/MVKKch9yE",
+	"OWPHK0nurpf66m1BQ10bzJyIi0cyF41sU3/7HFcZDvk9xjPbtRxgKEd9eDK5c3RyHjadxyeT+wxPTsSF",
+	"5wDztdJ6RED/gukkIp1Rfsh9n2etcqrSZU6OGvel0m0Um3zL4OSb9LzNg5T/mJ45OLP6gN8tiWhmUrG2",
+	"VLEKmlRNeGmnVms5ky7P7kFDZL15bhke+1UFvhaA7R01COAbBLye0JkNvaM1JtEgb+Lr+9+a0hTXNN7G",
+	"PCDQD2IshwK2jBPRZWOiOgb+Veit7G9myF1ISvF9iX3pocwh1vaUpZDcFQF43snfjzOOJsk9O7u8Jd53",
+	"PN3WC/gjhpB9XcFgPjqvuZo3UOB7DwArkIwDTxTZX1UWt3xz/q2jqjY81dtGUxVO5+ZIqiEv0+wtoqlW",
+	"RE6tPe7u70hr/gQRUxtjzwNGSgHPn7H0wuP8WH+y1kYPltRqjFQ18AlLKhQin8LPX8JyRFPLpzm91QE0",
+	"986v78eCeX4bbn7XsJV7v1FfXeTFHz2G4iHY/VcfQlFgVt/CJ76FT/xe4RP3xCu+hU58C534WkMntmAv",
+	"U0YTNf11dVfHPGs9r1KicWZEpctpD8iT7l7eXBSs0sV80U6d8vADzN24awlqV8R5G/OJmXsFluY5+xGm",
+	"47oNp1oe6nineYt1Zv653s+C3QIj29UVj6aDiMPGWQoVGT6e+2iEY5LxlI19PDG7NxgSc8VSTpMdlI4L",
+	"5R1WSQlAoUwbc4twfWOLC4kciznrEDR+oBXCiRJ5QYWKbgFCganfLyGu3iT+ni7npsArZMfrQzOtT3IL",
+	"I75uxzyKTEFaSWdsyMPYsunx8ie2NEkD6H5pjrAxp37TmRPTlpFg8gL7nC1MlwBXNd+WzLUJctXGujic",
+	"lcAgwfsuPMnS8nybepI8kBwiNeDhSbvnytqfGjdjKVhk1SBFWNkP2yftXtt+vHUMOOz83rncZmuAuW8q",
+	"V4PmZ+hFb978nVjWHzfx1SC7bzVgBuEt4TH6dz3dsS6mh6Q5PuOE7sMeWtnqM0dQKVKTl5sokSf+j5fg",
+	"MxFpafNyDVnQguqdSUIlEf4mGqFBgJaVKom42SqylcHj263/d7r1uVtu1Y3X13EzSZRKSK+z6Y3zVIyZ",
+	"xJxyJskPp6fvIVMdBJucRbNEMixxz4lIx1MmVUoVVGuC6L3iYIInS98YIFU2vgxAtqoKwrGEEjCbSr5v",
+	"4ivGmZRfo+xr928EmfUSpN2I/mrEVsqQYOLYUsmwMviYchKZ8CORXvZXaCA26mZGoaQA0vNZfJGaiL9p",
+	"LMkoi5OIcMYiGbgYIscGGL+IORxlmnEe84uDoloTEEmXkCoMrY0AuYwG1nEsJyKoUcGvIdZB0MdJYw7Z",
+	"plNP5G6BqUySWG2KN8eMRvG9IA5eDSs0alAiEgXWELD8hPCwjx0oPWy7DfLlW6jBPwxxR8jOqZSG4G6t",
+	"am2zO6nEfA4S77ot3kpnW7vXgV+a3EemAzBpWt0ef3FZxCRlVGrsWHcr3bw3XEupsihmcudzuRzzl2ot",
+	"2S27rJImJfNEK1BYhLlP9rt7B4TyJfRnSyTrY5EGKB/rFcQ0ZU3Pjl4NOaRtjxihxJUNd4na3QNbodq1",
+	"QrPVvwuV22GSvGL4kOM0HXLst4Xz6l5jPr8eFyptgVBZKpgOMw65fUqTxP2SV8A3TeFsxXhbRC1JzCQz",
+	"0ow5VEeHhPpWbr62ve9NZnFuNS8W5I9VvZVTTwsH+joVMwDvxp54A0/qWtrdogbnGVTs/crrbyJCfJ1V",
+	"ODXgCTXlGPBEJqmYaamFmtP0rjP0h9vaCVypv75JjeVbtL2/gcrg+nc+VwrL/74E6IVQU30zZU6CHAGS",
+	"JQqEdMP3QKxtOwCTDnm1h0GHvF5JakgdpYEGcljReQWtMVJUzKRra7U5aSGDIZd+k+wFjVXeJFtiawq7",
+	"GC5UPLGKsuuvxEXGx9AZagk+uzX0Csa5BcEyroRvFOsroFi2lcTXQKyqrSoeiMIFjXlWo9L8DESnQpK2",
+	"oj6khvgMuaU+4MY1NMO/iqv60GxHAoY8VgEUEvUEIq1YjRjj5JcsZsoVBMLNaboQfjh88cO7dz+9+vT2",
+	"8MOnk8Pjo8OTT68O3wz+EZKmcZ0P+V6XyFa/0JlozlJP6HLd9Exr8oKIhokhM0Y5JFFAXSKQFk1tT3de",
+	"kPFl/7ABxYXGRGjumwqbbAIJuVJZAc2ngYa6IHLnJ+py8ViV7EFHeJD5Slwid/oXWEVNy959rAbsnDpz",
+	"IZXeD/r2PZpbR1kHUYS34FSsIKq9G4kqAAZI6iYkuG5bvxM93piuAmi+RrI6iCIPc8RailpSBj83Roym",
+	"LB1kaqp1wy9QuSm9svQWw9B3gHqZsconi4vEGSXmqpukSw9jHengTGOJS23Dr2pysc2oRiIE3LYyxpSm",
+	"mLqOH5MmXlQs8+vTN79Zt3nW8ua2LYKCdTvyo2ZrREfBk2V5O7njvDr060p5GKdH0slE3+W8mDz6EMdk",
+	"8P6oU8mEX66b5awQQbXtDEXnf3V0MIiTWFMgEOJsKfPVlQ9I07lDZZ6tscr34p+RsfpWF2Ec0nZveEUC",
+	"WEsiaERGNNHsPEXU8W24sk9CNCAbo1vJjNkKSGjMkCFpxqpsVjRl1208hBmkbGZsdchbTX7BhEgoFnvr",
+	"kPepmDE1ZZkkM6bSeIw9Bagi4Y55oAdk14qw67mQsYXwjAKT9fjmz4enx0cvTz4NXr06NsX0JdPcK6+3",
+	"HkuwKKZ0rIp4D5adL+df/v8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -93,17 +93,51 @@ var indexTemplate = template.Must(template.New(indexName).Parse(`<!DOCTYPE html>
 
 // initializerTemplate is plain JavaScript; %s receives the JSON-encoded
 // (and therefore safely quoted and escaped) spec URL.
+//
+// The FormFields plugin makes request-body forms (application/x-www-form-urlencoded)
+// executable as prefilled: an optional field starts empty unless the contract gives it an
+// example, and is sent only when filled in. Left to itself, Swagger UI fills every such field
+// with a placeholder ("string", the first enum value) and ticks "Send empty value", which sends
+// "key=" for each field cleared: a PATCH would then send "url=&name=&event=...".
 const initializerTemplate = `window.addEventListener("load", function () {
   "use strict";
+  function FormFields(system) {
+    var h = system.React.createElement;
+    return {
+      wrapComponents: {
+        // "Send empty value" starts unticked.
+        ParameterIncludeEmpty: function (Original) {
+          return function (props) {
+            var options = Object.assign({}, props.isIncludedOptions, { defaultValue: false });
+            return h(Original, Object.assign({}, props, { isIncludedOptions: options }));
+          };
+        },
+        // An optional form field without an example of its own starts empty.
+        JsonSchemaForm: function (Original) {
+          return function (props) {
+            var schema = props.schema;
+            var noExample = schema && schema.get && schema.get("type") !== "array" &&
+              schema.get("example") === undefined;
+            if (props.dispatchInitialValue === true && !props.required && noExample) {
+              return h(Original, Object.assign({}, props, { dispatchInitialValue: false }));
+            }
+            return h(Original, props);
+          };
+        }
+      }
+    };
+  }
   window.ui = SwaggerUIBundle({
     url: %s,
     dom_id: "#swagger-ui",
     deepLinking: true,
     persistAuthorization: true,
     tryItOutEnabled: true,
+    requestSnippetsEnabled: true,
+    displayRequestDuration: true,
     validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis],
-    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl, FormFields],
     layout: "BaseLayout"
   });
 });

@@ -61,7 +61,7 @@ func TestRegisterRoutes(t *testing.T) {
 			wantStatus: http.StatusOK, wantType: "text/html; charset=utf-8", wantEmpty: true},
 		{name: "initializer", method: http.MethodGet, target: "/docs/swagger-initializer.js",
 			wantStatus: http.StatusOK, wantType: "text/javascript; charset=utf-8", wantCache: "no-cache",
-			wantBody: []string{`url: "` + testSpecURL + `"`, "persistAuthorization: true", "tryItOutEnabled: true",
+			wantBody: []string{`url: "` + testSpecURL + `"`, "persistAuthorization: true", "tryItOutEnabled: true", "FormFields],",
 				"deepLinking: true", "SwaggerUIBundle("}},
 		{name: "bundle", method: http.MethodGet, target: "/docs/swagger-ui-bundle.js",
 			wantStatus: http.StatusOK, wantType: "text/javascript; charset=utf-8", wantCache: cacheUnversioned,

@@ -127,9 +127,12 @@ export type WebhookPatchForm = {
      * Replaces the event list; one empty value clears it. Not with add_event/remove_event.
      */
     event?: Array<KheopsEventOrNone>;
+    /**
+     * Events added to the list.
+     */
     add_event?: Array<KheopsEvent>;
     /**
-     * Removed even when also named in add_event.
+     * Events removed from the list, even when also named in add_event.
      */
     remove_event?: Array<KheopsEvent>;
     enabled?: boolean;
@@ -730,7 +733,7 @@ export type CreateAlbumData = {
 
 export type CreateAlbumErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * A form field is wrong (a blank or too long name, a too long description), or a parameter is malformed.
      */
     400: KheopsError;
     /**
@@ -1162,7 +1165,7 @@ export type RemoveSeriesFromAlbumData = {
 
 export type RemoveSeriesFromAlbumErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * A UID is not a DICOM UID, or a parameter is malformed.
      */
     400: KheopsError;
     /**
@@ -1230,7 +1233,7 @@ export type AddSeriesToAlbumData = {
 
 export type AddSeriesToAlbumErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * A UID is not a DICOM UID, or a parameter is malformed.
      */
     400: KheopsError;
     /**
@@ -1294,7 +1297,7 @@ export type RemoveStudyFromAlbumData = {
 
 export type RemoveStudyFromAlbumErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * A UID is not a DICOM UID, or a parameter is malformed.
      */
     400: KheopsError;
     /**
@@ -1365,7 +1368,7 @@ export type ListWebhooksData = {
 
 export type ListWebhooksErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * `limit` or `offset` is not an integer >= 0, or a parameter is malformed.
      */
     400: KheopsError;
     /**
@@ -1423,7 +1426,7 @@ export type CreateWebhookData = {
 
 export type CreateWebhookErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * A form field is wrong (url, name, secret, event, enabled), or a parameter is malformed.
      */
     400: KheopsError;
     /**
@@ -1568,7 +1571,7 @@ export type GetWebhookData = {
 
 export type GetWebhookErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * `limit` or `offset` is not an integer >= 0, or a parameter is malformed.
      */
     400: KheopsError;
     /**
@@ -1632,7 +1635,7 @@ export type UpdateWebhookData = {
 
 export type UpdateWebhookErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * A form field is wrong, or `event` is sent with `add_event`/`remove_event`, or a parameter is malformed.
      */
     400: KheopsError;
     /**
@@ -1704,7 +1707,7 @@ export type TriggerWebhookData = {
 
 export type TriggerWebhookErrors = {
     /**
-     * A parameter is wrong (every operation answers 400 for a malformed parameter, such as a NUL character or invalid UTF-8).
+     * `event` is missing or not `new_series`/`new_user`, the two forms are mixed, the chosen form lacks a parameter, a UID is not a DICOM UID, or a parameter is malformed.
      */
     400: KheopsError;
     /**
