@@ -21,7 +21,9 @@ async function main() {
   const problems = [];
   try {
     const page = await browser.newPage();
-    page.setDefaultTimeout(15000);
+    // Generous: the machine running CI is shared and small (Swagger UI renders the contract in
+    // a few seconds when idle, several times that under load).
+    page.setDefaultTimeout(45000);
     page.on("console", (m) => { if (m.type() === "error") problems.push("console: " + m.text()); });
     page.on("pageerror", (e) => problems.push("page error: " + e.message));
     page.on("request", (r) => {
@@ -29,8 +31,8 @@ async function main() {
     });
 
     steps.push({ step: "launch", ms: Date.now() - t0 });
-    await page.goto(base + "/docs/");
-    await page.waitForSelector(".swagger-ui .information-container .title");
+    await page.goto(base + "/docs/", { waitUntil: "domcontentloaded", timeout: 90000 });
+    await page.waitForSelector(".swagger-ui .information-container .title", { timeout: 90000 });
 
     // Authorize with the bearer token.
     await page.click(".auth-wrapper .btn.authorize");
