@@ -69,13 +69,12 @@ func TestWalkthroughs(t *testing.T) {
 	if len(ws) < 5 {
 		t.Fatalf("README.md has %d walkthroughs; the blocks to run are marked ```bash walkthrough", len(ws))
 	}
-	for _, port := range []string{"8080", "9000", "9443"} {
-		if ln, err := net.Listen("tcp", "127.0.0.1:"+port); err != nil {
-			t.Fatalf("port %s is taken: the walkthroughs use it (%v)", port, err)
-		} else {
-			ln.Close()
-		}
-	}
+	// The walkthroughs' ports (8080 for webhookd, 9000 and 9443 for the receivers) are replaced
+	// by free ones, so that a server a developer runs on this machine is neither hit nor in the
+	// way; nothing else of the text is changed.
+	port := freePort(t)
+	ports := strings.NewReplacer("localhost:8080", "localhost:"+port,
+		"127.0.0.1:9000", "127.0.0.1:"+freePort(t), "127.0.0.1:9443", "127.0.0.1:"+freePort(t))
 	dir := t.TempDir()
 	copyTree(t, root, dir)
 	for _, w := range ws {
@@ -84,19 +83,20 @@ func TestWalkthroughs(t *testing.T) {
 			if w.HasTag("postgres") && os.Getenv("TEST_DATABASE_URL") == "" && !ci {
 				t.Skip("needs PostgreSQL (set TEST_DATABASE_URL to run it)")
 			}
-			runBlock(t, dir, w.Script)
+			script := ports.Replace(w.Script)
+			runBlock(t, dir, script, "WEBHOOKD_ADDR=:"+port)
 		})
 	}
 }
 
 // runBlock runs a script in its own process group, killed with whatever it left running.
-func runBlock(t *testing.T, dir, script string) {
+func runBlock(t *testing.T, dir, script string, env ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	cmd.Env = append(append(os.Environ(), "GOFLAGS=-buildvcs=false"), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var out bytes.Buffer
@@ -111,6 +111,17 @@ func runBlock(t *testing.T, dir, script string) {
 		t.Fatalf("the walkthrough failed (%v); its output:\n%s\nwebhookd.log:\n%s", err, out.String(), tail(string(logs), 40))
 	}
 	t.Logf("output:\n%s", out.String())
+}
+
+// freePort returns a port nothing listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
 }
 
 func tail(s string, n int) string {
