@@ -26,12 +26,16 @@ func withDeadline(d time.Duration) echo.MiddlewareFunc {
 	}
 }
 
-// deadlineCause marks err with the request's deadline when that deadline has passed, whatever
+// deadlineCause marks err with the request's deadline when that deadline has passed, or with
+// context.Canceled when the client cancelled the request (it closed the connection), whatever
 // error the driver made of the cancellation (SQLite says "interrupted"), so that internalError
-// answers 503.
+// answers 503 for the former and records a 499 (no server error) for the latter.
 func deadlineCause(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+	switch cerr := ctx.Err(); {
+	case errors.Is(cerr, context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
+	case errors.Is(cerr, context.Canceled) && !errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w (%w)", err, context.Canceled)
 	}
 	return err
 }

@@ -71,13 +71,23 @@ func nestValidation(messages []string) *apiError {
 	return &apiError{status: http.StatusBadRequest, message: "Bad Request", messages: messages}
 }
 
+// StatusClientClosedRequest is the status recorded (never seen by anyone) for a request whose
+// client went away before the answer: nginx's 499. It is not a server error: it is neither
+// logged as one nor counted among the 5xx.
+const StatusClientClosedRequest = 499
+
 // retryAfterSeconds is the Retry-After of a 503: the pool reconnects on the next request.
 const retryAfterSeconds = "5"
 
 // internalError is the answer to an error no handler expected: a 503 with Retry-After when the
 // database is unavailable (store.IsUnavailable) or did not answer before the request's deadline
-// (the client may retry), a logged 500 otherwise.
+// (the client may retry), a 499 (StatusClientClosedRequest) when the client cancelled the
+// request (its context is canceled: see deadlineCause), a logged 500 otherwise.
 func internalError(err error) *apiError {
+	if errors.Is(err, context.Canceled) {
+		return &apiError{status: StatusClientClosedRequest, message: "Client Closed Request",
+			detail: "the client closed the request before it was answered", cause: err}
+	}
 	if store.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded) {
 		return &apiError{status: http.StatusServiceUnavailable, message: http.StatusText(http.StatusServiceUnavailable),
 			detail: "the database is unavailable; retry later", cause: err}
@@ -125,6 +135,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		default:
 			ae = &apiError{status: http.StatusBadRequest, message: "Bad Request", detail: err.Error(),
 				messages: []string{err.Error()}}
+		}
+		if ae.status == StatusClientClosedRequest {
+			log.DebugContext(c.Request().Context(), "client closed the request", "method", c.Request().Method,
+				"path", c.Request().URL.Path, "err", ae)
 		}
 		if ae.status >= 500 {
 			log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
