@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/buildinfo"
@@ -197,4 +200,62 @@ func TestReadyzURL(t *testing.T) {
 			t.Errorf("readyzURL(%q) = %q, want %q", addr, got, want)
 		}
 	}
+}
+
+// TestMetricsOnTheirOwnListener: with WEBHOOKD_METRICS_ADDR, /metrics is served there and not
+// on the API's listener.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Addr, cfg.MetricsAddr = freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, quiet) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		res, err := http.Get("http://" + cfg.MetricsAddr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if body = string(b); res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics on %s: %v", cfg.MetricsAddr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(body, "webhookd_build_info{") {
+		t.Errorf("metrics listener: %.300s", body)
+	}
+	var res *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if res, err = http.Get("http://" + cfg.Addr + "/metrics"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the API listener: %d, want 404", res.StatusCode)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
