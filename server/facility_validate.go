@@ -256,7 +256,16 @@ func isHTTPSURL(s string) bool {
 		return false
 	}
 	u, err := url.Parse(s)
-	if err != nil || !strings.EqualFold(u.Scheme, "https") || u.Opaque != "" || u.Host == "" {
+	if err != nil || !strings.EqualFold(u.Scheme, "https") {
+		return false
+	}
+	return validURLHost(u)
+}
+
+// validURLHost tells whether u has a host that can be dialled: a domain name of valid labels or
+// an IP address, and a port in 1..65535 when one is given. A top-level domain is not required.
+func validURLHost(u *url.URL) bool {
+	if u.Opaque != "" || u.Host == "" {
 		return false
 	}
 	if p := u.Port(); p != "" {

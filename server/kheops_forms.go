@@ -31,6 +31,9 @@ func validateURL(raw string) *apiError {
 	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
 		return badRequest("'url' must use http or https, not %q", u.Scheme)
 	}
+	if !validURLHost(u) {
+		return badRequest("'url' must name a valid host: a domain name or an IP address, and a port in 1..65535 when one is given")
+	}
 	return nil
 }
 
