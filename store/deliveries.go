@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -79,8 +80,10 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delive
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := tx.Create(&rows).Error; err != nil {
-		return fmt.Errorf("insert deliveries: %w", err)
+	for start := 0; start < len(rows); start += deliveriesPerInsert {
+		if err := insertDeliveryRows(tx, rows[start:min(start+deliveriesPerInsert, len(rows))]); err != nil {
+			return err
+		}
 	}
 	refs := make([]DeliveryRef, len(rows))
 	for i, r := range rows {
@@ -94,6 +97,35 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delive
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
 	noteEnqueued(tx, rows)
+	return nil
+}
+
+// deliveryColumns are the columns insertDeliveryRows writes, in the order of its arguments.
+const deliveryColumns = "id, family, webhook_id, event, is_manual, url, secrets, payload, user_sub, study_uid, " +
+	"series_uids, facility_id, client_id, event_id, status, max_attempts, resend, created_at"
+
+// deliveriesPerInsert bounds one INSERT's rows: 18 arguments each stay under SQLite's and
+// PostgreSQL's limits on a statement's parameters (32,766 and 65,535).
+const deliveriesPerInsert = 1000
+
+// insertDeliveryRows inserts rows in one multi-row INSERT built by hand: GORM's Create
+// reflected over every row and was a quarter of the CPU of publishing an event.
+func insertDeliveryRows(tx *gorm.DB, rows []Delivery) error {
+	var q strings.Builder
+	q.Grow(len(deliveryColumns) + 40 + len(rows)*40)
+	q.WriteString("INSERT INTO deliveries (" + deliveryColumns + ") VALUES ")
+	args := make([]any, 0, 18*len(rows))
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, r.ID, r.Family, r.WebhookID, r.Event, r.IsManual, r.URL, r.Secrets, r.Payload, r.UserSub,
+			r.StudyUID, r.SeriesUIDs, r.FacilityID, r.ClientID, r.EventID, r.Status, r.MaxAttempts, r.Resend, r.CreatedAt)
+	}
+	if err := tx.Exec(q.String(), args...).Error; err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
 	return nil
 }
 

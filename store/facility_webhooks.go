@@ -220,11 +220,7 @@ func (s *Store) DeleteFacilityWebhook(ctx context.Context, clientID, kind, id st
 // deliveries; on PostgreSQL it share-locks the webhooks, so that a concurrent edit or deletion
 // is seen whole or not at all.
 func MatchingFacilityWebhooks(tx *gorm.DB, facilityID, eventType string) ([]FacilityWebhook, error) {
-	hooks, err := matchingFacilityWebhooks(tx, `FROM facility_webhook_facilities f
-		JOIN facility_webhooks w ON w.id = f.webhook_id
-		WHERE f.facility_id = ? AND w.kind = ? AND w.enabled AND EXISTS (
-			SELECT 1 FROM facility_webhook_events e WHERE e.event IN (?, ?) AND e.webhook_id = w.id)`,
-		facilityID, FamilyFacility, eventType, FacilityEventAll)
+	hooks, err := matchingFacilityWebhooks(tx, facilityMatchFrom, facilityID, FamilyFacility, eventType, FacilityEventAll)
 	if err != nil {
 		return nil, fmt.Errorf("match facility webhooks: %w", err)
 	}
@@ -235,15 +231,25 @@ func MatchingFacilityWebhooks(tx *gorm.DB, facilityID, eventType string) ([]Faci
 // eventType (or to FacilityEventAll), with their lists, in two statements. Like
 // MatchingFacilityWebhooks, call it in the transaction that records their deliveries.
 func MatchingUserWebhooks(tx *gorm.DB, clientID, eventType string) ([]FacilityWebhook, error) {
-	hooks, err := matchingFacilityWebhooks(tx, `FROM facility_webhooks w
-		WHERE w.client_id = ? AND w.kind = ? AND w.enabled AND EXISTS (
-			SELECT 1 FROM facility_webhook_events e WHERE e.event IN (?, ?) AND e.webhook_id = w.id)`,
-		clientID, FamilyUser, eventType, FacilityEventAll)
+	hooks, err := matchingFacilityWebhooks(tx, userMatchFrom, clientID, FamilyUser, eventType, FacilityEventAll)
 	if err != nil {
 		return nil, fmt.Errorf("match user webhooks: %w", err)
 	}
 	return hooks, nil
 }
+
+// facilityMatchFrom names (w) the enabled webhooks of kind facility listening to an event of a
+// facility; its arguments: facility id, kind, event type, FacilityEventAll.
+const facilityMatchFrom = `FROM facility_webhook_facilities f
+		JOIN facility_webhooks w ON w.id = f.webhook_id
+		WHERE f.facility_id = ? AND w.kind = ? AND w.enabled AND EXISTS (
+			SELECT 1 FROM facility_webhook_events e WHERE e.event IN (?, ?) AND e.webhook_id = w.id)`
+
+// userMatchFrom names (w) the enabled webhooks of kind user of a client listening to an event;
+// its arguments: client id, kind, event type, FacilityEventAll.
+const userMatchFrom = `FROM facility_webhooks w
+		WHERE w.client_id = ? AND w.kind = ? AND w.enabled AND EXISTS (
+			SELECT 1 FROM facility_webhook_events e WHERE e.event IN (?, ?) AND e.webhook_id = w.id)`
 
 // matchingFacilityWebhooks runs "SELECT w.* <from>" (from names the webhooks w) and loads the
 // lists of what it found.
