@@ -41,7 +41,10 @@ func TestGoneDisablesWebhook(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		t.Parallel()
 		st := testdb.Open(t, kind, store.Config{KheopsMaxAttempts: 2})
-		newEngine(t, st, engineOptions{allow: loopback, kheopsDelays: []time.Duration{time.Second}})
+		// The retry is 4 s away: long enough that the second trigger's 410 comes first on a
+		// loaded machine (1 s raced it), short enough to check that it never comes.
+		const retryDelay = 4 * time.Second
+		newEngine(t, st, engineOptions{allow: loopback, kheopsDelays: []time.Duration{retryDelay}})
 		rcv := newReceiver(t, false, func(n int, w http.ResponseWriter) {
 			switch n {
 			case 1:
@@ -51,8 +54,9 @@ func TestGoneDisablesWebhook(t *testing.T) {
 			}
 		})
 		album, hook := albumWithWebhook(t, st, rcv.URL, nil)
-		manual(t, st, album, hook.ID) // 500: pending, retried in 1 s
+		manual(t, st, album, hook.ID) // 500: pending, retried in retryDelay
 		rcv.wait(t, 10*time.Second)
+		firstFailed := time.Now()
 		var waiting store.Delivery
 		st.DB().Where("webhook_id = ?", hook.ID).Take(&waiting)
 		manual(t, st, album, hook.ID) // 410
@@ -78,7 +82,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		if r := rcv.wait(t, 10*time.Second); r.header.Get("X-Kheops-Attempt") != "1/2" {
 			t.Errorf("manual trigger: %v", r.header)
 		}
-		time.Sleep(6 * time.Second) // past the retry of the delivery that was waiting (River schedules every 5 s)
+		time.Sleep(time.Until(firstFailed.Add(retryDelay + 2*time.Second))) // past the retry of the delivery that was waiting
 		if got := countRequests(rcv); got != 3 {
 			t.Errorf("%d requests, want 3 (no retry of the failed deliveries)", got)
 		}
