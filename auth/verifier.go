@@ -59,6 +59,9 @@ type Verifier struct {
 	// fetched from the JWKS URL.
 	local  jwk.Set
 	remote atomic.Pointer[keySet]
+
+	// cache remembers verified tokens for a short while (see tokenCache).
+	cache *tokenCache
 }
 
 // keySet boxes a jwk.Set for atomic.Pointer.
@@ -70,7 +73,7 @@ type keySet struct {
 // set once, failing if that fetch fails, and keeps refreshing it in the
 // background for as long as ctx lives.
 func NewVerifier(ctx context.Context, cfg VerifierConfig) (*Verifier, error) {
-	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, cache: newTokenCache(tokenCacheTTL, tokenCacheSize)}
 
 	if cfg.JWKSURL == "" {
 		if cfg.LocalKeys == nil || cfg.LocalKeys.Len() == 0 {
@@ -142,17 +145,23 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if err := checkCompact(token); err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if err := precheck(token, time.Now()); err != nil {
-		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	}
-
 	set := v.local
+	var source *keySet // the remote key set the token is checked against; nil for local keys
 	if set == nil {
-		ks := v.remote.Load()
-		if ks == nil {
+		source = v.remote.Load()
+		if source == nil {
 			return Principal{}, fmt.Errorf("%w: verifier has no keys (use NewVerifier)", ErrInvalidToken)
 		}
-		set = ks.set
+		set = source.set
+	}
+	now := time.Now()
+	if v.cache != nil {
+		if p, ok := v.cache.get(token, source, now); ok {
+			return p, nil
+		}
+	}
+	if err := precheck(token, now); err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 
 	opts := []jwt.ParseOption{
@@ -176,6 +185,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	p, err := principalFromToken(tok)
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if v.cache != nil {
+		v.cache.put(token, source, p, now, tok.Expiration())
 	}
 	return p, nil
 }
