@@ -56,14 +56,9 @@ func (s *Store) RecoverKheopsDeliveries(ctx context.Context, albumID, webhookID 
 		if _, err := getWebhook(tx, albumID, webhookID); err != nil {
 			return err
 		}
-		ids, err := s.markResend(tx, FamilyKheops,
-			"family = ? AND webhook_id = ? AND created_at >= ? AND created_at < ? AND status = ?",
-			FamilyKheops, webhookID, since.UTC(), until.UTC(), DeliveryFailure)
-		if err != nil {
-			return err
-		}
-		n = len(ids)
-		return s.enqueueResends(ctx, tx, ids)
+		var err error
+		n, err = s.resendFailed(ctx, tx, FamilyKheops, FamilyKheops, webhookID, since, until)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("recover deliveries: %w", err)
@@ -108,19 +103,27 @@ func (s *Store) RecoverFacilityDeliveries(ctx context.Context, clientID, kind, w
 		if found == 0 {
 			return fmt.Errorf("facility webhook %q: %w", webhookID, ErrNotFound)
 		}
-		ids, err := s.markResend(tx, FamilyFacility,
-			"family = ? AND webhook_id = ? AND created_at >= ? AND created_at < ? AND status = ?",
-			kind, webhookID, since.UTC(), until.UTC(), DeliveryFailure)
-		if err != nil {
-			return err
-		}
-		n = len(ids)
-		return s.enqueueResends(ctx, tx, ids)
+		var err error
+		n, err = s.resendFailed(ctx, tx, FamilyFacility, kind, webhookID, since, until)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("recover deliveries: %w", err)
 	}
 	return n, nil
+}
+
+// resendFailed marks and queues every failed delivery of the webhook, of the given delivery
+// family, created in [since, until), and reports how many. table is markResend's family: the
+// webhook table holding their current target.
+func (s *Store) resendFailed(ctx context.Context, tx *gorm.DB, table, family, webhookID string, since, until time.Time) (int, error) {
+	ids, err := s.markResend(tx, table,
+		"family = ? AND webhook_id = ? AND created_at >= ? AND created_at < ? AND status = ?",
+		family, webhookID, since.UTC(), until.UTC(), DeliveryFailure)
+	if err != nil {
+		return 0, err
+	}
+	return len(ids), s.enqueueResends(ctx, tx, ids)
 }
 
 // markResend marks the deliveries selected by where (on deliveries, with args) whose resend is
