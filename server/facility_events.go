@@ -64,13 +64,9 @@ func validateEventBodies(next echo.HandlerFunc) echo.HandlerFunc {
 		if !principal(r.Context()).HasScope(PublishScope) {
 			return nestError(http.StatusForbidden, "Forbidden Resource")
 		}
-		raw, aerr := readBody(r)
+		raw, keys, body, aerr := readJSONObject(r)
 		if aerr != nil {
 			return aerr
-		}
-		keys, body, err := decodeWebhookBody(r.Header.Get(echo.HeaderContentType), raw)
-		if err != nil {
-			return nestValidation([]string{err.Error()})
 		}
 		if msgs := eventBodyErrors(keys, body, route.target, route.types()); len(msgs) > 0 {
 			return nestValidation(msgs)

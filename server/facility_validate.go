@@ -77,13 +77,9 @@ func validateWebhookBodies(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return next(c)
 		}
-		raw, aerr := readBody(r)
+		raw, keys, body, aerr := readJSONObject(r)
 		if aerr != nil {
 			return aerr
-		}
-		keys, body, err := decodeWebhookBody(r.Header.Get(echo.HeaderContentType), raw)
-		if err != nil {
-			return nestValidation([]string{err.Error()})
 		}
 		if msgs := validateWebhookBody(keys, body, rules); len(msgs) > 0 {
 			return nestValidation(msgs)
@@ -96,6 +92,20 @@ func validateWebhookBodies(next echo.HandlerFunc) echo.HandlerFunc {
 		r.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 		return next(c)
 	}
+}
+
+// readJSONObject reads a bounded facility-family body and decodes it as decodeWebhookBody does;
+// a body that is not a JSON object is a 400 in the NestJS shape. raw is the body as sent.
+func readJSONObject(r *http.Request) ([]byte, []string, map[string]any, *apiError) {
+	raw, aerr := readBody(r)
+	if aerr != nil {
+		return nil, nil, nil, aerr
+	}
+	keys, body, err := decodeWebhookBody(r.Header.Get(echo.HeaderContentType), raw)
+	if err != nil {
+		return nil, nil, nil, nestValidation([]string{err.Error()})
+	}
+	return raw, keys, body, nil
 }
 
 // decodeWebhookBody parses a request body that must be a JSON object. It returns the object's

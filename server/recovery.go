@@ -163,13 +163,9 @@ func validateRecoverBodies(next echo.HandlerFunc) echo.HandlerFunc {
 		if !recoverRoutes[r.Method+" "+c.Path()] {
 			return next(c)
 		}
-		raw, aerr := readBody(r)
+		raw, keys, body, aerr := readJSONObject(r)
 		if aerr != nil {
 			return aerr
-		}
-		keys, body, err := decodeWebhookBody(r.Header.Get(echo.HeaderContentType), raw)
-		if err != nil {
-			return nestValidation([]string{err.Error()})
 		}
 		var msgs []string
 		for _, k := range keys {
