@@ -14,6 +14,7 @@ import (
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/buildinfo"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/delivery/deliverytest"
 	"github.com/webhookd/webhookd/internal/apitest"
 	"github.com/webhookd/webhookd/internal/testdb"
 	"github.com/webhookd/webhookd/metrics"
@@ -28,7 +29,7 @@ func TestScrapeAfterADelivery(t *testing.T) {
 		t.Parallel()
 		m := metrics.New(buildinfo.Info{Version: "9.9.9", Commit: "abc", Date: "today", GoVersion: "go1.26.8"})
 		got := make(chan struct{}, 10)
-		receiver := newReceiver(t, got)
+		receiver := deliverytest.Receiver(t, got)
 		env := apitest.New(t, kind, apitest.Options{
 			Store:  store.Config{DeliveriesCreated: m.DeliveryCreated},
 			Engine: &delivery.EngineConfig{Observer: m, Policy: delivery.TargetPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},

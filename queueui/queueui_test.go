@@ -16,6 +16,7 @@ import (
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/delivery/deliverytest"
 	"github.com/webhookd/webhookd/internal/apitest"
 	"github.com/webhookd/webhookd/internal/testdb"
 	"github.com/webhookd/webhookd/queueui"
@@ -29,7 +30,7 @@ const password = "s3cret-admin"
 func newEnv(t *testing.T) *apitest.Env {
 	t.Helper()
 	got := make(chan struct{}, 10)
-	rcv := newReceiver(t, got)
+	rcv := deliverytest.Receiver(t, got).URL
 	env := apitest.New(t, testdb.SQLite, apitest.Options{
 		Engine: &delivery.EngineConfig{Policy: delivery.TargetPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
 		Server: func(o *server.Options) {

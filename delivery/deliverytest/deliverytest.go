@@ -1,10 +1,12 @@
-// Package deliverytest runs a delivery engine for the duration of a test.
+// Package deliverytest runs a delivery engine, and a receiver for it, for the duration of a test.
 package deliverytest
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -52,4 +54,16 @@ func Start(t testing.TB, st *store.Store, cfg delivery.EngineConfig) *delivery.E
 		_ = e.Stop(ctx)
 	})
 	return e
+}
+
+// Receiver starts a webhook receiver that answers 200 and signals each request on got, and
+// closes it when the test ends.
+func Receiver(t testing.TB, got chan<- struct{}) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		got <- struct{}{}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
