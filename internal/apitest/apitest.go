@@ -180,9 +180,8 @@ func (e *Env) HTTPClient() *http.Client {
 	return &http.Client{Transport: &validatingTransport{env: e}}
 }
 
-// Do sends a request through the contract-validating client, with a bearer token and a
-// Content-Type when not empty, and returns the response with its whole body read.
-func (e *Env) Do(method, path, token, contentType, body string) (*http.Response, []byte) {
+// newRequest builds a request to the test server with a Content-Type when not empty.
+func (e *Env) newRequest(method, path, contentType, body string) *http.Request {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.Server.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -191,6 +190,14 @@ func (e *Env) Do(method, path, token, contentType, body string) (*http.Response,
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	return req
+}
+
+// Do sends a request through the contract-validating client, with a bearer token and a
+// Content-Type when not empty, and returns the response with its whole body read.
+func (e *Env) Do(method, path, token, contentType, body string) (*http.Response, []byte) {
+	e.t.Helper()
+	req := e.newRequest(method, path, contentType, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -210,13 +217,7 @@ func (e *Env) Do(method, path, token, contentType, body string) (*http.Response,
 // contract allows it, else what is wrong with it.
 func (e *Env) ContractAllows(method, path, contentType, body string) error {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.Server.URL+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	req := e.newRequest(method, path, contentType, body)
 	route, params, err := e.router.FindRoute(req)
 	if err != nil {
 		e.t.Fatalf("%s %s is no operation of the contract: %v", method, path, err)
