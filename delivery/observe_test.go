@@ -1,9 +1,7 @@
 package delivery_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/delivery/deliverytest"
 	"github.com/webhookd/webhookd/internal/testdb"
+	"github.com/webhookd/webhookd/internal/testlog"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -43,32 +42,6 @@ func TestOutcomeClass(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for the engine's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(t *testing.T, msgPrefix string) []map[string]any {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && strings.HasPrefix(fmt.Sprint(m["msg"]), msgPrefix) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // observed records what an Observer is told.
 type observed struct {
 	mu  sync.Mutex
@@ -87,7 +60,7 @@ func TestAttemptsAreLoggedAndObserved(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		t.Parallel()
 		st := testdb.Open(t, kind, store.Config{KheopsMaxAttempts: 2})
-		var logs syncBuffer
+		var logs testlog.Buffer
 		obs := &observed{}
 		deliverytest.Start(t, st, delivery.EngineConfig{
 			Policy: delivery.TargetPolicy{Allow: loopback}, Observer: obs,
@@ -104,7 +77,7 @@ func TestAttemptsAreLoggedAndObserved(t *testing.T) {
 		if d := waitDelivery(t, st, hook.ID, 20*time.Second); d.Status != store.DeliverySuccess {
 			t.Fatalf("delivery %+v", d)
 		}
-		failed := logs.lines(t, "webhook attempt failed")
+		failed := logs.Lines(t, "webhook attempt failed")
 		if len(failed) != 1 {
 			t.Fatalf("failed-attempt lines %v", failed)
 		}
@@ -114,10 +87,10 @@ func TestAttemptsAreLoggedAndObserved(t *testing.T) {
 			w["attempt"] != "1/2" || w["outcome"] != "5xx" || w["next_retry_in"] != "1s" || w["next_retry_at"] == nil {
 			t.Errorf("failed attempt logged as %v", w)
 		}
-		if ok := logs.lines(t, "webhook delivered"); len(ok) != 1 || ok[0]["level"] != "INFO" || ok[0]["attempt"] != "2/2" {
+		if ok := logs.Lines(t, "webhook delivered"); len(ok) != 1 || ok[0]["level"] != "INFO" || ok[0]["attempt"] != "2/2" {
 			t.Errorf("success logged as %v", ok)
 		}
-		if strings.Contains(fmt.Sprint(logs.lines(t, "")), "secret") {
+		if strings.Contains(fmt.Sprint(logs.Lines(t, "")), "secret") {
 			t.Error("the logs show the webhook url's query")
 		}
 		obs.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/internal/apitest"
 	"github.com/webhookd/webhookd/internal/testdb"
+	"github.com/webhookd/webhookd/internal/testlog"
 	"github.com/webhookd/webhookd/server"
 )
 
@@ -99,7 +100,7 @@ func TestUnknownPaths(t *testing.T) {
 // client and request id; X-Request-Id is taken when plausible, made otherwise, and returned;
 // the token rejection carries the request id too; the observer gets the route pattern.
 func TestAccessLogAndRequestID(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	obs := &requests{}
 	env := apitest.New(t, testdb.SQLite, apitest.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Server: func(o *server.Options) { o.Observer = obs }})

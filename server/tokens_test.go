@@ -1,42 +1,23 @@
 package server_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/internal/apitest"
 	"github.com/webhookd/webhookd/internal/testdb"
+	"github.com/webhookd/webhookd/internal/testlog"
 )
-
-// lockedBuffer collects a server's logs across its goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestRejectedTokens checks that the tokens issue 7 found accepted are 401 in both families,
 // and that each rejection is logged with its reason and without the token.
 func TestRejectedTokens(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
-		var logs lockedBuffer
+		var logs testlog.Buffer
 		env := apitest.New(t, kind, apitest.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 		req := auth.TokenRequest{Subject: "mallory", ClientID: "app", Facilities: []string{"P-1"}, TTL: time.Second}
 		tokens := []struct{ name, token, reason string }{
