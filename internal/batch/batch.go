@@ -1,0 +1,122 @@
+// Package batch coalesces concurrent calls into batches, the way a database's group commit
+// does: while a batch runs, the calls that arrive wait together and run as the next batch. A
+// call that arrives when nothing runs starts at once, alone, so light load pays no added delay;
+// under heavy load the cost of a round trip or a commit is shared by every call of a batch.
+package batch
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Call is one caller's part of a batch: Run reads Ctx and In and sets Out and Err.
+type Call[In, Out any] struct {
+	// Ctx is the caller's context, for the values it carries (a trace, a request id). A batch
+	// runs under the batcher's own context: one caller giving up does not cancel the others.
+	Ctx context.Context
+	In  In
+	Out Out
+	Err error
+
+	done chan struct{}
+}
+
+// Func runs a batch: it must set Out or Err on every call before it returns.
+type Func[In, Out any] func(ctx context.Context, calls []*Call[In, Out])
+
+// Config configures a Batcher.
+type Config struct {
+	// MaxSize bounds the calls of one batch (default 100).
+	MaxSize int
+	// MaxConcurrent bounds the batches running at once (default 1: one writer, as SQLite
+	// allows; more lets a server database work on several batches).
+	MaxConcurrent int
+	// Timeout bounds one batch's run (default 10 s).
+	Timeout time.Duration
+}
+
+// Batcher runs calls in batches. Its zero value is not usable: use New.
+type Batcher[In, Out any] struct {
+	run     Func[In, Out]
+	cfg     Config
+	mu      sync.Mutex
+	pending []*Call[In, Out]
+	running int
+}
+
+// New returns a Batcher that runs batches with run.
+func New[In, Out any](cfg Config, run Func[In, Out]) *Batcher[In, Out] {
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = 100
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	return &Batcher[In, Out]{run: run, cfg: cfg}
+}
+
+// Do runs in in the next batch and returns its result. If ctx ends first, Do returns ctx's
+// error at once; the call may still run (and commit) if its batch had already started, as a
+// request whose client gave up during its commit would.
+func (b *Batcher[In, Out]) Do(ctx context.Context, in In) (Out, error) {
+	c := &Call[In, Out]{Ctx: ctx, In: in, done: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, c)
+	if b.running < b.cfg.MaxConcurrent {
+		b.running++
+		go b.loop()
+	}
+	b.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.Out, c.Err
+	case <-ctx.Done():
+		var zero Out
+		return zero, ctx.Err()
+	}
+}
+
+// loop runs batches until no call is pending.
+func (b *Batcher[In, Out]) loop() {
+	for {
+		b.mu.Lock()
+		n := min(len(b.pending), b.cfg.MaxSize)
+		if n == 0 {
+			b.running--
+			b.mu.Unlock()
+			return
+		}
+		calls := b.pending[:n:n]
+		b.pending = append([]*Call[In, Out](nil), b.pending[n:]...)
+		b.mu.Unlock()
+		b.runBatch(calls)
+	}
+}
+
+// runBatch runs the calls whose callers still wait, and wakes every caller.
+func (b *Batcher[In, Out]) runBatch(calls []*Call[In, Out]) {
+	live := calls[:0:0]
+	for _, c := range calls {
+		if err := c.Ctx.Err(); err != nil {
+			c.Err = err
+			close(c.done)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+	defer cancel()
+	defer func() {
+		for _, c := range live {
+			close(c.done)
+		}
+	}()
+	b.run(ctx, live)
+}
