@@ -3,9 +3,11 @@
 //   - event -> first attempt latency at 100 events/s (and 1,000 events/s),
 //   - delivery throughput: a burst of events fanning out to 100 webhooks each drained,
 //   - ingest: events accepted per second by POST /internal/events/facility at 16 clients,
-//   - the process's CPU time per 1,000 deliveries and its peak memory.
+//   - the process's CPU time per 1,000 deliveries and its peak memory,
+//   - its memory while a backlog of 100,000 deliveries drains (beside its memory before).
 //
 // Usage: go run ./bench/deliveries -db sqlite|postgres [-bin ./webhookd] [-quick]
+// [-phases latency,burst,ingest,backlog]
 package main
 
 import (
@@ -26,9 +28,15 @@ import (
 
 func main() {
 	deliveries := flag.Int("deliveries", 20000, "deliveries of the throughput burst (100 per event)")
+	backlog := flag.Int("backlog", 100000, "deliveries of the memory phase's backlog (100 per event)")
+	phaseList := flag.String("phases", "latency,burst,ingest,backlog", "the phases to run, comma-separated")
 	f := benchkit.ParseFlags()
 	if f.Quick {
-		*deliveries = 1000
+		*deliveries, *backlog = 1000, 2000
+	}
+	phases := map[string]bool{}
+	for _, p := range strings.Split(*phaseList, ",") {
+		phases[strings.TrimSpace(p)] = true
 	}
 	db := benchkit.NewDatabase(f)
 	defer db.Close()
@@ -81,6 +89,9 @@ func main() {
 	if db.Kind == "postgres" {
 		rates = append(rates, 1000)
 	}
+	if !phases["latency"] {
+		rates = nil
+	}
 	for _, rate := range rates {
 		// A warm-up at the same rate (connections, caches), not measured.
 		warmed := rcv.Count.Load()
@@ -104,47 +115,86 @@ func main() {
 		benchkit.Report(db.Kind, fmt.Sprintf("POST /internal/events/facility at %.0f events/s, p50", rate), ms(benchkit.Percentile(load.Latencies, 50)), "ms", 0)
 	}
 
-	// Throughput: events fanning out to 100 webhooks each, published as fast as 4 clients can,
-	// until every delivery has reached the receiver.
-	events := *deliveries / fanOut
-	before := rcv.Count.Load()
-	cpu0 := cpuSeconds(srv.Pid())
-	defer srv.Profile(db.Kind+"-burst", seconds)()
-	start := time.Now()
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range 4 {
-		wg.Add(1)
+	// burst publishes events fanning out to 100 webhooks each, as fast as 4 clients can, and
+	// waits until every delivery has reached the receiver.
+	burst := func(events int) time.Duration {
+		before := rcv.Count.Load()
+		start := time.Now()
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					if !publish(c, "F-T", i) {
+						benchkit.Fatalf("publish failed")
+					}
+				}
+			}()
+		}
+		for i := range events {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		waitFor(before+int64(events*fanOut), 20*time.Minute)
+		return time.Since(start)
+	}
+
+	// Throughput: a burst, timed from the first event published to the last delivery received.
+	if phases["burst"] {
+		events := *deliveries / fanOut
+		cpu0 := cpuSeconds(srv.Pid())
+		wait := srv.Profile(db.Kind+"-burst", seconds)
+		elapsed := burst(events)
+		cpu := cpuSeconds(srv.Pid()) - cpu0
+		wait()
+		benchkit.Report(db.Kind, fmt.Sprintf("deliveries/s, burst of %d (%d events x %d webhooks)", events*fanOut, events, fanOut),
+			float64(events*fanOut)/elapsed.Seconds(), "/s", ceiling(db.Kind))
+		benchkit.Report(db.Kind, "CPU seconds of webhookd per 1,000 deliveries (burst)", 1000*cpu/float64(events*fanOut), "s", 0)
+	}
+
+	// Ingest: 16 clients publishing back to back (one delivery per event, to F-I).
+	if phases["ingest"] {
+		wait := srv.Profile(db.Kind+"-ingest", seconds)
+		load := benchkit.ClosedLoop(16, seconds, func(c *http.Client) bool { return publish(c, "F-I", 0) })
+		wait()
+		if load.Errors > 0 {
+			benchkit.Fatalf("%d publish errors", load.Errors)
+		}
+		benchkit.Report(db.Kind, "ingest: events accepted/s, 16 clients (ceiling: bare commits/s)", load.Rate(), "/s", commitRate(db, seconds))
+		benchkit.Report(db.Kind, "ingest: p99 of POST /internal/events/facility", ms(benchkit.Percentile(load.Latencies, 99)), "ms", 0)
+	}
+
+	// Memory with a backlog: the resident memory sampled every 100 ms while a burst of
+	// *backlog deliveries is published and drained, beside the memory just before it.
+	if phases["backlog"] {
+		idle := rssMB(srv.Pid())
+		var peak atomic.Uint64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
 		go func() {
-			defer wg.Done()
-			for i := range next {
-				if !publish(c, "F-T", i) {
-					benchkit.Fatalf("publish failed")
+			defer close(sampled)
+			for {
+				if v := uint64(rssMB(srv.Pid())); v > peak.Load() {
+					peak.Store(v)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
 				}
 			}
 		}()
+		elapsed := burst(*backlog / fanOut)
+		close(stop)
+		<-sampled
+		benchkit.Report(db.Kind, fmt.Sprintf("deliveries/s, backlog of %d drained", *backlog), float64(*backlog)/elapsed.Seconds(), "/s", 0)
+		benchkit.Report(db.Kind, fmt.Sprintf("memory of webhookd (RSS) while %d deliveries drain (before: %.0f MB)", *backlog, idle),
+			float64(peak.Load()), "MB", 0)
 	}
-	for i := range events {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	waitFor(before+int64(events*fanOut), 10*time.Minute)
-	elapsed := time.Since(start)
-	cpu := cpuSeconds(srv.Pid()) - cpu0
-	benchkit.Report(db.Kind, fmt.Sprintf("deliveries/s, burst of %d (%d events x %d webhooks)", events*fanOut, events, fanOut),
-		float64(events*fanOut)/elapsed.Seconds(), "/s", ceiling(db.Kind))
-	benchkit.Report(db.Kind, "CPU seconds of webhookd per 1,000 deliveries (burst)", 1000*cpu/float64(events*fanOut), "s", 0)
-
-	// Ingest: 16 clients publishing back to back (one delivery per event, to F-I).
-	defer srv.Profile(db.Kind+"-ingest", seconds)()
-	load := benchkit.ClosedLoop(16, seconds, func(c *http.Client) bool { return publish(c, "F-I", 0) })
-	if load.Errors > 0 {
-		benchkit.Fatalf("%d publish errors", load.Errors)
-	}
-	benchkit.Report(db.Kind, "ingest: events accepted/s, 16 clients (ceiling: bare commits/s)", load.Rate(), "/s", commitRate(db, seconds))
-	benchkit.Report(db.Kind, "ingest: p99 of POST /internal/events/facility", ms(benchkit.Percentile(load.Latencies, 99)), "ms", 0)
-	benchkit.Report(db.Kind, "peak memory of webhookd (VmHWM)", peakMB(srv.Pid()), "MB", 0)
+	benchkit.Report(db.Kind, "peak memory of webhookd over the run (VmHWM)", peakMB(srv.Pid()), "MB", 0)
 }
 
 // commitRate is the database's bound on ingest: transactions of one small INSERT each committed
@@ -243,13 +293,19 @@ func cpuSeconds(pid int) float64 {
 }
 
 // peakMB is a process's peak resident memory, from /proc.
-func peakMB(pid int) float64 {
+func peakMB(pid int) float64 { return statusMB(pid, "VmHWM:") }
+
+// rssMB is a process's resident memory now, from /proc.
+func rssMB(pid int) float64 { return statusMB(pid, "VmRSS:") }
+
+// statusMB reads a memory figure (in kB) of /proc/<pid>/status, in MB.
+func statusMB(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			return kb / 1024
 		}
