@@ -266,8 +266,8 @@ func FreeAddr() string {
 	return ln.Addr().String()
 }
 
-// Receiver is a local HTTPS webhook receiver answering 200 at once. It records when each
-// request arrived, keyed by the value of a JSON field of the body chosen by the caller.
+// Receiver is a local HTTPS webhook receiver answering at once: 200, or what Answer says. It
+// counts the requests and shows each one's body and arrival time to the caller.
 type Receiver struct {
 	URL      string
 	CertFile string
@@ -276,6 +276,8 @@ type Receiver struct {
 	mu       sync.Mutex
 	arrivals []time.Time
 	onBody   func(body []byte, at time.Time)
+	// Answer, when set before the first request, chooses each request's status.
+	Answer func(req *http.Request, at time.Time) int
 }
 
 // NewReceiver starts a receiver; onBody (optional) sees each request's body.
@@ -297,6 +299,9 @@ func NewReceiver(dir string, onBody func(body []byte, at time.Time)) *Receiver {
 			r.Count.Add(1)
 			if r.onBody != nil {
 				r.onBody(body, at)
+			}
+			if r.Answer != nil {
+				w.WriteHeader(r.Answer(req, at))
 			}
 		}),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
