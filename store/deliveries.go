@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -149,38 +148,9 @@ type AttemptOutcome struct {
 
 // RecordAttempt stores an attempt and the delivery's resulting status, then runs o.Next in the
 // same transaction. It reports false, changing nothing, when that attempt was already recorded
-// (a re-run after a crash) or the delivery no longer exists (its webhook was deleted).
+// (a re-run after a crash) or the delivery no longer exists (its webhook was deleted). Attempts
+// recorded at the same time share a transaction (see attempt_batch.go); RecordAttempt returns
+// once its own has committed.
 func (s *Store) RecordAttempt(ctx context.Context, o AttemptOutcome) (bool, error) {
-	recorded := false
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		updates := map[string]any{"status": o.Status}
-		if o.Resend {
-			updates["resend"] = false
-		}
-		res := tx.Model(&Delivery{}).Where("id = ?", o.Attempt.DeliveryID).Updates(updates)
-		if res.Error != nil {
-			return fmt.Errorf("update delivery: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return nil
-		}
-		err := tx.Create(&o.Attempt).Error
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return errAlreadyRecorded
-		}
-		if err != nil {
-			return fmt.Errorf("insert attempt: %w", err)
-		}
-		recorded = true
-		if o.Next != nil {
-			return o.Next(tx)
-		}
-		return nil
-	})
-	if errors.Is(err, errAlreadyRecorded) {
-		return false, nil
-	}
-	return recorded, err
+	return s.recorder.Do(ctx, o)
 }
-
-var errAlreadyRecorded = errors.New("attempt already recorded")

@@ -1,6 +1,14 @@
 package store
 
-import "context"
+import (
+	"context"
+)
 
 // MigrateTo applies the migrations up to version, for tests that upgrade an older schema.
 func (s *Store) MigrateTo(ctx context.Context, version int) error { return s.migrateTo(ctx, version) }
+
+// PendingRecords is how many RecordAttempt calls wait for a batch.
+func PendingRecords(s *Store) int { return s.recorder.Pending() }
+
+// RecordBatches is how many batches of attempts commit at once.
+func RecordBatches(s *Store) int { return recordBatches(s.dialect) }

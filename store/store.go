@@ -14,6 +14,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/webhookd/webhookd/internal/batch"
 )
 
 // Dialect names the SQL database behind a Store.
@@ -61,6 +63,8 @@ type Store struct {
 	dialect Dialect
 	enq     Enqueuer
 	cfg     Config
+	// recorder records the outcomes of attempts finishing together in one transaction.
+	recorder *batch.Batcher[AttemptOutcome, bool]
 }
 
 // Open connects to the database described by cfg. It does not migrate; call Migrate.
@@ -124,6 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.NewSeriesDelay = 30 * time.Second
 	}
 	s := &Store{db: db, dialect: dialect, enq: noEnqueuer{}, cfg: cfg}
+	s.recorder = s.newRecorder()
 	if err := s.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err

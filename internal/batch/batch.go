@@ -120,3 +120,11 @@ func (b *Batcher[In, Out]) runBatch(calls []*Call[In, Out]) {
 	}()
 	b.run(ctx, live)
 }
+
+// Pending is how many calls wait for a batch to start (for metrics, and for tests that wait
+// for calls to pile up).
+func (b *Batcher[In, Out]) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}
