@@ -11,7 +11,8 @@ import (
 	"github.com/webhookd/webhookd/internal/batch"
 )
 
-// Group commit of attempts: the outcomes of attempts that finish while another batch commits
+// Batches of attempts: the inputs of attempts starting together are read in one statement, and
+// the outcomes of attempts that finish while another batch commits
 // are recorded together, in one transaction of a constant number of statements (plus their Next
 // callbacks), so that a burst pays one commit per batch rather than one per attempt. A batch
 // that fails is recorded again one outcome per transaction, so one outcome's error never fails
@@ -24,6 +25,75 @@ func recordBatches(d Dialect) int {
 		return 4
 	}
 	return 1
+}
+
+// loadBatches bounds the batches of attempt inputs read at once.
+func loadBatches(d Dialect) int {
+	if d == Postgres {
+		return 4
+	}
+	return 2
+}
+
+// newLoader returns the batcher of LoadAttempt.
+func (s *Store) newLoader() *batch.Batcher[string, AttemptInput] {
+	return batch.New(batch.Config{MaxConcurrent: loadBatches(s.dialect)},
+		func(ctx context.Context, calls []*batch.Call[string, AttemptInput]) {
+			ids := make([]string, len(calls))
+			for i, c := range calls {
+				ids[i] = c.In
+			}
+			inputs, err := s.loadAttempts(ctx, ids)
+			for _, c := range calls {
+				in, ok := inputs[c.In]
+				switch {
+				case err != nil:
+					c.Err = err
+				case !ok:
+					c.Err = fmt.Errorf("delivery %q: %w", c.In, ErrNotFound)
+				default:
+					c.Out = in
+				}
+			}
+		})
+}
+
+// loadAttempts reads the deliveries of ids, the number of their recorded attempts and their
+// webhooks' state, in one statement, by delivery id (missing ids do not exist).
+func (s *Store) loadAttempts(ctx context.Context, ids []string) (map[string]AttemptInput, error) {
+	var rows []struct {
+		Delivery
+		Recorded         int
+		HookEnabled      *bool
+		FailingSince     *time.Time
+		FailedDeliveries *int
+		NotBefore        *time.Time
+		PaceMS           *int64 `gorm:"column:pace_ms"`
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT d.*,
+		(SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS recorded,
+		CASE WHEN d.family = ? THEN (SELECT w.enabled FROM album_webhooks w WHERE w.id = d.webhook_id)
+			ELSE (SELECT w.enabled FROM facility_webhooks w WHERE w.id = d.webhook_id) END AS hook_enabled,
+		h.failing_since, h.failed_deliveries, h.not_before, h.pace_ms
+		FROM deliveries d LEFT JOIN webhook_health h ON h.webhook_id = d.webhook_id
+		WHERE d.id IN ?`, FamilyKheops, ids).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	inputs := make(map[string]AttemptInput, len(rows))
+	for _, r := range rows {
+		in := AttemptInput{Delivery: r.Delivery, Recorded: r.Recorded, HookExists: r.HookEnabled != nil,
+			Health: Health{FailingSince: r.FailingSince, NotBefore: r.NotBefore}}
+		in.HookEnabled = in.HookExists && *r.HookEnabled
+		if r.FailedDeliveries != nil {
+			in.FailedDeliveries = *r.FailedDeliveries
+		}
+		if r.PaceMS != nil {
+			in.PaceMS = *r.PaceMS
+		}
+		inputs[r.ID] = in
+	}
+	return inputs, nil
 }
 
 // newRecorder returns the batcher of RecordAttempt.

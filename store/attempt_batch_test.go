@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/webhookd/webhookd/internal/testdb"
 	"github.com/webhookd/webhookd/store"
@@ -59,6 +61,119 @@ func recordTogether(t *testing.T, st *store.Store, firsts []string, outcomes []s
 	return recorded, errs, counter.N()
 }
 
+// pendingDeliveries returns a function that adds k pending deliveries (marked for a resend)
+// to webhook w and returns their ids.
+func pendingDeliveries(t *testing.T, st *store.Store, w store.FacilityWebhook) func(k int) []string {
+	var n int
+	return func(k int) []string {
+		t.Helper()
+		ids := make([]string, k)
+		for i := range ids {
+			n++
+			ids[i] = fmt.Sprintf("d%03d", n)
+			d := store.Delivery{ID: ids[i], Family: store.FamilyFacility, WebhookID: w.ID, Event: "shift.created",
+				URL: w.URL, Secrets: "[]", Payload: "{}", Status: store.DeliveryPending, MaxAttempts: 4, Resend: true, CreatedAt: time.Now()}
+			if err := st.DB().Create(&d).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ids
+	}
+}
+
+// gateLogger counts statements and, while armed, holds the goroutine of each statement after
+// it ran (a batch holding its batcher) until hold is closed.
+type gateLogger struct {
+	logger.Interface
+	n     atomic.Int64
+	armed atomic.Bool
+	held  chan struct{}
+	hold  chan struct{}
+}
+
+func (g *gateLogger) Trace(context.Context, time.Time, func() (string, int64), error) {
+	g.n.Add(1)
+	if g.armed.Load() {
+		g.held <- struct{}{}
+		<-g.hold
+	}
+}
+
+// TestLoadAttemptsInBatches: attempts starting together read their inputs in one statement; a
+// delivery that does not exist is ErrNotFound for its caller alone.
+func TestLoadAttemptsInBatches(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		ctx := context.Background()
+		st := testdb.Open(t, kind, store.Config{})
+		w, err := st.CreateFacilityWebhook(ctx, store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
+			URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DB().Exec("INSERT INTO webhook_health (webhook_id, failed_deliveries, pace_ms) VALUES (?, 3, 250)", w.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		deliveries := pendingDeliveries(t, st, w)
+		holders := store.LoadBatches(st)
+		firsts, ids := deliveries(holders), append(deliveries(39), "missing")
+		if _, err := st.RecordAttempt(ctx, store.AttemptOutcome{Attempt: attempt(ids[0], 1), Status: store.DeliveryPending}); err != nil {
+			t.Fatal(err)
+		}
+		g := &gateLogger{Interface: logger.Discard, held: make(chan struct{}), hold: make(chan struct{})}
+		st.DB().Config.Logger = g
+		g.armed.Store(true)
+		var wg sync.WaitGroup
+		for _, id := range firsts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := st.LoadAttempt(ctx, id); err != nil {
+					t.Error(err)
+				}
+			}()
+			<-g.held
+		}
+		g.armed.Store(false)
+		inputs, errs := make([]store.AttemptInput, len(ids)), make([]error, len(ids))
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				inputs[i], errs[i] = st.LoadAttempt(ctx, id)
+			}()
+		}
+		for deadline := time.Now().Add(10 * time.Second); store.PendingLoads(st) < len(ids); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d loads pending, want %d", store.PendingLoads(st), len(ids))
+			}
+			time.Sleep(time.Millisecond)
+		}
+		g.n.Store(0)
+		close(g.hold)
+		wg.Wait()
+		if n := g.n.Load(); n != 1 {
+			t.Errorf("%d statements to load %d attempts, want 1", n, len(ids))
+		}
+		for i, id := range ids {
+			in, err := inputs[i], errs[i]
+			if id == "missing" {
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("missing: %+v, %v; want ErrNotFound", in, err)
+				}
+				continue
+			}
+			recorded := 0
+			if i == 0 {
+				recorded = 1
+			}
+			if err != nil || in.ID != id || in.Recorded != recorded || !in.HookExists || !in.HookEnabled ||
+				in.FailedDeliveries != 3 || in.PaceMS != 250 || in.Status != store.DeliveryPending {
+				t.Errorf("%s: %+v, %v", id, in, err)
+			}
+		}
+	})
+}
+
 func attempt(delivery string, n int) store.DeliveryAttempt {
 	return store.DeliveryAttempt{DeliveryID: delivery, Attempt: n, Status: 200, DurationMS: 3, CreatedAt: time.Now()}
 }
@@ -76,21 +191,7 @@ func TestRecordAttemptsInBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var n int
-		deliveries := func(k int) []string {
-			t.Helper()
-			ids := make([]string, k)
-			for i := range ids {
-				n++
-				ids[i] = fmt.Sprintf("d%03d", n)
-				d := store.Delivery{ID: ids[i], Family: store.FamilyFacility, WebhookID: w.ID, Event: "shift.created",
-					URL: w.URL, Secrets: "[]", Payload: "{}", Status: store.DeliveryPending, MaxAttempts: 4, Resend: true, CreatedAt: time.Now()}
-				if err := st.DB().Create(&d).Error; err != nil {
-					t.Fatal(err)
-				}
-			}
-			return ids
-		}
+		deliveries := pendingDeliveries(t, st, w)
 		status := func(id string) (string, bool, int) {
 			t.Helper()
 			in, err := st.LoadAttempt(ctx, id)

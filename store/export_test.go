@@ -12,3 +12,9 @@ func PendingRecords(s *Store) int { return s.recorder.Pending() }
 
 // RecordBatches is how many batches of attempts commit at once.
 func RecordBatches(s *Store) int { return recordBatches(s.dialect) }
+
+// PendingLoads is how many LoadAttempt calls wait for a batch.
+func PendingLoads(s *Store) int { return s.loader.Pending() }
+
+// LoadBatches is how many batches of attempt inputs are read at once.
+func LoadBatches(s *Store) int { return loadBatches(s.dialect) }

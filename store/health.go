@@ -51,41 +51,10 @@ type webhookHealth struct {
 func (webhookHealth) TableName() string { return "webhook_health" }
 
 // LoadAttempt reads a delivery, the number of its recorded attempts and its webhook's state,
-// in one statement. ErrNotFound when the delivery does not exist.
+// in one statement shared with the loads that wait at the same time (see attempt_batch.go).
+// ErrNotFound when the delivery does not exist.
 func (s *Store) LoadAttempt(ctx context.Context, id string) (AttemptInput, error) {
-	var rows []struct {
-		Delivery
-		Recorded         int
-		HookEnabled      *bool
-		FailingSince     *time.Time
-		FailedDeliveries *int
-		NotBefore        *time.Time
-		PaceMS           *int64 `gorm:"column:pace_ms"`
-	}
-	err := s.db.WithContext(ctx).Raw(`SELECT d.*,
-		(SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS recorded,
-		CASE WHEN d.family = ? THEN (SELECT w.enabled FROM album_webhooks w WHERE w.id = d.webhook_id)
-			ELSE (SELECT w.enabled FROM facility_webhooks w WHERE w.id = d.webhook_id) END AS hook_enabled,
-		h.failing_since, h.failed_deliveries, h.not_before, h.pace_ms
-		FROM deliveries d LEFT JOIN webhook_health h ON h.webhook_id = d.webhook_id
-		WHERE d.id = ?`, FamilyKheops, id).Scan(&rows).Error
-	if err != nil {
-		return AttemptInput{}, fmt.Errorf("read delivery: %w", err)
-	}
-	if len(rows) == 0 {
-		return AttemptInput{}, fmt.Errorf("delivery %q: %w", id, ErrNotFound)
-	}
-	r := rows[0]
-	in := AttemptInput{Delivery: r.Delivery, Recorded: r.Recorded, HookExists: r.HookEnabled != nil,
-		Health: Health{FailingSince: r.FailingSince, NotBefore: r.NotBefore}}
-	in.HookEnabled = in.HookExists && *r.HookEnabled
-	if r.FailedDeliveries != nil {
-		in.FailedDeliveries = *r.FailedDeliveries
-	}
-	if r.PaceMS != nil {
-		in.PaceMS = *r.PaceMS
-	}
-	return in, nil
+	return s.loader.Do(ctx, id)
 }
 
 // AbandonDelivery ends a pending delivery as failed without an attempt (its webhook was

@@ -65,6 +65,8 @@ type Store struct {
 	cfg     Config
 	// recorder records the outcomes of attempts finishing together in one transaction.
 	recorder *batch.Batcher[AttemptOutcome, bool]
+	// loader reads the inputs of attempts starting together in one statement.
+	loader *batch.Batcher[string, AttemptInput]
 }
 
 // Open connects to the database described by cfg. It does not migrate; call Migrate.
@@ -128,7 +130,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.NewSeriesDelay = 30 * time.Second
 	}
 	s := &Store{db: db, dialect: dialect, enq: noEnqueuer{}, cfg: cfg}
-	s.recorder = s.newRecorder()
+	s.recorder, s.loader = s.newRecorder(), s.newLoader()
 	if err := s.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
