@@ -221,4 +221,4 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func pendingAtLeast(b *batch.Batcher[int, string], n int) bool { return batch.Pending(b) >= n }
+func pendingAtLeast(b *batch.Batcher[int, string], n int) bool { return b.Pending() >= n }
