@@ -209,13 +209,22 @@ func (e *Engine) Stop(ctx context.Context) error {
 func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, refs []store.DeliveryRef) error {
 	params := make([]river.InsertManyParams, len(refs))
 	for i, r := range refs {
-		params[i] = river.InsertManyParams{Args: attemptArgs{DeliveryID: r.ID, WebhookID: r.WebhookID, Attempt: 1},
-			InsertOpts: e.withTrace(ctx, &river.InsertOpts{Priority: e.priority(r.WebhookID)})}
+		params[i] = e.firstAttempt(ctx, r)
 	}
 	if _, err := e.client.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("delivery: enqueue: %w", err)
 	}
 	return nil
+}
+
+// firstAttempt is the job of a delivery's first attempt. It carries the trace of the ref's own
+// context when it has one (events published together are enqueued together), else ctx's.
+func (e *Engine) firstAttempt(ctx context.Context, r store.DeliveryRef) river.InsertManyParams {
+	if r.Ctx != nil {
+		ctx = r.Ctx
+	}
+	return river.InsertManyParams{Args: attemptArgs{DeliveryID: r.ID, WebhookID: r.WebhookID, Attempt: 1},
+		InsertOpts: e.withTrace(ctx, &river.InsertOpts{Priority: e.priority(r.WebhookID)})}
 }
 
 // EnqueueResends schedules one extra attempt of each delivery now, in the caller's transaction.

@@ -9,6 +9,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/webhookd/webhookd/store"
 )
 
 func TestTraceContextInJobMetadata(t *testing.T) {
@@ -38,5 +40,33 @@ func TestTraceContextInJobMetadata(t *testing.T) {
 	ended := rec.Ended()
 	if len(ended) != 1 || ended[0].Parent().SpanID() != sc.SpanID() || ended[0].SpanContext().TraceID() != sc.TraceID() {
 		t.Errorf("the job's span is not the child of the carried context: %+v", ended)
+	}
+}
+
+// Deliveries enqueued together (events published in one batch) each carry the trace of their
+// own request: a ref's Ctx wins over the context EnqueueDeliveries is called with.
+func TestFirstAttemptCarriesItsRefTrace(t *testing.T) {
+	span := func(b byte) context.Context {
+		return trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: trace.TraceID{b}, SpanID: trace.SpanID{b}, TraceFlags: trace.FlagsSampled}))
+	}
+	e := &Engine{tracer: sdktrace.NewTracerProvider().Tracer("t"), limit: newLimiter(0)}
+	batchCtx := span(9)
+	for _, tc := range []struct {
+		name string
+		ref  store.DeliveryRef
+		want string
+	}{
+		{"own context", store.DeliveryRef{ID: "d1", WebhookID: "w", Ctx: span(1)}, "00-01000000000000000000000000000000-0100000000000000-01"},
+		{"another", store.DeliveryRef{ID: "d2", WebhookID: "w", Ctx: span(2)}, "00-02000000000000000000000000000000-0200000000000000-01"},
+		{"none: the call's", store.DeliveryRef{ID: "d3", WebhookID: "w"}, "00-09000000000000000000000000000000-0900000000000000-01"},
+	} {
+		p := e.firstAttempt(batchCtx, tc.ref)
+		if args, ok := p.Args.(attemptArgs); !ok || args.DeliveryID != tc.ref.ID || args.Attempt != 1 {
+			t.Errorf("%s: args %+v", tc.name, p.Args)
+		}
+		if p.InsertOpts == nil || !strings.Contains(string(p.InsertOpts.Metadata), `"traceparent":"`+tc.want+`"`) {
+			t.Errorf("%s: metadata %v, want traceparent %s", tc.name, p.InsertOpts, tc.want)
+		}
 	}
 }

@@ -114,6 +114,10 @@ type DeliveryAttempt struct {
 // DeliveryRef names a delivery and its webhook, for the engine's jobs.
 type DeliveryRef struct {
 	ID, WebhookID string
+	// Ctx, when set, is the context of the request that caused the delivery, whose trace its job
+	// carries (deliveries of events published together are enqueued together); nil means the
+	// context EnqueueDeliveries is called with.
+	Ctx context.Context
 }
 
 // Enqueuer is the delivery engine's hook: the store calls it inside the transaction that creates
