@@ -17,6 +17,7 @@ import (
 type outageFixture struct {
 	env              *apitest.Env
 	aliceTok, appTok string
+	pubTok           string // a publisher of facility events
 	album            string
 	requests         []outageRequest
 	newUserTok       string // a user the server has not seen: provisioning needs the database
@@ -34,6 +35,7 @@ func newOutageFixture(t *testing.T, kind testdb.Kind, opts apitest.Options) *out
 	f := &outageFixture{env: env,
 		aliceTok:   env.Token(auth.TokenRequest{Subject: "alice", Email: "alice@example.org", Name: "Alice"}),
 		appTok:     env.Token(auth.TokenRequest{Subject: "svc", ClientID: "app", Facilities: []string{"P-1"}}),
+		pubTok:     env.Token(auth.TokenRequest{Subject: "shifts", Scope: "webhooks:publish"}),
 		newUserTok: env.Token(auth.TokenRequest{Subject: "newcomer"})}
 	res, body := env.Do(http.MethodPost, "/albums", f.aliceTok, formType, "name=A")
 	var album struct {
@@ -52,6 +54,8 @@ func newOutageFixture(t *testing.T, kind testdb.Kind, opts apitest.Options) *out
 		{"facility create", http.MethodPost, facilityPath, f.appTok, "application/json",
 			`{"url": "https://r.example.org", "events": ["all"]}`, "nest", 201},
 		{"facility logs", http.MethodGet, "/api/v2/public/webhooks/logs", f.appTok, "", "", "nest", 200},
+		{"publish a facility event", http.MethodPost, "/internal/events/facility", f.pubTok, "application/json",
+			`{"eventType": "shift.created", "facilityId": "P-1", "data": {}}`, "nest", 202},
 		{"a new user's first call (provisioning)", http.MethodGet, "/albums/" + f.album, f.newUserTok, "", "", "kheops", 404},
 	}
 	return f

@@ -18,3 +18,9 @@ func PendingLoads(s *Store) int { return s.loader.Pending() }
 
 // LoadBatches is how many batches of attempt inputs are read at once.
 func LoadBatches(s *Store) int { return loadBatches(s.dialect) }
+
+// PublishBatches is how many batches of PublishEvent calls run at once.
+func PublishBatches(s *Store) int { return publishBatches(s.dialect) }
+
+// PublishPending is how many PublishEvent calls wait for a batch.
+func PublishPending(s *Store) int { return s.publisher.Pending() }

@@ -67,6 +67,8 @@ type Store struct {
 	recorder *batch.Batcher[AttemptOutcome, bool]
 	// loader reads the inputs of attempts starting together in one statement.
 	loader *batch.Batcher[string, AttemptInput]
+	// publisher publishes the events published at the same time in one transaction.
+	publisher *batch.Batcher[PublishInput, PublishResult]
 }
 
 // Open connects to the database described by cfg. It does not migrate; call Migrate.
@@ -130,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.NewSeriesDelay = 30 * time.Second
 	}
 	s := &Store{db: db, dialect: dialect, enq: noEnqueuer{}, cfg: cfg}
-	s.recorder, s.loader = s.newRecorder(), s.newLoader()
+	s.recorder, s.loader, s.publisher = s.newRecorder(), s.newLoader(), s.newPublisher()
 	if err := s.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
