@@ -599,7 +599,12 @@ type ClientInterface interface {
 	// Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
 	// events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
 	// `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
-	// first event.
+	// first event (`duplicate: true`).
+	//
+	// Events published at the same time are recorded together, in one transaction. A request
+	// that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+	// it again with the same `idempotencyKey`, which answers the first event if it was recorded
+	// and records it otherwise.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -611,7 +616,12 @@ type ClientInterface interface {
 	// Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
 	// events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
 	// `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
-	// first event.
+	// first event (`duplicate: true`).
+	//
+	// Events published at the same time are recorded together, in one transaction. A request
+	// that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+	// it again with the same `idempotencyKey`, which answers the first event if it was recorded
+	// and records it otherwise.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -621,7 +631,8 @@ type ClientInterface interface {
 	// PublishUserEventWithBody Publish a user event
 	//
 	// Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
-	// application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+	// application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+	// requests that got no answer, as for facility events.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -631,7 +642,8 @@ type ClientInterface interface {
 	// PublishUserEvent Publish a user event
 	//
 	// Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
-	// application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+	// application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+	// requests that got no answer, as for facility events.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1609,7 +1621,12 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
 // events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
 // `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
-// first event.
+// first event (`duplicate: true`).
+//
+// Events published at the same time are recorded together, in one transaction. A request
+// that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+// it again with the same `idempotencyKey`, which answers the first event if it was recorded
+// and records it otherwise.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1631,7 +1648,12 @@ func (c *Client) PublishFacilityEventWithBody(ctx context.Context, contentType s
 // Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
 // events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
 // `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
-// first event.
+// first event (`duplicate: true`).
+//
+// Events published at the same time are recorded together, in one transaction. A request
+// that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+// it again with the same `idempotencyKey`, which answers the first event if it was recorded
+// and records it otherwise.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1651,7 +1673,8 @@ func (c *Client) PublishFacilityEvent(ctx context.Context, body PublishFacilityE
 // PublishUserEventWithBody Publish a user event
 //
 // Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
-// application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+// application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+// requests that got no answer, as for facility events.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1671,7 +1694,8 @@ func (c *Client) PublishUserEventWithBody(ctx context.Context, contentType strin
 // PublishUserEvent Publish a user event
 //
 // Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
-// application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+// application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+// requests that got no answer, as for facility events.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4301,7 +4325,12 @@ type ClientWithResponsesInterface interface {
 	// Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
 	// events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
 	// `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
-	// first event.
+	// first event (`duplicate: true`).
+	//
+	// Events published at the same time are recorded together, in one transaction. A request
+	// that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+	// it again with the same `idempotencyKey`, which answers the first event if it was recorded
+	// and records it otherwise.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4313,7 +4342,12 @@ type ClientWithResponsesInterface interface {
 	// Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
 	// events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
 	// `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
-	// first event.
+	// first event (`duplicate: true`).
+	//
+	// Events published at the same time are recorded together, in one transaction. A request
+	// that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+	// it again with the same `idempotencyKey`, which answers the first event if it was recorded
+	// and records it otherwise.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4323,7 +4357,8 @@ type ClientWithResponsesInterface interface {
 	// PublishUserEventWithBodyWithResponse Publish a user event
 	//
 	// Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
-	// application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+	// application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+	// requests that got no answer, as for facility events.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4333,7 +4368,8 @@ type ClientWithResponsesInterface interface {
 	// PublishUserEventWithResponse Publish a user event
 	//
 	// Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
-	// application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+	// application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+	// requests that got no answer, as for facility events.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8252,7 +8288,12 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 // Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
 // events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
 // `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
-// first event.
+// first event (`duplicate: true`).
+//
+// Events published at the same time are recorded together, in one transaction. A request
+// that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+// it again with the same `idempotencyKey`, which answers the first event if it was recorded
+// and records it otherwise.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8270,7 +8311,12 @@ func (c *ClientWithResponses) PublishFacilityEventWithBodyWithResponse(ctx conte
 // Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
 // events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
 // `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
-// first event.
+// first event (`duplicate: true`).
+//
+// Events published at the same time are recorded together, in one transaction. A request
+// that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+// it again with the same `idempotencyKey`, which answers the first event if it was recorded
+// and records it otherwise.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8286,7 +8332,8 @@ func (c *ClientWithResponses) PublishFacilityEventWithResponse(ctx context.Conte
 // PublishUserEventWithBodyWithResponse Publish a user event
 //
 // Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
-// application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+// application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+// requests that got no answer, as for facility events.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8302,7 +8349,8 @@ func (c *ClientWithResponses) PublishUserEventWithBodyWithResponse(ctx context.C
 // PublishUserEventWithResponse Publish a user event
 //
 // Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
-// application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+// application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+// requests that got no answer, as for facility events.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

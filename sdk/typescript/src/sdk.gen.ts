@@ -588,7 +588,12 @@ export const retryWebhookLog = <ThrowOnError extends boolean = false>(options: O
  * Requires the `webhooks:publish` scope. Creates one delivery for every facility webhook whose
  * events hold `eventType` or `all` and whose facilities hold `facilityId`. The same
  * `idempotencyKey` sent again (by the same publisher) creates nothing new and answers the
- * first event.
+ * first event (`duplicate: true`).
+ *
+ * Events published at the same time are recorded together, in one transaction. A request
+ * that got no answer (timed out, dropped) or a 503 may still have recorded its event: send
+ * it again with the same `idempotencyKey`, which answers the first event if it was recorded
+ * and records it otherwise.
  *
  */
 export const publishFacilityEvent = <ThrowOnError extends boolean = false>(options: Options<PublishFacilityEventData, ThrowOnError>) => (options.client ?? client).post<PublishFacilityEventResponses, PublishFacilityEventErrors, ThrowOnError>({
@@ -605,7 +610,8 @@ export const publishFacilityEvent = <ThrowOnError extends boolean = false>(optio
  * Publish a user event
  *
  * Requires the `webhooks:publish` scope. Creates one delivery for every user webhook of
- * application `clientId` whose events hold `eventType` or `all`. Idempotency as for facility events.
+ * application `clientId` whose events hold `eventType` or `all`. Idempotency, and retries of
+ * requests that got no answer, as for facility events.
  *
  */
 export const publishUserEvent = <ThrowOnError extends boolean = false>(options: Options<PublishUserEventData, ThrowOnError>) => (options.client ?? client).post<PublishUserEventResponses, PublishUserEventErrors, ThrowOnError>({
