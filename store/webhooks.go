@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -77,94 +80,106 @@ func (s *Store) CreateWebhook(ctx context.Context, w AlbumWebhook) (WebhookView,
 }
 
 // ListWebhooks returns a page of the album's webhooks, most recent first, with the total count.
-// It runs three statements whatever the page size: count, page, and their deliveries' summary.
+// It runs one statement whatever the page size: the page, the total (a window count) and each
+// webhook's last 5 triggers (an aggregate read through the (webhook_id, created_at, id) index,
+// however long its history), scanned by hand. An empty page (limit 0, or past the end) holds no
+// row to carry the total: only then is it counted apart.
 func (s *Store) ListWebhooks(ctx context.Context, albumID string, url *string, page Page) ([]WebhookView, int64, error) {
 	db := s.db.WithContext(ctx)
-	q := db.Model(&AlbumWebhook{}).Where("album_id = ?", albumID)
+	where, args := "w.album_id = ?", []any{albumID}
 	if url != nil {
-		q = q.Where("url = ?", *url)
+		where, args = where+" AND w.url = ?", append(args, *url)
 	}
-	var total int64
-	if err := q.Session(&gorm.Session{}).Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("count webhooks: %w", err)
-	}
-	var hooks []AlbumWebhook
-	q = q.Order("created_at DESC, id DESC").Offset(page.Offset)
-	if page.Limit >= 0 {
-		q = q.Limit(page.Limit)
-	}
-	if err := q.Find(&hooks).Error; err != nil {
+	q := `SELECT p.id, p.album_id, p.url, p.name, p.secret, p.events, p.enabled, p.disabled_reason, p.created_at,
+			p.number_of_triggers, p.total, ` + s.lastTriggersExpr("p") + `
+		FROM (SELECT w.*, COUNT(*) OVER () AS total FROM album_webhooks w WHERE ` + where + `
+			ORDER BY w.created_at DESC, w.id DESC ` + s.limitClause(page.Limit) + ` OFFSET ?) p
+		ORDER BY p.created_at DESC, p.id DESC`
+	rows, err := db.Raw(q, append(args, page.Offset)...).Rows()
+	if err != nil {
 		return nil, 0, fmt.Errorf("list webhooks: %w", err)
 	}
-	views, err := s.withTriggerSummaries(db, hooks)
-	return views, total, err
-}
-
-// withTriggerSummaries adds the last 5 triggers to hooks, in one statement that reads about 5
-// deliveries per webhook through the (webhook_id, created_at, id) index, however long their
-// histories.
-func (s *Store) withTriggerSummaries(db *gorm.DB, hooks []AlbumWebhook) ([]WebhookView, error) {
-	views := make([]WebhookView, len(hooks))
-	if len(hooks) == 0 {
-		return views, nil
+	defer rows.Close()
+	views := make([]WebhookView, 0, min(max(page.Limit, 0), 100))
+	var total int64
+	for rows.Next() {
+		var (
+			v        WebhookView
+			secret   sql.NullString
+			reason   sql.NullString
+			triggers sql.NullString
+		)
+		w := &v.AlbumWebhook
+		if err := rows.Scan(&w.ID, &w.AlbumID, &w.URL, &w.Name, &secret, &w.Events, &w.Enabled, &reason, &w.CreatedAt,
+			&w.Triggers, &total, &triggers); err != nil {
+			return nil, 0, fmt.Errorf("list webhooks: %w", err)
+		}
+		if secret.Valid {
+			w.Secret = &secret.String
+		}
+		if reason.Valid {
+			w.DisabledReason = &reason.String
+		}
+		v.NumberOfTriggers = w.Triggers
+		if v.LastTriggers, err = parseLastTriggers(triggers.String); err != nil {
+			return nil, 0, fmt.Errorf("list webhooks: webhook %s: %w", w.ID, err)
+		}
+		views = append(views, v)
 	}
-	ids := make([]string, 0, len(hooks))
-	index := make(map[string]int, len(hooks))
-	for i, h := range hooks {
-		views[i] = WebhookView{AlbumWebhook: h, NumberOfTriggers: h.Triggers}
-		if h.Triggers > 0 {
-			ids = append(ids, h.ID)
-			index[h.ID] = i
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list webhooks: %w", err)
+	}
+	if len(views) == 0 && (page.Offset > 0 || page.Limit == 0) { // no row said the total
+
+		if err := db.Raw("SELECT COUNT(*) FROM album_webhooks w WHERE "+where, args...).Row().Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("count webhooks: %w", err)
 		}
 	}
-	if len(ids) == 0 {
-		return views, nil
+	return views, total, nil
+}
+
+// lastTriggersExpr is an expression of a row of album_webhooks named alias: its 5 newest
+// deliveries, newest first, in one string that parseLastTriggers reads (NULL when the webhook
+// never fired). Each delivery is its status ('p' for success, else 'f'), the length of its id in
+// bytes, ':' and its id, so that no id can be misread whatever its characters.
+func (s *Store) lastTriggersExpr(alias string) string {
+	agg := `string_agg(CASE WHEN d.status = 'success' THEN 'p' ELSE 'f' END || octet_length(d.id) || ':' || d.id, ''
+		ORDER BY d.created_at DESC, d.id DESC)`
+	if s.dialect == SQLite {
+		agg = `group_concat(CASE WHEN d.status = 'success' THEN 'p' ELSE 'f' END || length(CAST(d.id AS BLOB)) || ':' || d.id, ''
+		ORDER BY d.created_at DESC, d.id DESC)`
 	}
-	// Up to 500 rows of three strings: scanned by hand (GORM's reflection took a third of the
-	// list's CPU time).
-	rows, err := db.Raw(s.lastTriggersSQL(), ids).Rows()
+	return `CASE WHEN ` + alias + `.number_of_triggers > 0 THEN (SELECT ` + agg + ` FROM (SELECT id, status, created_at
+			FROM deliveries WHERE webhook_id = ` + alias + `.id ORDER BY created_at DESC, id DESC LIMIT 5) d) END`
+}
+
+// parseLastTriggers reads what lastTriggersExpr made.
+func parseLastTriggers(s string) ([]TriggerSummary, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := make([]TriggerSummary, 0, 5)
+	for s != "" {
+		status := s[0]
+		n, rest, ok := strings.Cut(s[1:], ":")
+		size, err := strconv.Atoi(n)
+		if !ok || err != nil || size < 0 || size > len(rest) || (status != 'p' && status != 'f') {
+			return nil, fmt.Errorf("malformed last triggers %q", s)
+		}
+		out = append(out, TriggerSummary{ID: rest[:size], Success: status == 'p'})
+		s = rest[size:]
+	}
+	return out, nil
+}
+
+// lastTriggers reads the 5 newest deliveries of the webhook w, newest first.
+func (s *Store) lastTriggers(db *gorm.DB, w AlbumWebhook) ([]TriggerSummary, error) {
+	var triggers sql.NullString
+	err := db.Raw("SELECT "+s.lastTriggersExpr("w")+" FROM album_webhooks w WHERE w.id = ?", w.ID).Row().Scan(&triggers)
 	if err != nil {
 		return nil, fmt.Errorf("read last triggers: %w", err)
 	}
-	defer rows.Close()
-	var id, webhookID, status string
-	for rows.Next() {
-		if err := rows.Scan(&id, &webhookID, &status); err != nil {
-			return nil, fmt.Errorf("read last triggers: %w", err)
-		}
-		v := &views[index[webhookID]]
-		if len(v.LastTriggers) < 5 { // deliveries created at the same instant as the 5th may follow
-			v.LastTriggers = append(v.LastTriggers, TriggerSummary{ID: id, Success: status == DeliverySuccess})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read last triggers: %w", err)
-	}
-	return views, nil
-}
-
-// lastTriggersSQL selects the 5 newest deliveries of each webhook of a list of ids, newest
-// first. PostgreSQL runs a LATERAL subquery per webhook. SQLite has no LATERAL: the query bounds
-// each webhook's deliveries by the created_at of its 5th newest one (computed once per webhook;
-// OFFSET 0 keeps the planner from inlining it into the join), which SQLite's nested loops read
-// through the index; deliveries created at the same instant as the 5th may come too, and the
-// caller keeps 5. (PostgreSQL cannot estimate that bound and would scan every delivery.)
-func (s *Store) lastTriggersSQL() string {
-	if s.dialect == Postgres {
-		return `SELECT d.id, d.webhook_id, d.status FROM album_webhooks w
-			CROSS JOIN LATERAL (SELECT id, webhook_id, status, created_at FROM deliveries
-				WHERE webhook_id = w.id ORDER BY created_at DESC, id DESC LIMIT 5) d
-			WHERE w.id IN ?
-			ORDER BY d.webhook_id, d.created_at DESC, d.id DESC`
-	}
-	return `SELECT d.id, d.webhook_id, d.status FROM (
-			SELECT w.id AS webhook_id, COALESCE(
-				(SELECT d5.created_at FROM deliveries d5 WHERE d5.webhook_id = w.id
-					ORDER BY d5.created_at DESC, d5.id DESC LIMIT 1 OFFSET 4),
-				(SELECT MIN(d0.created_at) FROM deliveries d0 WHERE d0.webhook_id = w.id)) AS bound
-			FROM album_webhooks w WHERE w.id IN ? LIMIT -1 OFFSET 0) b
-		JOIN deliveries d ON d.webhook_id = b.webhook_id AND d.created_at >= b.bound
-		ORDER BY d.webhook_id, d.created_at DESC, d.id DESC`
+	return parseLastTriggers(triggers.String)
 }
 
 // GetWebhook returns the album's webhook with a page of its history, most recent first.
@@ -294,11 +309,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, albumID, id string, p Webhook
 	if err != nil {
 		return WebhookView{}, fmt.Errorf("update webhook: %w", err)
 	}
-	views, err := s.withTriggerSummaries(s.db.WithContext(ctx), []AlbumWebhook{w})
+	last, err := s.lastTriggers(s.db.WithContext(ctx), w)
 	if err != nil {
 		return WebhookView{}, err
 	}
-	return views[0], nil
+	return WebhookView{AlbumWebhook: w, NumberOfTriggers: w.Triggers, LastTriggers: last}, nil
 }
 
 // DeleteWebhook deletes the album's webhook with its history; its pending deliveries stop.
