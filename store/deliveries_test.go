@@ -103,10 +103,11 @@ func TestLastTriggersWithSimultaneousDeliveries(t *testing.T) {
 			}
 		}
 		st.DB().Exec("UPDATE album_webhooks SET number_of_triggers = 8 WHERE id = ?", w.ID)
-		views, _, err := st.ListWebhooks(ctx, a.ID, nil, store.Page{Limit: -1})
+		list, err := st.ListWebhooks(ctx, a.ID, "alice", nil, store.Page{Limit: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
+		views := list.Webhooks
 		var ids []string
 		for _, tr := range views[0].LastTriggers {
 			ids = append(ids, tr.ID)

@@ -29,6 +29,7 @@ func TestMigrationCountsExistingTriggers(t *testing.T) {
 		steps := []string{
 			`INSERT INTO users (sub, created_at) VALUES ('alice', ?)`,
 			`INSERT INTO albums (id, name, created_at) VALUES ('A', 'a', ?)`,
+			`INSERT INTO album_members (album_id, user_sub, is_admin, created_at) VALUES ('A', 'alice', TRUE, ?)`,
 			`INSERT INTO album_webhooks (id, album_id, url, name, events, enabled, created_at) VALUES ('W1', 'A', 'https://x', 'w', 0, TRUE, ?)`,
 			`INSERT INTO album_webhooks (id, album_id, url, name, events, enabled, created_at) VALUES ('W2', 'A', 'https://x', 'w', 0, TRUE, ?)`,
 		}
@@ -49,12 +50,12 @@ func TestMigrationCountsExistingTriggers(t *testing.T) {
 		if v, _ := st.SchemaVersion(ctx); v < 4 {
 			t.Errorf("schema version %d", v)
 		}
-		views, total, err := st.ListWebhooks(ctx, "A", nil, store.Page{Limit: -1})
-		if err != nil || total != 2 {
-			t.Fatal(err, total)
+		list, err := st.ListWebhooks(ctx, "A", "alice", nil, store.Page{Limit: -1})
+		if err != nil || list.Total != 2 {
+			t.Fatal(err, list.Total)
 		}
 		got := map[string]int{}
-		for _, v := range views {
+		for _, v := range list.Webhooks {
 			got[v.ID] = v.NumberOfTriggers
 			if len(v.LastTriggers) != v.NumberOfTriggers {
 				t.Errorf("%s: %d last triggers for %d", v.ID, len(v.LastTriggers), v.NumberOfTriggers)

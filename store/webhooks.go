@@ -79,63 +79,83 @@ func (s *Store) CreateWebhook(ctx context.Context, w AlbumWebhook) (WebhookView,
 	}
 }
 
-// ListWebhooks returns a page of the album's webhooks, most recent first, with the total count.
-// It runs one statement whatever the page size: the page, the total (a window count) and each
-// webhook's last 5 triggers (an aggregate read through the (webhook_id, created_at, id) index,
-// however long its history), scanned by hand. An empty page (limit 0, or past the end) holds no
-// row to carry the total: only then is it counted apart.
-func (s *Store) ListWebhooks(ctx context.Context, albumID string, url *string, page Page) ([]WebhookView, int64, error) {
-	db := s.db.WithContext(ctx)
-	where, args := "w.album_id = ?", []any{albumID}
+// WebhookList is a page of an album's webhooks as one of its members reads it.
+type WebhookList struct {
+	// IsAdmin tells whether the member is an admin of the album. Only admins read webhooks: for
+	// other members Webhooks is empty and Total 0.
+	IsAdmin bool
+	// Webhooks is the page, most recent first.
+	Webhooks []WebhookView
+	// Total counts the album's webhooks (with the url asked for), whatever the page.
+	Total int64
+}
+
+// ListWebhooks returns a page of the album's webhooks, most recent first, with their total, as
+// the member sub reads them; an error wrapping ErrNotFound when sub is not a member. It runs one
+// statement whatever the page size: the membership, the total (a count through the album's
+// index), the page and each webhook's last 5 triggers (an aggregate read through the
+// (webhook_id, created_at, id) index, however long its history), scanned by hand.
+func (s *Store) ListWebhooks(ctx context.Context, albumID, sub string, url *string, page Page) (WebhookList, error) {
+	// byURL narrows the count and the page to the url asked for; args follow the statement's order.
+	byURL, count, pageArgs := "", []any{}, []any{albumID}
 	if url != nil {
-		where, args = where+" AND w.url = ?", append(args, *url)
+		byURL, count, pageArgs = " AND w.url = ?", []any{*url}, []any{albumID, *url}
 	}
-	q := `SELECT p.id, p.album_id, p.url, p.name, p.secret, p.events, p.enabled, p.disabled_reason, p.created_at,
-			p.number_of_triggers, p.total, ` + s.lastTriggersExpr("p") + `
-		FROM (SELECT w.*, COUNT(*) OVER () AS total FROM album_webhooks w WHERE ` + where + `
-			ORDER BY w.created_at DESC, w.id DESC ` + s.limitClause(page.Limit) + ` OFFSET ?) p
+	args := append(append(append(count, albumID, sub), pageArgs...), page.Offset)
+	// The member's row is read apart (LIMIT 1 keeps the planners from merging it into the join)
+	// so that the count runs once, not once per webhook of the page.
+	q := `SELECT m.is_admin, m.total,
+			p.id, p.url, p.name, p.secret, p.events, p.enabled, p.disabled_reason, p.created_at,
+			p.number_of_triggers, ` + s.lastTriggersExpr("p") + `
+		FROM (SELECT m.is_admin, CASE WHEN m.is_admin THEN (SELECT COUNT(*) FROM album_webhooks w
+				WHERE w.album_id = m.album_id` + byURL + `) ELSE 0 END AS total
+			FROM album_members m WHERE m.album_id = ? AND m.user_sub = ? LIMIT 1) m
+		LEFT JOIN (SELECT * FROM album_webhooks w WHERE w.album_id = ?` + byURL + `
+			ORDER BY w.created_at DESC, w.id DESC ` + s.limitClause(page.Limit) + ` OFFSET ?) p ON m.is_admin
 		ORDER BY p.created_at DESC, p.id DESC`
-	rows, err := db.Raw(q, append(args, page.Offset)...).Rows()
+	rows, err := s.db.WithContext(ctx).Raw(q, args...).Rows()
 	if err != nil {
-		return nil, 0, fmt.Errorf("list webhooks: %w", err)
+		return WebhookList{}, fmt.Errorf("list webhooks: %w", err)
 	}
 	defer rows.Close()
-	views := make([]WebhookView, 0, min(max(page.Limit, 0), 100))
-	var total int64
+	list := WebhookList{Webhooks: make([]WebhookView, 0, min(max(page.Limit, 0), 100))}
+	member := false
 	for rows.Next() {
+		member = true
 		var (
-			v        WebhookView
-			secret   sql.NullString
-			reason   sql.NullString
-			triggers sql.NullString
+			id, url, name, secret, reason, triggers sql.NullString
+			events, count                           sql.NullInt64
+			enabled                                 sql.NullBool
+			created                                 sql.NullTime
 		)
-		w := &v.AlbumWebhook
-		if err := rows.Scan(&w.ID, &w.AlbumID, &w.URL, &w.Name, &secret, &w.Events, &w.Enabled, &reason, &w.CreatedAt,
-			&w.Triggers, &total, &triggers); err != nil {
-			return nil, 0, fmt.Errorf("list webhooks: %w", err)
+		if err := rows.Scan(&list.IsAdmin, &list.Total, &id, &url, &name, &secret, &events, &enabled, &reason, &created,
+			&count, &triggers); err != nil {
+			return WebhookList{}, fmt.Errorf("list webhooks: %w", err)
 		}
+		if !id.Valid { // a member whose page is empty
+			continue
+		}
+		v := WebhookView{AlbumWebhook: AlbumWebhook{ID: id.String, AlbumID: albumID, URL: url.String, Name: name.String,
+			Events: EventSet(events.Int64), Enabled: enabled.Bool, CreatedAt: created.Time, Triggers: int(count.Int64)},
+			NumberOfTriggers: int(count.Int64)}
 		if secret.Valid {
-			w.Secret = &secret.String
+			v.Secret = &secret.String
 		}
 		if reason.Valid {
-			w.DisabledReason = &reason.String
+			v.DisabledReason = &reason.String
 		}
-		v.NumberOfTriggers = w.Triggers
 		if v.LastTriggers, err = parseLastTriggers(triggers.String); err != nil {
-			return nil, 0, fmt.Errorf("list webhooks: webhook %s: %w", w.ID, err)
+			return WebhookList{}, fmt.Errorf("list webhooks: webhook %s: %w", v.ID, err)
 		}
-		views = append(views, v)
+		list.Webhooks = append(list.Webhooks, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list webhooks: %w", err)
+		return WebhookList{}, fmt.Errorf("list webhooks: %w", err)
 	}
-	if len(views) == 0 && (page.Offset > 0 || page.Limit == 0) { // no row said the total
-
-		if err := db.Raw("SELECT COUNT(*) FROM album_webhooks w WHERE "+where, args...).Row().Scan(&total); err != nil {
-			return nil, 0, fmt.Errorf("count webhooks: %w", err)
-		}
+	if !member {
+		return WebhookList{}, fmt.Errorf("album %q: %w", albumID, ErrNotFound)
 	}
-	return views, total, nil
+	return list, nil
 }
 
 // lastTriggersExpr is an expression of a row of album_webhooks named alias: its 5 newest

@@ -2,17 +2,19 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/webhookd/webhookd/internal/testdb"
+	"github.com/webhookd/webhookd/payload"
 	"github.com/webhookd/webhookd/store"
 )
 
 // TestListWebhooksPages reads pages of an album's webhooks and checks every field of every view
 // against the rows as GORM reads them, the totals (also of an empty page and of a page past the
-// end) and the last triggers, whose ids may hold any character.
+// end), the last triggers, whose ids may hold any character, and who may read them.
 func TestListWebhooksPages(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		st := testdb.Open(t, kind, store.Config{})
@@ -98,10 +100,11 @@ func TestListWebhooksPages(t *testing.T) {
 			{"by url", &url1, store.Page{Limit: -1}, []int{2, 0}, 2},
 			{"by url past the end", &url1, store.Page{Limit: -1, Offset: 9}, nil, 2},
 		} {
-			views, total, err := st.ListWebhooks(ctx, a.ID, tc.url, tc.page)
-			if err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
+			list, err := st.ListWebhooks(ctx, a.ID, "alice", tc.url, tc.page)
+			if err != nil || !list.IsAdmin {
+				t.Fatalf("%s: %v, admin %t", tc.name, err, list.IsAdmin)
 			}
+			views, total := list.Webhooks, list.Total
 			if total != tc.total || len(views) != len(tc.want) {
 				t.Errorf("%s: %d views of %d, want %d of %d", tc.name, len(views), total, len(tc.want), tc.total)
 				continue
@@ -123,6 +126,20 @@ func TestListWebhooksPages(t *testing.T) {
 		v, err := st.UpdateWebhook(ctx, a.ID, hooks[1].ID, store.WebhookPatch{Name: &name})
 		if w := want(1); err != nil || !reflect.DeepEqual(v.LastTriggers, w.LastTriggers) || v.NumberOfTriggers != len(fired) {
 			t.Errorf("update: %v %+v, want last triggers %+v", err, v, w.LastTriggers)
+		}
+		// Only members read the list, and only admins its webhooks.
+		if err := st.ProvisionUser(ctx, store.User{Sub: "bob"}); err != nil {
+			t.Fatal(err)
+		}
+		if list, err := st.ListWebhooks(ctx, a.ID, "bob", nil, store.Page{Limit: -1}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a stranger reads %+v, %v; want ErrNotFound", list, err)
+		}
+		if _, err := st.AddMember(ctx, a.ID, "bob", payload.KheopsUser{Sub: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		if list, err := st.ListWebhooks(ctx, a.ID, "bob", nil, store.Page{Limit: -1}); err != nil || list.IsAdmin ||
+			len(list.Webhooks) != 0 || list.Total != 0 {
+			t.Errorf("a member who is not an admin reads %+v, %v; want nothing", list, err)
 		}
 	})
 }
