@@ -68,6 +68,10 @@ func judge(h store.Health, res result, status string, now time.Time) verdict {
 	return v
 }
 
+// writes tells whether applying v to a webhook in the state in writes anything: all but the
+// success of a webhook that was not troubled do.
+func (v verdict) writes(in store.AttemptInput) bool { return !v.success || in.Troubled() }
+
 // apply writes a verdict in the transaction that records the attempt, disabling the webhook
 // when it is gone or has failed long enough. It returns the reason it disabled it ("" when it
 // did not).

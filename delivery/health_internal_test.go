@@ -57,6 +57,31 @@ func TestJudge(t *testing.T) {
 	}
 }
 
+// TestVerdictWrites: only the success of a webhook that was not troubled records nothing beyond
+// the attempt (its outcome then needs no Next).
+func TestVerdictWrites(t *testing.T) {
+	since := time.Now().Add(-time.Hour)
+	ok, failed := result{attempt: store.DeliveryAttempt{Status: 200}}, result{attempt: store.DeliveryAttempt{Status: 500}}
+	tests := []struct {
+		name   string
+		health store.Health
+		res    result
+		want   bool
+	}{
+		{"success, healthy", store.Health{}, ok, false},
+		{"success, failing", store.Health{FailingSince: &since}, ok, true},
+		{"success, paced", store.Health{PaceMS: 1000}, ok, true},
+		{"failure", store.Health{}, failed, true},
+		{"gone", store.Health{}, result{attempt: store.DeliveryAttempt{Status: 410}}, true},
+	}
+	for _, tt := range tests {
+		in := store.AttemptInput{Health: tt.health}
+		if got := judge(tt.health, tt.res, store.DeliveryPending, time.Now()).writes(in); got != tt.want {
+			t.Errorf("%s: writes %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func equalPtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
 func deref[T any](p *T) any {

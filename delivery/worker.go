@@ -143,8 +143,13 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 		disabled, err = e.apply(tx, in, v, time.Now())
 		return err
 	}
-	if _, err := e.store.RecordAttempt(ctx, store.AttemptOutcome{Attempt: res.attempt, Status: status,
-		Resend: args.Resend, Next: record}); err != nil {
+	o := store.AttemptOutcome{Attempt: res.attempt, Status: status, Resend: args.Resend}
+	if status == store.DeliveryPending || v.writes(in) {
+		// Without a Next (a success of a healthy webhook), outcomes are recorded without a
+		// transaction of their own on PostgreSQL (see store.RecordAttempt).
+		o.Next = record
+	}
+	if _, err := e.store.RecordAttempt(ctx, o); err != nil {
 		return err
 	}
 	e.logAttempt(ctx, in.Delivery, n, res, status, next)

@@ -123,36 +123,32 @@ func (s *Store) newRecorder() *batch.Batcher[AttemptOutcome, bool] {
 		})
 }
 
-// recordAttempts records outcomes in one transaction: one INSERT of the attempts whose
-// delivery exists and that were not recorded before, one UPDATE of those deliveries, then the
-// Next callbacks of the outcomes recorded, in order. It tells which outcomes were recorded.
-// Two outcomes of one delivery are an error (recorded apart, the later commit wins).
+// recordAttempts records outcomes together: the attempts whose delivery exists and that were
+// not recorded before are inserted and their deliveries updated, then the Next callbacks of the
+// outcomes recorded run, in order, in the same transaction. It tells which outcomes were
+// recorded. On PostgreSQL the insert and the update are one statement, which needs no
+// transaction of its own when no outcome has a Next (one round trip and one commit for the
+// batch); on SQLite they are two. Two outcomes of one delivery are an error (recorded apart,
+// the later commit wins).
 func (s *Store) recordAttempts(ctx context.Context, outcomes []AttemptOutcome) ([]bool, error) {
 	seen := make(map[string]bool, len(outcomes))
+	next := false
 	for _, o := range outcomes {
 		if seen[o.Attempt.DeliveryID] {
 			return nil, fmt.Errorf("record attempts: delivery %q twice in a batch", o.Attempt.DeliveryID)
 		}
 		seen[o.Attempt.DeliveryID] = true
+		next = next || o.Next != nil
 	}
 	var recorded []bool
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		recorded = make([]bool, len(outcomes))
-		inserted, err := s.insertAttempts(tx, outcomes)
+	run := func(tx *gorm.DB) error {
+		inserted, err := s.writeAttempts(tx, outcomes)
 		if err != nil {
 			return err
 		}
-		var updates []AttemptOutcome
+		recorded = make([]bool, len(outcomes))
 		for i, o := range outcomes {
-			if inserted[attemptKey{o.Attempt.DeliveryID, o.Attempt.Attempt}] {
-				recorded[i] = true
-				updates = append(updates, o)
-			}
-		}
-		if err := updateDeliveryStatuses(tx, updates); err != nil {
-			return err
-		}
-		for i, o := range outcomes {
+			recorded[i] = inserted[attemptKey{o.Attempt.DeliveryID, o.Attempt.Attempt}]
 			if recorded[i] && o.Next != nil {
 				if err := o.Next(tx); err != nil {
 					return err
@@ -160,7 +156,13 @@ func (s *Store) recordAttempts(ctx context.Context, outcomes []AttemptOutcome) (
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if s.dialect == Postgres && !next {
+		err = run(s.db.WithContext(ctx))
+	} else {
+		err = s.transaction(ctx, run)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -172,20 +174,62 @@ type attemptKey struct {
 	attempt  int
 }
 
-// insertAttempts inserts the attempts of outcomes whose delivery exists, skipping those
-// already recorded, in one statement, and returns the keys it inserted.
-func (s *Store) insertAttempts(tx *gorm.DB, outcomes []AttemptOutcome) (map[attemptKey]bool, error) {
-	if len(outcomes) == 0 {
-		return nil, nil
-	}
-	// PostgreSQL types the parameters of a VALUES list as text; SQLite keeps what it is given.
-	row := "(?, ?, ?, ?, ?, ?, ?)"
+// writeAttempts inserts the attempts of outcomes whose delivery exists, skipping those already
+// recorded, and sets the status of their deliveries (clearing the resend mark of resends). It
+// returns the keys of the attempts it inserted.
+func (s *Store) writeAttempts(tx *gorm.DB, outcomes []AttemptOutcome) (map[attemptKey]bool, error) {
+	const insert = `INSERT INTO delivery_attempts (delivery_id, attempt, status, error, duration_ms, response_body, created_at)
+		SELECT v.delivery_id, v.attempt, v.status, v.error, v.duration_ms, v.response_body, v.created_at FROM v
+		WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)
+		ON CONFLICT (delivery_id, attempt) DO NOTHING RETURNING delivery_id, attempt`
+	const set = `status = v.delivery_status, resend = CASE WHEN v.resend = 1 THEN FALSE ELSE deliveries.resend END`
+	values, args := s.outcomeValues(outcomes)
+	q := values + " " + insert
 	if s.dialect == Postgres {
-		row = "(?::text, ?::integer, ?::integer, ?::text, ?::bigint, ?::text, ?::timestamptz)"
+		q = values + ", ins AS (" + insert + "), upd AS (UPDATE deliveries SET " + set +
+			" FROM ins JOIN v ON v.delivery_id = ins.delivery_id AND v.attempt = ins.attempt WHERE deliveries.id = ins.delivery_id)" +
+			" SELECT delivery_id, attempt FROM ins"
+	}
+	var rows []struct {
+		DeliveryID string
+		Attempt    int
+	}
+	if err := tx.Raw(q, args...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("record attempts: %w", err)
+	}
+	inserted := make(map[attemptKey]bool, len(rows))
+	for _, r := range rows {
+		inserted[attemptKey{r.DeliveryID, r.Attempt}] = true
+	}
+	if s.dialect == Postgres || len(rows) == 0 {
+		return inserted, nil
+	}
+	// SQLite has no INSERT in a WITH: a second statement updates the deliveries of the attempts
+	// inserted.
+	updates := make([]AttemptOutcome, 0, len(rows))
+	for _, o := range outcomes {
+		if inserted[attemptKey{o.Attempt.DeliveryID, o.Attempt.Attempt}] {
+			updates = append(updates, o)
+		}
+	}
+	values, args = s.outcomeValues(updates)
+	if err := tx.Exec(values+" UPDATE deliveries SET "+set+" FROM v WHERE deliveries.id = v.delivery_id", args...).Error; err != nil {
+		return nil, fmt.Errorf("update deliveries: %w", err)
+	}
+	return inserted, nil
+}
+
+// outcomeValues returns "WITH v (...) AS (VALUES ...)" holding outcomes, and its arguments.
+func (s *Store) outcomeValues(outcomes []AttemptOutcome) (string, []any) {
+	// PostgreSQL types the parameters of a VALUES list as text; SQLite keeps what it is given.
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	if s.dialect == Postgres {
+		row = "(?::text, ?::integer, ?::integer, ?::text, ?::bigint, ?::text, ?::timestamptz, ?::text, ?::integer)"
 	}
 	var q strings.Builder
-	q.WriteString("WITH v (delivery_id, attempt, status, error, duration_ms, response_body, created_at) AS (VALUES ")
-	args := make([]any, 0, 7*len(outcomes))
+	q.Grow(120 + len(outcomes)*(len(row)+1))
+	q.WriteString("WITH v (delivery_id, attempt, status, error, duration_ms, response_body, created_at, delivery_status, resend) AS (VALUES ")
+	args := make([]any, 0, 9*len(outcomes))
 	for i, o := range outcomes {
 		if i > 0 {
 			q.WriteByte(',')
@@ -195,51 +239,12 @@ func (s *Store) insertAttempts(tx *gorm.DB, outcomes []AttemptOutcome) (map[atte
 		if a.CreatedAt.IsZero() {
 			a.CreatedAt = time.Now()
 		}
-		args = append(args, a.DeliveryID, a.Attempt, a.Status, a.Error, a.DurationMS, a.ResponseBody, a.CreatedAt.UTC())
-	}
-	q.WriteString(`) INSERT INTO delivery_attempts (delivery_id, attempt, status, error, duration_ms, response_body, created_at)
-		SELECT v.delivery_id, v.attempt, v.status, v.error, v.duration_ms, v.response_body, v.created_at FROM v
-		WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)
-		ON CONFLICT (delivery_id, attempt) DO NOTHING RETURNING delivery_id, attempt`)
-	var rows []struct {
-		DeliveryID string
-		Attempt    int
-	}
-	if err := tx.Raw(q.String(), args...).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("insert attempts: %w", err)
-	}
-	inserted := make(map[attemptKey]bool, len(rows))
-	for _, r := range rows {
-		inserted[attemptKey{r.DeliveryID, r.Attempt}] = true
-	}
-	return inserted, nil
-}
-
-// updateDeliveryStatuses sets the status of each outcome's delivery, and clears the resend
-// mark of those that were resends, in one statement.
-func updateDeliveryStatuses(tx *gorm.DB, outcomes []AttemptOutcome) error {
-	if len(outcomes) == 0 {
-		return nil
-	}
-	var q strings.Builder
-	q.WriteString("WITH v (id, status, resend) AS (VALUES ")
-	args := make([]any, 0, 3*len(outcomes))
-	for i, o := range outcomes {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString("(?, ?, CAST(? AS INTEGER))")
 		resend := 0
 		if o.Resend {
 			resend = 1
 		}
-		args = append(args, o.Attempt.DeliveryID, o.Status, resend)
+		args = append(args, a.DeliveryID, a.Attempt, a.Status, a.Error, a.DurationMS, a.ResponseBody, a.CreatedAt.UTC(), o.Status, resend)
 	}
-	q.WriteString(`) UPDATE deliveries SET status = v.status,
-		resend = CASE WHEN v.resend = 1 THEN FALSE ELSE deliveries.resend END
-		FROM v WHERE deliveries.id = v.id`)
-	if err := tx.Exec(q.String(), args...).Error; err != nil {
-		return fmt.Errorf("update deliveries: %w", err)
-	}
-	return nil
+	q.WriteString(")")
+	return q.String(), args
 }

@@ -203,73 +203,78 @@ func TestRecordAttemptsInBatches(t *testing.T) {
 
 		holders := store.RecordBatches(st)
 
-		// One outcome and forty run the same statements, and every one is recorded.
-		statements := map[int]int64{}
-		for _, size := range []int{1, 40} {
-			firsts, ids := deliveries(holders), deliveries(size)
-			outcomes := make([]store.AttemptOutcome, size)
-			var nexts sync.Map
-			for i, id := range ids {
-				outcomes[i] = store.AttemptOutcome{Attempt: attempt(id, 1), Status: store.DeliverySuccess, Resend: i%2 == 0,
-					Next: func(*gorm.DB) error { nexts.Store(id, true); return nil }}
-			}
-			recorded, errs, stmts := recordTogether(t, st, firsts, outcomes)
-			statements[size] = stmts
-			for i, id := range ids {
-				s, resend, attempts := status(id)
-				_, next := nexts.Load(id)
-				if !recorded[i] || errs[i] != nil || s != store.DeliverySuccess || resend != (i%2 != 0) || attempts != 1 || !next {
-					t.Errorf("batch of %d, %s: recorded %v, %v; status %q, resend %v, %d attempts, Next run %v",
-						size, id, recorded[i], errs[i], s, resend, attempts, next)
+		// One outcome and forty run the same statements, with and without Next, and every one
+		// is recorded.
+		for _, withNext := range []bool{false, true} {
+			statements := map[int]int64{}
+			for _, size := range []int{1, 40} {
+				firsts, ids := deliveries(holders), deliveries(size)
+				outcomes := make([]store.AttemptOutcome, size)
+				var nexts sync.Map
+				for i, id := range ids {
+					outcomes[i] = store.AttemptOutcome{Attempt: attempt(id, 1), Status: store.DeliverySuccess, Resend: i%2 == 0}
+					if withNext {
+						outcomes[i].Next = func(*gorm.DB) error { nexts.Store(id, true); return nil }
+					}
+				}
+				recorded, errs, stmts := recordTogether(t, st, firsts, outcomes)
+				statements[size] = stmts
+				for i, id := range ids {
+					s, resend, attempts := status(id)
+					_, next := nexts.Load(id)
+					if !recorded[i] || errs[i] != nil || s != store.DeliverySuccess || resend != (i%2 != 0) || attempts != 1 || next != withNext {
+						t.Errorf("batch of %d, %s: recorded %v, %v; status %q, resend %v, %d attempts, Next run %v",
+							size, id, recorded[i], errs[i], s, resend, attempts, next)
+					}
 				}
 			}
-		}
-		if statements[1] != statements[40] || statements[1] > 2 {
-			t.Errorf("statements: %d for a batch of 1, %d for 40; want the same, at most 2", statements[1], statements[40])
+			if statements[1] != statements[40] || statements[1] > 2 {
+				t.Errorf("Next %v, statements: %d for a batch of 1, %d for 40; want the same, at most 2", withNext, statements[1], statements[40])
+			}
 		}
 
-		// A batch with an attempt recorded before, a deleted delivery and a failing Next.
-		firsts, ids := deliveries(holders), deliveries(8)
-		if ok, err := st.RecordAttempt(ctx, store.AttemptOutcome{Attempt: attempt(ids[1], 1), Status: store.DeliveryPending}); !ok || err != nil {
-			t.Fatalf("record %s alone: %v %v", ids[1], ok, err)
-		}
-		if err := st.DB().Exec("DELETE FROM deliveries WHERE id = ?", ids[2]).Error; err != nil {
-			t.Fatal(err)
-		}
-		failed := errors.New("next failed")
-		outcomes := make([]store.AttemptOutcome, 0, 7)
-		for _, id := range ids[1:] {
-			o := store.AttemptOutcome{Attempt: attempt(id, 1), Status: store.DeliverySuccess}
-			if id == ids[3] {
-				o.Next = func(*gorm.DB) error { return failed }
+		// A batch with an attempt recorded before, a deleted delivery and (with Next) a failing
+		// Next.
+		for _, withNext := range []bool{false, true} {
+			firsts, ids := deliveries(holders), deliveries(8)
+			if ok, err := st.RecordAttempt(ctx, store.AttemptOutcome{Attempt: attempt(ids[1], 1), Status: store.DeliveryPending}); !ok || err != nil {
+				t.Fatalf("record %s alone: %v %v", ids[1], ok, err)
 			}
-			outcomes = append(outcomes, o)
-		}
-		recorded, errs, _ := recordTogether(t, st, firsts, outcomes)
-		for i, id := range ids[1:] {
-			var want string
-			wantRecorded, wantErr, wantAttempts := true, error(nil), 1
-			switch id {
-			case ids[1]: // recorded before: unchanged
-				want, wantRecorded = store.DeliveryPending, false
-			case ids[2]: // deleted
-				wantRecorded = false
-			case ids[3]: // its Next failed: rolled back
-				want, wantRecorded, wantErr, wantAttempts = store.DeliveryPending, false, failed, 0
-			default:
-				want = store.DeliverySuccess
+			if err := st.DB().Exec("DELETE FROM deliveries WHERE id = ?", ids[2]).Error; err != nil {
+				t.Fatal(err)
 			}
-			if recorded[i] != wantRecorded || !errors.Is(errs[i], wantErr) {
-				t.Errorf("%s: recorded %v, %v; want %v, %v", id, recorded[i], errs[i], wantRecorded, wantErr)
-			}
-			if id == ids[2] {
-				if _, err := st.LoadAttempt(ctx, id); !errors.Is(err, store.ErrNotFound) {
-					t.Errorf("deleted %s: %v", id, err)
+			failed := errors.New("next failed")
+			outcomes := make([]store.AttemptOutcome, 0, 7)
+			for _, id := range ids[1:] {
+				o := store.AttemptOutcome{Attempt: attempt(id, 1), Status: store.DeliverySuccess}
+				if withNext && id == ids[3] {
+					o.Next = func(*gorm.DB) error { return failed }
 				}
-				continue
+				outcomes = append(outcomes, o)
 			}
-			if s, _, attempts := status(id); s != want || attempts != wantAttempts {
-				t.Errorf("%s: status %q with %d attempts, want %q with %d", id, s, attempts, want, wantAttempts)
+			recorded, errs, _ := recordTogether(t, st, firsts, outcomes)
+			for i, id := range ids[1:] {
+				want, wantRecorded, wantErr, wantAttempts := store.DeliverySuccess, true, error(nil), 1
+				switch {
+				case id == ids[1]: // recorded before: unchanged
+					want, wantRecorded = store.DeliveryPending, false
+				case id == ids[2]: // deleted
+					wantRecorded = false
+				case id == ids[3] && withNext: // its Next failed: rolled back
+					want, wantRecorded, wantErr, wantAttempts = store.DeliveryPending, false, failed, 0
+				}
+				if recorded[i] != wantRecorded || !errors.Is(errs[i], wantErr) {
+					t.Errorf("Next %v, %s: recorded %v, %v; want %v, %v", withNext, id, recorded[i], errs[i], wantRecorded, wantErr)
+				}
+				if id == ids[2] {
+					if _, err := st.LoadAttempt(ctx, id); !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("deleted %s: %v", id, err)
+					}
+					continue
+				}
+				if s, _, attempts := status(id); s != want || attempts != wantAttempts {
+					t.Errorf("Next %v, %s: status %q with %d attempts, want %q with %d", withNext, id, s, attempts, want, wantAttempts)
+				}
 			}
 		}
 	})
