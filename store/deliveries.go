@@ -60,7 +60,7 @@ func (s *Store) createKheopsDeliveries(ctx context.Context, tx *gorm.DB, hooks [
 			Status: DeliveryPending, MaxAttempts: s.cfg.KheopsMaxAttempts, CreatedAt: now,
 		})
 	}
-	if err := s.insertDeliveries(ctx, tx, rows); err != nil {
+	if err := s.insertDeliveries(ctx, tx, rows, nil); err != nil {
 		return err
 	}
 	ids := make([]string, len(hooks))
@@ -74,8 +74,9 @@ func (s *Store) createKheopsDeliveries(ctx context.Context, tx *gorm.DB, hooks [
 	return nil
 }
 
-// insertDeliveries writes deliveries and hands them to the engine in the same transaction.
-func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delivery) error {
+// insertDeliveries writes deliveries and hands them to the engine in the same transaction: refs,
+// one per row (for their contexts), or when nil refs made from rows.
+func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delivery, refs []DeliveryRef) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -84,9 +85,11 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delive
 			return err
 		}
 	}
-	refs := make([]DeliveryRef, len(rows))
-	for i, r := range rows {
-		refs[i] = DeliveryRef{ID: r.ID, WebhookID: r.WebhookID}
+	if refs == nil {
+		refs = make([]DeliveryRef, len(rows))
+		for i, r := range rows {
+			refs[i] = DeliveryRef{ID: r.ID, WebhookID: r.WebhookID}
+		}
 	}
 	sqlTx, err := SQLTx(tx)
 	if err != nil {

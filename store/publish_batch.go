@@ -164,7 +164,7 @@ func (s *Store) publishTx(ctx context.Context, calls []*publishCall) ([]PublishR
 		if err := insertEvents(tx, events); err != nil {
 			return err
 		}
-		return s.insertPublished(ctx, tx, rows, refs)
+		return s.insertDeliveries(ctx, tx, rows, refs)
 	})
 	if err != nil {
 		return nil, err
@@ -371,27 +371,5 @@ func insertEvents(tx *gorm.DB, events []Event) error {
 	if err := tx.Exec(q.String(), args...).Error; err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
-	return nil
-}
-
-// insertPublished writes the deliveries of published events and hands them to the engine in the
-// same transaction, each ref with the context of the call that published it.
-func (s *Store) insertPublished(ctx context.Context, tx *gorm.DB, rows []Delivery, refs []DeliveryRef) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	for start := 0; start < len(rows); start += deliveriesPerInsert {
-		if err := insertDeliveryRows(tx, rows[start:min(start+deliveriesPerInsert, len(rows))]); err != nil {
-			return err
-		}
-	}
-	sqlTx, err := SQLTx(tx)
-	if err != nil {
-		return err
-	}
-	if err := s.enq.EnqueueDeliveries(ctx, sqlTx, refs); err != nil {
-		return fmt.Errorf("enqueue deliveries: %w", err)
-	}
-	noteEnqueued(tx, rows)
 	return nil
 }
