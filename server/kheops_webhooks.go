@@ -127,7 +127,8 @@ func (s *Server) ListWebhooks(ctx context.Context, req gen.ListWebhooksRequestOb
 	for i, v := range list.Webhooks {
 		body[i] = webhookJSON(v)
 	}
-	return gen.ListWebhooks200JSONResponse{Body: body, Headers: gen.ListWebhooks200ResponseHeaders{XTotalCount: int(list.Total)}}, nil
+	return webhookList{ListWebhooks200JSONResponse: gen.ListWebhooks200JSONResponse{Body: body,
+		Headers: gen.ListWebhooks200ResponseHeaders{XTotalCount: int(list.Total)}}, buffers: &s.buffers}, nil
 }
 
 // GetWebhook returns a webhook with a page of its trigger history (admins).

@@ -50,6 +50,8 @@ type Server struct {
 	timeout  time.Duration
 	tracer   trace.TracerProvider
 	queueUI  http.Handler
+	// buffers holds the buffers of encoded webhook lists, reused from one request to the next.
+	buffers bufferPool
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
