@@ -160,16 +160,20 @@ func (s *Store) ListWebhooks(ctx context.Context, albumID, sub string, url *stri
 
 // lastTriggersExpr is an expression of a row of album_webhooks named alias: its 5 newest
 // deliveries, newest first, in one string that parseLastTriggers reads (NULL when the webhook
-// never fired). Each delivery is its status ('p' for success, else 'f'), the length of its id in
-// bytes, ':' and its id, so that no id can be misread whatever its characters.
+// never fired). Each delivery is its status, the length of its id in bytes, ':' and its id, so
+// that no id can be misread whatever its characters.
+//
+// The aggregate takes the deliveries in the order of the subquery that selects them: the rows of
+// a LIMIT over an ORDER BY, which neither database can merge into the aggregate nor reorder. An
+// ORDER BY inside the aggregate would sort each webhook's 5 rows again, a third of the
+// statement's time on PostgreSQL 15; TestListWebhooksPages and
+// TestLastTriggersWithSimultaneousDeliveries check the order on both databases.
 func (s *Store) lastTriggersExpr(alias string) string {
-	agg := `string_agg(CASE WHEN d.status = 'success' THEN 'p' ELSE 'f' END || octet_length(d.id) || ':' || d.id, ''
-		ORDER BY d.created_at DESC, d.id DESC)`
+	agg := `string_agg(d.status || octet_length(d.id) || ':' || d.id, '')`
 	if s.dialect == SQLite {
-		agg = `group_concat(CASE WHEN d.status = 'success' THEN 'p' ELSE 'f' END || length(CAST(d.id AS BLOB)) || ':' || d.id, ''
-		ORDER BY d.created_at DESC, d.id DESC)`
+		agg = `group_concat(d.status || length(CAST(d.id AS BLOB)) || ':' || d.id, '')`
 	}
-	return `CASE WHEN ` + alias + `.number_of_triggers > 0 THEN (SELECT ` + agg + ` FROM (SELECT id, status, created_at
+	return `CASE WHEN ` + alias + `.number_of_triggers > 0 THEN (SELECT ` + agg + ` FROM (SELECT id, status
 			FROM deliveries WHERE webhook_id = ` + alias + `.id ORDER BY created_at DESC, id DESC LIMIT 5) d) END`
 }
 
@@ -180,14 +184,18 @@ func parseLastTriggers(s string) ([]TriggerSummary, error) {
 	}
 	out := make([]TriggerSummary, 0, 5)
 	for s != "" {
-		status := s[0]
-		n, rest, ok := strings.Cut(s[1:], ":")
-		size, err := strconv.Atoi(n)
-		if !ok || err != nil || size < 0 || size > len(rest) || (status != 'p' && status != 'f') {
+		digits := strings.IndexAny(s, "0123456789")
+		colon := strings.IndexByte(s, ':')
+		if digits < 1 || colon < digits {
 			return nil, fmt.Errorf("malformed last triggers %q", s)
 		}
-		out = append(out, TriggerSummary{ID: rest[:size], Success: status == 'p'})
-		s = rest[size:]
+		size, err := strconv.Atoi(s[digits:colon])
+		if err != nil || size > len(s)-colon-1 {
+			return nil, fmt.Errorf("malformed last triggers %q", s)
+		}
+		id := s[colon+1 : colon+1+size]
+		out = append(out, TriggerSummary{ID: id, Success: s[:digits] == DeliverySuccess})
+		s = s[colon+1+size:]
 	}
 	return out, nil
 }
