@@ -116,8 +116,8 @@ type DeliveryRef struct {
 	ID, WebhookID string
 	// Ctx, when set, is the context of the request that caused the delivery, whose trace its job
 	// carries (deliveries of events published together are enqueued together); nil means the
-	// context EnqueueDeliveries is called with.
-	Ctx context.Context
+	// context EnqueueDeliveries is called with. Not a column (recover scans refs with GORM).
+	Ctx context.Context `gorm:"-"`
 }
 
 // Enqueuer is the delivery engine's hook: the store calls it inside the transaction that creates
