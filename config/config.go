@@ -76,7 +76,7 @@ type Config struct {
 	Traces bool
 
 	// Workers is how many webhook requests one process makes at once (WEBHOOKD_WORKERS,
-	// default 100).
+	// default 400).
 	Workers int
 	// PollInterval is how often the engine looks for attempts that came due without a
 	// notification, retries above all (WEBHOOKD_POLL_INTERVAL, default 500ms): a retry starts
@@ -167,7 +167,7 @@ func Parse(getenv func(string) string) (Config, error) {
 		LogFormat:           strings.ToLower(get("WEBHOOKD_LOG_FORMAT", "text")),
 		MetricsAddr:         get("WEBHOOKD_METRICS_ADDR", ""),
 		AdminPassword:       getenv("WEBHOOKD_ADMIN_PASSWORD"),
-		Workers:             count("WEBHOOKD_WORKERS", "100"),
+		Workers:             count("WEBHOOKD_WORKERS", "400"),
 		PollInterval:        duration("WEBHOOKD_POLL_INTERVAL", "500ms"),
 		FetchCooldown:       duration("WEBHOOKD_FETCH_COOLDOWN", "10ms"),
 	}

@@ -31,7 +31,7 @@ func TestParse(t *testing.T) {
 				if len(c.FacilityRetryDelays) != 3 || c.FacilityRetryDelays[2] != time.Hour {
 					t.Errorf("facility delays: %v", c.FacilityRetryDelays)
 				}
-				if c.Workers != 100 || c.PollInterval != 500*time.Millisecond || c.FetchCooldown != 10*time.Millisecond || c.DBMaxConns != 0 {
+				if c.Workers != 400 || c.PollInterval != 500*time.Millisecond || c.FetchCooldown != 10*time.Millisecond || c.DBMaxConns != 0 {
 					t.Errorf("engine: %d workers, poll %v, cooldown %v, %d connections", c.Workers, c.PollInterval, c.FetchCooldown, c.DBMaxConns)
 				}
 				if c.SQLitePath() != "data/webhookd.db" {

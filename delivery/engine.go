@@ -71,7 +71,7 @@ type EngineConfig struct {
 // Defaults of the engine's concurrency and polling, measured on a 2-core machine to deliver
 // at River's own pace (see the README's performance table).
 const (
-	DefaultWorkers       = 100
+	DefaultWorkers       = 400
 	DefaultPollInterval  = 500 * time.Millisecond
 	DefaultFetchCooldown = 10 * time.Millisecond
 )
