@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -133,4 +134,70 @@ func TestLimiter(t *testing.T) {
 	if r, _ := newLimiter(-1).acquire("a", now); r == nil {
 		t.Error("no bound: an attempt waits")
 	}
+}
+
+func TestLimiterQueuesAttemptsOfAFastEndpoint(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	// Two slots; one attempt ended in 2 ms (a webhook's mean is kept while it has attempts in
+	// flight): a slot frees every millisecond.
+	fast := newLimiter(2)
+	r, _ := fast.acquire("a", now)
+	other, _ := fast.acquire("a", now)
+	r(2 * time.Millisecond)
+	held, _ := fast.take(ctx, "a", now)
+	if held == nil || other == nil {
+		t.Fatal("a free slot is not taken")
+	}
+	got := make(chan func(time.Duration), 2)
+	for range 2 {
+		go func() {
+			r, wait := fast.take(ctx, "a", now)
+			if r == nil {
+				t.Errorf("an attempt of a fast endpoint is snoozed %v instead of queued", wait)
+			}
+			got <- r
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if len(got) != 0 {
+		t.Fatal("an attempt over the bound got a slot while it was held")
+	}
+	held(2 * time.Millisecond) // handed to the first queued attempt...
+	first := <-got
+	first(2 * time.Millisecond) // ...then to the second
+	(<-got)(2 * time.Millisecond)
+	if r, _ := fast.acquire("a", now); r == nil {
+		t.Error("the slot is not free once the queued attempts ended")
+	} else {
+		r(2 * time.Millisecond)
+	}
+
+	// A slow endpoint's attempts are snoozed, not queued: they hold no worker.
+	slow := newLimiter(2)
+	r, _ = slow.acquire("b", now)
+	slowOther, _ := slow.acquire("b", now)
+	r(4 * time.Second)
+	held, _ = slow.take(ctx, "b", now)
+	if r, wait := slow.take(ctx, "b", now); r != nil || wait < limiterMinWait {
+		t.Errorf("slow endpoint over the bound: release %v, wait %v; want a snooze", r != nil, wait)
+	}
+	held(4 * time.Second)
+	slowOther(4 * time.Second)
+
+	// A queued attempt whose context ends gives its place up.
+	cctx, cancel := context.WithCancel(ctx)
+	held, _ = fast.take(ctx, "a", now)
+	done := make(chan time.Duration)
+	go func() { r, wait := fast.take(cctx, "a", now); done <- wait; _ = r }()
+	time.Sleep(10 * time.Millisecond)
+	cancel()
+	if wait := <-done; wait != limiterMinWait {
+		t.Errorf("cancelled while queued: wait %v, want a snooze of %v", wait, limiterMinWait)
+	}
+	held(2 * time.Millisecond)
+	if r, _ := fast.acquire("a", now); r == nil {
+		t.Error("a cancelled waiter kept a slot")
+	}
+	other(2 * time.Millisecond)
 }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -12,6 +13,11 @@ import (
 // and snoozed until then. Slots are spaced by the webhook's mean attempt duration divided by
 // the bound (its observed throughput), so a backlog is spread over the time the endpoint needs
 // to take it and each waiting attempt is snoozed about once, rather than polled.
+//
+// A fast endpoint's attempts over the bound wait in their worker instead (take): when a slot is
+// expected to free within limiterQueueWait, the attempt queues and is handed the next freed
+// slot, first come first served. Snoozing costs a database write and a trip through River's
+// scheduler (seconds); waiting a few milliseconds holds a worker only that long.
 //
 // The bound is per process: N processes sharing a database allow up to N × max attempts in
 // flight to one webhook (see README, "Endpoint health").
@@ -28,6 +34,9 @@ type hookSlots struct {
 	mean time.Duration
 	// last is the latest slot handed to a waiting attempt.
 	last time.Time
+	// waiters are the attempts queued in their workers for a slot, oldest first: a freed slot
+	// is handed to the first by closing its channel.
+	waiters []chan struct{}
 }
 
 // Bounds of the wait handed to an attempt over the limit.
@@ -40,6 +49,10 @@ const (
 	limiterMaxWait = 10 * time.Minute
 	// limiterUnknownMean stands for the mean duration of a webhook none of whose attempts ended.
 	limiterUnknownMean = time.Second
+	// limiterQueueWait is the longest an attempt over the bound is expected to wait in its
+	// worker for a slot (its place in the queue times the webhook's mean duration / the bound);
+	// a longer expected wait snoozes it. It waits at most twice this before snoozing anyway.
+	limiterQueueWait = 100 * time.Millisecond
 )
 
 func newLimiter(max int) *limiter { return &limiter{max: max, hooks: map[string]*hookSlots{}} }
@@ -80,6 +93,50 @@ func (l *limiter) acquire(webhookID string, now time.Time) (func(took time.Durat
 	return nil, max(wait, limiterMinWait)
 }
 
+// take is acquire for a worker that may wait: over the bound, an attempt of a webhook whose
+// slots free fast enough (known mean duration, expected wait within limiterQueueWait) queues
+// and gets the next freed slot; otherwise, or if it waits too long or ctx ends, it is told how
+// long to snooze, as acquire tells it.
+func (l *limiter) take(ctx context.Context, webhookID string, now time.Time) (func(took time.Duration), time.Duration) {
+	if l.max <= 0 {
+		return func(time.Duration) {}, 0
+	}
+	l.mu.Lock()
+	s := l.hooks[webhookID]
+	if s == nil || s.inFlight < l.max || s.mean <= 0 ||
+		time.Duration(len(s.waiters)+1)*s.mean/time.Duration(l.max) > limiterQueueWait {
+		l.mu.Unlock()
+		return l.acquire(webhookID, now)
+	}
+	ready := make(chan struct{})
+	s.waiters = append(s.waiters, ready)
+	l.mu.Unlock()
+	release := func(took time.Duration) { l.release(webhookID, took) }
+	timer := time.NewTimer(2 * limiterQueueWait)
+	defer timer.Stop()
+	select {
+	case <-ready:
+		return release, 0
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	l.mu.Lock()
+	for i, w := range s.waiters {
+		if w == ready {
+			s.waiters = append(s.waiters[:i:i], s.waiters[i+1:]...)
+			l.mu.Unlock()
+			return nil, limiterMinWait
+		}
+	}
+	l.mu.Unlock()
+	// Handed a slot as it gave up.
+	if ctx.Err() != nil {
+		release(0)
+		return nil, limiterMinWait
+	}
+	return release, 0
+}
+
 // saturated tells whether the webhook has its bound of attempts in flight.
 func (l *limiter) saturated(webhookID string) bool {
 	if l.max <= 0 {
@@ -98,7 +155,6 @@ func (l *limiter) release(webhookID string, took time.Duration) {
 	if s == nil {
 		return
 	}
-	s.inFlight--
 	switch {
 	case took <= 0: // no request was made
 	case s.mean <= 0:
@@ -106,6 +162,13 @@ func (l *limiter) release(webhookID string, took time.Duration) {
 	default:
 		s.mean = (4*s.mean + took) / 5
 	}
+	if len(s.waiters) > 0 {
+		// The slot goes to the first attempt queued for it: still in flight.
+		close(s.waiters[0])
+		s.waiters = s.waiters[1:]
+		return
+	}
+	s.inFlight--
 	if s.inFlight <= 0 && s.last.Before(time.Now()) {
 		delete(l.hooks, webhookID)
 	}

@@ -73,7 +73,7 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	}()
 	if args.WebhookID != "" {
 		var wait time.Duration
-		if release, wait = e.limit.acquire(args.WebhookID, time.Now()); release == nil {
+		if release, wait = e.limit.take(ctx, args.WebhookID, time.Now()); release == nil {
 			return river.JobSnooze(wait)
 		}
 	}
@@ -100,7 +100,7 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	now := time.Now()
 	if release == nil {
 		var wait time.Duration
-		if release, wait = e.limit.acquire(in.WebhookID, now); release == nil {
+		if release, wait = e.limit.take(ctx, in.WebhookID, now); release == nil {
 			return river.JobSnooze(wait)
 		}
 	}
@@ -120,6 +120,10 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	start := time.Now()
 	res := e.send(ctx, in.Delivery, n)
 	took = time.Since(start)
+	// The endpoint is done with this attempt: its slot goes back before the attempt is
+	// recorded, so the bound counts requests in flight, not the recording's wait for its batch.
+	release(took)
+	release = nil
 	if ctx.Err() != nil {
 		// Shutting down (or the job ran out of time): nothing is recorded, River runs the
 		// attempt again.
