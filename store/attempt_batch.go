@@ -96,31 +96,24 @@ func (s *Store) loadAttempts(ctx context.Context, ids []string) (map[string]Atte
 	return inputs, nil
 }
 
-// newRecorder returns the batcher of RecordAttempt.
+// newRecorder returns the batcher of RecordAttempt: a batch's outcomes are recorded in one
+// transaction, or each in its own if that fails.
 func (s *Store) newRecorder() *batch.Batcher[AttemptOutcome, bool] {
-	return batch.New(batch.Config{MaxConcurrent: recordBatches(s.dialect)},
-		func(ctx context.Context, calls []*batch.Call[AttemptOutcome, bool]) {
+	return batch.New(batch.Config{MaxConcurrent: recordBatches(s.dialect)}, batch.AllOrEach(
+		func(ctx context.Context, calls []*batch.Call[AttemptOutcome, bool]) ([]bool, error) {
 			outcomes := make([]AttemptOutcome, len(calls))
 			for i, c := range calls {
 				outcomes[i] = c.In
 			}
-			recorded, err := s.recordAttempts(ctx, outcomes)
-			if err != nil && len(calls) > 1 {
-				for _, c := range calls {
-					var one []bool
-					if one, c.Err = s.recordAttempts(ctx, []AttemptOutcome{c.In}); c.Err == nil {
-						c.Out = one[0]
-					}
-				}
-				return
+			return s.recordAttempts(ctx, outcomes)
+		},
+		func(ctx context.Context, c *batch.Call[AttemptOutcome, bool]) (bool, error) {
+			recorded, err := s.recordAttempts(ctx, []AttemptOutcome{c.In})
+			if err != nil {
+				return false, err
 			}
-			for i, c := range calls {
-				c.Err = err
-				if err == nil {
-					c.Out = recorded[i]
-				}
-			}
-		})
+			return recorded[0], nil
+		}))
 }
 
 // recordAttempts records outcomes together: the attempts whose delivery exists and that were

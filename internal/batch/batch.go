@@ -128,3 +128,23 @@ func (b *Batcher[In, Out]) Pending() int {
 	defer b.mu.Unlock()
 	return len(b.pending)
 }
+
+// AllOrEach builds a Func that runs a batch all or nothing with all, which returns one result
+// per call, in order. When all fails, or the batch is a single call, every call runs alone with
+// one, so that a call that fails fails by itself and its neighbours still succeed.
+func AllOrEach[In, Out any](all func(ctx context.Context, calls []*Call[In, Out]) ([]Out, error),
+	one func(ctx context.Context, c *Call[In, Out]) (Out, error)) Func[In, Out] {
+	return func(ctx context.Context, calls []*Call[In, Out]) {
+		if len(calls) > 1 {
+			if outs, err := all(ctx, calls); err == nil {
+				for i, c := range calls {
+					c.Out = outs[i]
+				}
+				return
+			}
+		}
+		for _, c := range calls {
+			c.Out, c.Err = one(ctx, c)
+		}
+	}
+}

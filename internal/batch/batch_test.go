@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -222,3 +223,53 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func pendingAtLeast(b *batch.Batcher[int, string], n int) bool { return b.Pending() >= n }
+
+func TestAllOrEach(t *testing.T) {
+	tests := []struct {
+		name    string
+		ins     []int
+		allErr  error
+		want    string
+		wantRan string
+	}{
+		{"a batch runs all at once", []int{1, 2}, nil, "[all-1 all-2]", "all"},
+		{"a failed batch runs each alone", []int{1, -2}, errors.New("no"), "[one-1 err]", "all one one"},
+		{"a single call runs alone", []int{3}, nil, "[one-3]", "one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ran []string
+			run := batch.AllOrEach(
+				func(_ context.Context, calls []*batch.Call[int, string]) ([]string, error) {
+					ran = append(ran, "all")
+					outs := make([]string, len(calls))
+					for i, c := range calls {
+						outs[i] = fmt.Sprint("all-", c.In)
+					}
+					return outs, tt.allErr
+				},
+				func(_ context.Context, c *batch.Call[int, string]) (string, error) {
+					ran = append(ran, "one")
+					if c.In < 0 {
+						return "", errors.New("negative")
+					}
+					return fmt.Sprint("one-", c.In), nil
+				})
+			calls := make([]*batch.Call[int, string], len(tt.ins))
+			for i, in := range tt.ins {
+				calls[i] = &batch.Call[int, string]{Ctx: context.Background(), In: in}
+			}
+			run(context.Background(), calls)
+			got := make([]string, len(calls))
+			for i, c := range calls {
+				got[i] = c.Out
+				if c.Err != nil {
+					got[i] = "err"
+				}
+			}
+			if fmt.Sprint(got) != tt.want || strings.Join(ran, " ") != tt.wantRan {
+				t.Fatalf("results %v after %v, want %s after %s", got, ran, tt.want, tt.wantRan)
+			}
+		})
+	}
+}
