@@ -113,20 +113,34 @@ const deliveriesPerInsert = 1000
 // insertDeliveryRows inserts rows in one multi-row INSERT built by hand: GORM's Create
 // reflected over every row and was a quarter of the CPU of publishing an event.
 func insertDeliveryRows(tx *gorm.DB, rows []Delivery) error {
+	return insertRows(tx, "deliveries", deliveryColumns, 18, len(rows), func(args []any, i int) []any {
+		r := rows[i]
+		return append(args, r.ID, r.Family, r.WebhookID, r.Event, r.IsManual, r.URL, r.Secrets, r.Payload, r.UserSub,
+			r.StudyUID, r.SeriesUIDs, r.FacilityID, r.ClientID, r.EventID, r.Status, r.MaxAttempts, r.Resend, r.CreatedAt)
+	})
+}
+
+// insertRows runs one multi-row INSERT of n rows of width values each into table's columns;
+// rowArgs appends row i's values to args. The caller bounds n under the databases' limits on a
+// statement's parameters.
+func insertRows(tx *gorm.DB, table, columns string, width, n int, rowArgs func(args []any, i int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	row := "(" + strings.Repeat("?,", width-1) + "?)"
 	var q strings.Builder
-	q.Grow(len(deliveryColumns) + 40 + len(rows)*40)
-	q.WriteString("INSERT INTO deliveries (" + deliveryColumns + ") VALUES ")
-	args := make([]any, 0, 18*len(rows))
-	for i, r := range rows {
+	q.Grow(len(table) + len(columns) + 30 + n*(len(row)+1))
+	q.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+	args := make([]any, 0, width*n)
+	for i := range n {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-		args = append(args, r.ID, r.Family, r.WebhookID, r.Event, r.IsManual, r.URL, r.Secrets, r.Payload, r.UserSub,
-			r.StudyUID, r.SeriesUIDs, r.FacilityID, r.ClientID, r.EventID, r.Status, r.MaxAttempts, r.Resend, r.CreatedAt)
+		q.WriteString(row)
+		args = rowArgs(args, i)
 	}
 	if err := tx.Exec(q.String(), args...).Error; err != nil {
-		return fmt.Errorf("insert deliveries: %w", err)
+		return fmt.Errorf("insert %s: %w", table, err)
 	}
 	return nil
 }

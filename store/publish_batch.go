@@ -41,26 +41,12 @@ func publishBatches(d Dialect) int {
 // publishCall is one PublishEvent call in a batch.
 type publishCall = batch.Call[PublishInput, PublishResult]
 
-// newPublisher returns the batcher PublishEvent runs in.
+// newPublisher returns the batcher PublishEvent runs in: a batch's events are published in one
+// transaction, or each alone if that fails (or if it is alone: then it runs under its caller's
+// context, as an unbatched call would).
 func (s *Store) newPublisher() *batch.Batcher[PublishInput, PublishResult] {
-	return batch.New(batch.Config{MaxSize: publishBatchSize, MaxConcurrent: publishBatches(s.dialect)}, s.publishBatch)
-}
-
-// publishBatch publishes the events of calls in one transaction, or each alone if that fails
-// (or if it is alone: then it runs under its caller's context, as an unbatched call would).
-func (s *Store) publishBatch(ctx context.Context, calls []*publishCall) {
-	if len(calls) > 1 {
-		outs, err := s.publishTx(ctx, calls)
-		if err == nil {
-			for i, c := range calls {
-				c.Out = outs[i]
-			}
-			return
-		}
-	}
-	for _, c := range calls {
-		c.Out, c.Err = s.publishAlone(c)
-	}
+	return batch.New(batch.Config{MaxSize: publishBatchSize, MaxConcurrent: publishBatches(s.dialect)},
+		batch.AllOrEach(s.publishTx, func(_ context.Context, c *publishCall) (PublishResult, error) { return s.publishAlone(c) }))
 }
 
 // publishAlone publishes one call's event in a transaction of its own. An idempotency key that a
@@ -356,22 +342,9 @@ const eventColumns = "id, kind, event_type, facility_id, client_id, publisher, i
 // insertEvents inserts events in one multi-row INSERT built by hand (publishBatchSize bounds
 // them, and their arguments, well under the databases' limits).
 func insertEvents(tx *gorm.DB, events []Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	var q strings.Builder
-	q.WriteString("INSERT INTO events (" + eventColumns + ") VALUES ")
-	args := make([]any, 0, 10*len(events))
-	for i, e := range events {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString("(?,?,?,?,?,?,?,?,?,?)")
-		args = append(args, e.ID, e.Kind, e.EventType, e.FacilityID, e.ClientID, e.Publisher, e.IdempotencyKey, e.Data,
+	return insertRows(tx, "events", eventColumns, 10, len(events), func(args []any, i int) []any {
+		e := events[i]
+		return append(args, e.ID, e.Kind, e.EventType, e.FacilityID, e.ClientID, e.Publisher, e.IdempotencyKey, e.Data,
 			e.Deliveries, e.CreatedAt)
-	}
-	if err := tx.Exec(q.String(), args...).Error; err != nil {
-		return fmt.Errorf("insert events: %w", err)
-	}
-	return nil
+	})
 }
