@@ -44,12 +44,7 @@ func recordTogether(t *testing.T, st *store.Store, firsts []string, outcomes []s
 			recorded[i], errs[i] = st.RecordAttempt(ctx, o)
 		}()
 	}
-	for deadline := time.Now().Add(10 * time.Second); store.PendingRecords(st) < len(outcomes); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d calls pending, want %d", store.PendingRecords(st), len(outcomes))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitPending(t, "calls", func() int { return store.PendingRecords(st) }, len(outcomes))
 	counter.Reset()
 	close(hold)
 	for range firsts {
@@ -105,11 +100,7 @@ func TestLoadAttemptsInBatches(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		ctx := context.Background()
 		st := testdb.Open(t, kind, store.Config{})
-		w, err := st.CreateFacilityWebhook(ctx, store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
-			URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := facilityWebhook(t, st)
 		if err := st.DB().Exec("INSERT INTO webhook_health (webhook_id, failed_deliveries, pace_ms) VALUES (?, 3, 250)", w.ID).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -142,12 +133,7 @@ func TestLoadAttemptsInBatches(t *testing.T) {
 				inputs[i], errs[i] = st.LoadAttempt(ctx, id)
 			}()
 		}
-		for deadline := time.Now().Add(10 * time.Second); store.PendingLoads(st) < len(ids); {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d loads pending, want %d", store.PendingLoads(st), len(ids))
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitPending(t, "loads", func() int { return store.PendingLoads(st) }, len(ids))
 		g.n.Store(0)
 		close(g.hold)
 		wg.Wait()
@@ -186,11 +172,7 @@ func TestRecordAttemptsInBatches(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		ctx := context.Background()
 		st := testdb.Open(t, kind, store.Config{})
-		w, err := st.CreateFacilityWebhook(ctx, store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
-			URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := facilityWebhook(t, st)
 		deliveries := pendingDeliveries(t, st, w)
 		status := func(id string) (string, bool, int) {
 			t.Helper()

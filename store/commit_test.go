@@ -44,10 +44,7 @@ func TestDeliveriesCommittedAfterCommitOnly(t *testing.T) {
 		ctx := context.Background()
 		enq := &commitCounter{}
 		st.SetEnqueuer(enq)
-		if _, err := st.CreateFacilityWebhook(ctx, store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
-			URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}, Secrets: []string{"s"}}); err != nil {
-			t.Fatal(err)
-		}
+		facilityWebhook(t, st, "s")
 		publish := func(facility string) error {
 			_, err := st.PublishEvent(ctx, store.PublishInput{Kind: store.EventKindFacility, EventType: "shift.created",
 				FacilityID: facility, Data: json.RawMessage(`{}`), Publisher: "app"})

@@ -15,11 +15,7 @@ func TestDeleteFacilityWebhookStopsItsPendingDeliveries(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		st := testdb.Open(t, kind, store.Config{})
 		ctx := context.Background()
-		w, err := st.CreateFacilityWebhook(ctx, store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
-			URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}, Secrets: []string{"s"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := facilityWebhook(t, st, "s")
 		for _, d := range []store.Delivery{
 			{ID: "pending", Status: store.DeliveryPending},
 			{ID: "done", Status: store.DeliverySuccess},

@@ -19,11 +19,7 @@ func TestHealthStatements(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		ctx := context.Background()
 		st := testdb.Open(t, kind, store.Config{})
-		w, err := st.CreateFacilityWebhook(ctx, store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
-			URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := facilityWebhook(t, st)
 		for range 2 {
 			if _, err := st.PublishEvent(ctx, store.PublishInput{Kind: store.EventKindFacility, EventType: "shift.created",
 				FacilityID: "P-1", Data: []byte(`{}`), Publisher: "p"}); err != nil {

@@ -1,0 +1,32 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// facilityWebhook creates the facility webhook the store tests publish to: application "app",
+// every event of facility P-1, with secrets.
+func facilityWebhook(t *testing.T, st *store.Store, secrets ...string) store.FacilityWebhook {
+	t.Helper()
+	w, err := st.CreateFacilityWebhook(context.Background(), store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
+		URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}, Secrets: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// waitPending waits (10 s at most) until n calls wait for a batch, as pending counts them.
+func waitPending(t *testing.T, what string, pending func() int, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); pending() < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d %s pending, want %d", pending(), what, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
