@@ -50,13 +50,7 @@ func TestIDDrawnTwiceIsDrawnAgain(t *testing.T) {
 		}
 		st := testdb.Open(t, kind, store.Config{NewID: newID})
 		ctx := context.Background()
-		if err := st.ProvisionUser(ctx, store.User{Sub: "alice"}); err != nil {
-			t.Fatal(err)
-		}
-		first, err := st.CreateAlbum(ctx, "alice", "one", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		first := aliceAlbum(t, st, "one")
 		second, err := st.CreateAlbum(ctx, "alice", "two", "")
 		if err != nil || second.ID == first.ID || drawn[store.AlbumIDLength] != 3 {
 			t.Fatalf("second album: %v %q (first %q), %d draws", err, second.ID, first.ID, drawn[store.AlbumIDLength])
@@ -79,13 +73,7 @@ func TestLastTriggersWithSimultaneousDeliveries(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		st := testdb.Open(t, kind, store.Config{})
 		ctx := context.Background()
-		if err := st.ProvisionUser(ctx, store.User{Sub: "alice"}); err != nil {
-			t.Fatal(err)
-		}
-		a, err := st.CreateAlbum(ctx, "alice", "a", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := aliceAlbum(t, st, "a")
 		w, err := st.CreateWebhook(ctx, store.AlbumWebhook{AlbumID: a.ID, URL: "https://x.org", Name: "w"})
 		if err != nil {
 			t.Fatal(err)

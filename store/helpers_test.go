@@ -20,6 +20,20 @@ func facilityWebhook(t *testing.T, st *store.Store, secrets ...string) store.Fac
 	return w
 }
 
+// aliceAlbum creates an album of user alice (provisioned first).
+func aliceAlbum(t *testing.T, st *store.Store, name string) store.AlbumView {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.ProvisionUser(ctx, store.User{Sub: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.CreateAlbum(ctx, "alice", name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // waitPending waits (10 s at most) until n calls wait for a batch, as pending counts them.
 func waitPending(t *testing.T, what string, pending func() int, n int) {
 	t.Helper()

@@ -89,13 +89,7 @@ func TestSeriesErrors(t *testing.T) {
 		st := testdb.Open(t, kind, store.Config{})
 		ctx := context.Background()
 		src := payload.KheopsUser{Sub: "alice"}
-		if err := st.ProvisionUser(ctx, store.User{Sub: "alice"}); err != nil {
-			t.Fatal(err)
-		}
-		album, err := st.CreateAlbum(ctx, "alice", "a", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		album := aliceAlbum(t, st, "a")
 		hook, err := st.CreateWebhook(ctx, store.AlbumWebhook{AlbumID: album.ID, URL: "https://r.example.org", Name: "h"})
 		if err != nil {
 			t.Fatal(err)

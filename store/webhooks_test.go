@@ -19,17 +19,8 @@ func TestListWebhooksPages(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		st := testdb.Open(t, kind, store.Config{})
 		ctx := context.Background()
-		if err := st.ProvisionUser(ctx, store.User{Sub: "alice"}); err != nil {
-			t.Fatal(err)
-		}
-		a, err := st.CreateAlbum(ctx, "alice", "a", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		other, err := st.CreateAlbum(ctx, "alice", "other", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := aliceAlbum(t, st, "a")
+		other := aliceAlbum(t, st, "other")
 		if _, err := st.CreateWebhook(ctx, store.AlbumWebhook{AlbumID: other.ID, URL: "https://x.org/1", Name: "elsewhere"}); err != nil {
 			t.Fatal(err)
 		}
