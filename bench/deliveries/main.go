@@ -39,41 +39,18 @@ func main() {
 	for _, p := range strings.Split(*phaseList, ",") {
 		phases[strings.TrimSpace(p)] = true
 	}
-	db := benchkit.NewDatabase(f)
-	defer db.Close()
-
 	lat := &latencies{}
-	rcv := benchkit.NewReceiver(db.Dir, lat.record)
-	defer rcv.Close()
-	env := benchkit.Env(db, benchkit.FreeAddr(), rcv.CertFile)
-	srv := benchkit.Start(f.Bin, env)
-	defer srv.Stop()
-
-	app := benchkit.Run(f.Bin, env, "token", "--sub", "bench-app", "--client-id", "bench", "--facilities", "F-T,F-L,F-I")
-	pub := benchkit.Run(f.Bin, env, "token", "--sub", "bench-publisher", "--scope", "webhooks:publish")
-	c := benchkit.Client(4)
-	hook := func(facility string) {
-		body := fmt.Sprintf(`{"url":%q,"events":["all"],"facilities":[%q],"secrets":["bench-secret"]}`, rcv.URL, facility)
-		if st, b := benchkit.Do(c, "POST", srv.URL+"/api/v2/public/webhooks/facility", app, "application/json", []byte(body)); st != 201 {
-			benchkit.Fatalf("create webhook: %d %s", st, b)
-		}
-	}
-	hook("F-L")
-	hook("F-I")
+	r := startRun(f, "F-T,F-L,F-I", lat.record)
+	defer r.close()
+	db, rcv, srv, c := r.db, r.rcv, r.srv, r.c
+	r.hook("F-L")
+	r.hook("F-I")
 	const fanOut = 100
 	for range fanOut {
-		hook("F-T")
+		r.hook("F-T")
 	}
 	publish := func(c *http.Client, facility string, i int) bool {
-		body := fmt.Sprintf(`{"eventType":"shift.created","facilityId":%q,"data":{"n":%d,"sent":%d}}`, facility, i, time.Now().UnixNano())
-		st, b, err := benchkit.TryDo(c, "POST", srv.URL+"/internal/events/facility", pub, "application/json", []byte(body))
-		if err != nil {
-			return false // a timeout: more than the server can take
-		}
-		if st != 202 && os.Getenv("BENCH_DEBUG") != "" {
-			fmt.Fprintf(os.Stderr, "publish: %d %s\n", st, b)
-		}
-		return st == 202
+		return r.publish(c, facility, fmt.Sprintf(`{"n":%d,"sent":%d}`, i, time.Now().UnixNano()))
 	}
 	waitFor := func(n int64, timeout time.Duration) {
 		if !benchkit.Wait(context.Background(), timeout, func() bool { return rcv.Count.Load() >= n }) {
@@ -212,15 +189,14 @@ const retryDelay = 2 * time.Second
 // second. It reports how long after the first answer the retry came, and how many retries came
 // within their bound: the delay and its jitter (10 %), plus 1 s.
 func retries(f benchkit.Flags, quick bool) {
-	db := benchkit.NewDatabase(f)
-	defer db.Close()
 	var (
 		mu    sync.Mutex
 		first = map[string]time.Time{}
 		gaps  []time.Duration
 	)
-	rcv := benchkit.NewReceiver(db.Dir, nil)
-	rcv.Answer = func(req *http.Request, at time.Time) int {
+	r := startRun(f, "F-R", nil, "WEBHOOKD_FACILITY_RETRY_DELAYS=2s,4s")
+	defer r.close()
+	r.rcv.Answer = func(req *http.Request, at time.Time) int {
 		id := req.Header.Get("webhook-id")
 		mu.Lock()
 		defer mu.Unlock()
@@ -232,26 +208,14 @@ func retries(f benchkit.Flags, quick bool) {
 		gaps = append(gaps, at.Sub(t))
 		return http.StatusOK
 	}
-	defer rcv.Close()
-	env := benchkit.Env(db, benchkit.FreeAddr(), rcv.CertFile, "WEBHOOKD_FACILITY_RETRY_DELAYS=2s,4s")
-	srv := benchkit.Start(f.Bin, env)
-	defer srv.Stop()
-	app := benchkit.Run(f.Bin, env, "token", "--sub", "bench-app", "--client-id", "bench", "--facilities", "F-R")
-	pub := benchkit.Run(f.Bin, env, "token", "--sub", "bench-publisher", "--scope", "webhooks:publish")
-	c := benchkit.Client(4)
-	body := fmt.Sprintf(`{"url":%q,"events":["all"],"facilities":["F-R"],"secrets":["bench-secret"]}`, rcv.URL)
-	if st, b := benchkit.Do(c, "POST", srv.URL+"/api/v2/public/webhooks/facility", app, "application/json", []byte(body)); st != 201 {
-		benchkit.Fatalf("create webhook: %d %s", st, b)
-	}
+	r.hook("F-R")
 	n := 50
 	if quick {
 		n = 5
 	}
 	// One event every 100 ms: retries come due while other first attempts are being made.
 	benchkit.OpenLoop(10, time.Duration(n)*100*time.Millisecond, func(c *http.Client, i int) bool {
-		st, _, err := benchkit.TryDo(c, "POST", srv.URL+"/internal/events/facility", pub, "application/json",
-			[]byte(fmt.Sprintf(`{"eventType":"shift.created","facilityId":"F-R","data":{"n":%d}}`, i)))
-		return err == nil && st == 202
+		return r.publish(c, "F-R", fmt.Sprintf(`{"n":%d}`, i))
 	})
 	if !benchkit.Wait(context.Background(), time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return len(gaps) >= n }) {
 		benchkit.Fatalf("retries: %d of %d deliveries retried after a minute", len(gaps), n)
@@ -263,9 +227,58 @@ func retries(f benchkit.Flags, quick bool) {
 			within++
 		}
 	}
-	benchkit.Report(db.Kind, "retry 2 s after a failed attempt: p50 of the time it came after", ms(benchkit.Percentile(gaps, 50)), "ms", 0)
-	benchkit.Report(db.Kind, "retry 2 s after a failed attempt: latest", ms(benchkit.Percentile(gaps, 100)), "ms", 0)
-	benchkit.Report(db.Kind, fmt.Sprintf("retries within 2 s -10 %%..+10 %% + 1 s (%d retries)", len(gaps)), float64(within), "", float64(len(gaps)))
+	benchkit.Report(r.db.Kind, "retry 2 s after a failed attempt: p50 of the time it came after", ms(benchkit.Percentile(gaps, 50)), "ms", 0)
+	benchkit.Report(r.db.Kind, "retry 2 s after a failed attempt: latest", ms(benchkit.Percentile(gaps, 100)), "ms", 0)
+	benchkit.Report(r.db.Kind, fmt.Sprintf("retries within 2 s -10 %%..+10 %% + 1 s (%d retries)", len(gaps)), float64(within), "", float64(len(gaps)))
+}
+
+// run is webhookd on a fresh database with its defaults (and env), a receiver showing each
+// request's body to onBody, and the tokens of an application of facilities and of a publisher.
+type run struct {
+	db       *benchkit.Database
+	rcv      *benchkit.Receiver
+	srv      *benchkit.Server
+	app, pub string
+	c        *http.Client
+}
+
+func startRun(f benchkit.Flags, facilities string, onBody func([]byte, time.Time), env ...string) *run {
+	r := &run{db: benchkit.NewDatabase(f), c: benchkit.Client(4)}
+	r.rcv = benchkit.NewReceiver(r.db.Dir, onBody)
+	e := benchkit.Env(r.db, benchkit.FreeAddr(), r.rcv.CertFile, env...)
+	r.srv = benchkit.Start(f.Bin, e)
+	r.app = benchkit.Run(f.Bin, e, "token", "--sub", "bench-app", "--client-id", "bench", "--facilities", facilities)
+	r.pub = benchkit.Run(f.Bin, e, "token", "--sub", "bench-publisher", "--scope", "webhooks:publish")
+	return r
+}
+
+// close stops webhookd and the receiver and drops the database.
+func (r *run) close() {
+	r.srv.Stop()
+	r.rcv.Close()
+	r.db.Close()
+}
+
+// hook creates a facility webhook of every event of facility, to the receiver.
+func (r *run) hook(facility string) {
+	body := fmt.Sprintf(`{"url":%q,"events":["all"],"facilities":[%q],"secrets":["bench-secret"]}`, r.rcv.URL, facility)
+	if st, b := benchkit.Do(r.c, "POST", r.srv.URL+"/api/v2/public/webhooks/facility", r.app, "application/json", []byte(body)); st != 201 {
+		benchkit.Fatalf("create webhook: %d %s", st, b)
+	}
+}
+
+// publish publishes a shift.created event of facility with data, and tells whether it was
+// accepted (false on a timeout: more than the server can take).
+func (r *run) publish(c *http.Client, facility, data string) bool {
+	body := fmt.Sprintf(`{"eventType":"shift.created","facilityId":%q,"data":%s}`, facility, data)
+	st, b, err := benchkit.TryDo(c, "POST", r.srv.URL+"/internal/events/facility", r.pub, "application/json", []byte(body))
+	if err != nil {
+		return false
+	}
+	if st != 202 && os.Getenv("BENCH_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "publish: %d %s\n", st, b)
+	}
+	return st == 202
 }
 
 // commitRate is the database's bound on ingest: transactions of one small INSERT each committed
