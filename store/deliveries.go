@@ -85,6 +85,15 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *gorm.DB, rows []Delive
 			return err
 		}
 	}
+	return s.enqueueDeliveries(ctx, tx, rows, refs)
+}
+
+// enqueueDeliveries hands rows, already inserted in tx, to the engine in the same transaction:
+// refs, one per row (for their contexts), or when nil refs made from rows.
+func (s *Store) enqueueDeliveries(ctx context.Context, tx *gorm.DB, rows []Delivery, refs []DeliveryRef) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	if refs == nil {
 		refs = make([]DeliveryRef, len(rows))
 		for i, r := range rows {

@@ -20,7 +20,9 @@ import (
 // together as the next batch, in one transaction with a constant number of statements whatever
 // its size: at most one SELECT of the idempotency keys already used, one SELECT of the matching
 // webhooks and their secrets per kind of event (facility, user), one INSERT of the events, one
-// of the deliveries (per 1,000) and one insert of their jobs. A call arriving when nothing runs
+// of the deliveries (per 1,000) and one insert of their jobs. On PostgreSQL the values go as
+// arrays, so that each statement's text is the same for every batch size (pgx prepares it once per
+// connection), and one INSERT writes the events and their deliveries (see publish_pg.go). A call arriving when nothing runs
 // starts at once, alone. If a batch's transaction fails, each of its events is published again
 // alone, so that one that cannot be published fails by itself, with its own error.
 
@@ -70,7 +72,11 @@ func (s *Store) publishAlone(c *publishCall) (PublishResult, error) {
 func (s *Store) publishTx(ctx context.Context, calls []*publishCall) ([]PublishResult, error) {
 	outs := make([]PublishResult, len(calls))
 	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		used, err := eventsByKeys(tx, calls)
+		byKeys := eventsByKeys
+		if s.dialect == Postgres {
+			byKeys = eventsByKeysPG
+		}
+		used, err := byKeys(tx, calls)
 		if err != nil {
 			return err
 		}
@@ -148,6 +154,12 @@ func (s *Store) publishTx(ctx context.Context, calls []*publishCall) ([]PublishR
 			if j := dupOf[i]; j >= 0 {
 				outs[i] = PublishResult{EventID: outs[j].EventID, Deliveries: outs[j].Deliveries, Duplicate: true}
 			}
+		}
+		if s.dialect == Postgres {
+			if err := insertPublishedPG(tx, events, rows, s.cfg.FacilityMaxAttempts); err != nil {
+				return err
+			}
+			return s.enqueueDeliveries(ctx, tx, rows, refs)
 		}
 		if err := insertEvents(tx, events); err != nil {
 			return err
@@ -281,15 +293,25 @@ func publishTargetsOf(tx *gorm.DB, calls []*publishCall) (map[publishKey][]publi
 func readTargets(tx *gorm.DB, kind string, keys []publishKey, targets map[publishKey][]publishTarget) error {
 	var q strings.Builder
 	args := make([]any, 0, 3*len(keys)+2)
-	q.WriteString("WITH k (n, target, event) AS (VALUES ")
-	for i, k := range keys {
-		if i > 0 {
-			q.WriteByte(',')
+	postgres := tx.Dialector.Name() == string(Postgres)
+	if postgres {
+		targets, events := make([]string, len(keys)), make([]string, len(keys))
+		for i, k := range keys {
+			targets[i], events[i] = k.target, k.event
 		}
-		q.WriteString("(CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT))")
-		args = append(args, i, k.target, k.event)
+		q.WriteString(pgPublishKeys)
+		args = append(args, pgArray(targets), pgArray(events))
+	} else {
+		q.WriteString("WITH k (n, target, event) AS (VALUES ")
+		for i, k := range keys {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT))")
+			args = append(args, i, k.target, k.event)
+		}
+		q.WriteString(") ")
 	}
-	q.WriteString(") ")
 	if kind == EventKindFacility {
 		q.WriteString(publishMatchFacility)
 	} else {
@@ -297,7 +319,7 @@ func readTargets(tx *gorm.DB, kind string, keys []publishKey, targets map[publis
 	}
 	q.WriteString(publishMatchRest)
 	args = append(args, kind, FacilityEventAll)
-	if tx.Dialector.Name() == string(Postgres) {
+	if postgres {
 		q.WriteString(" FOR SHARE OF w")
 	}
 	rows, err := tx.Raw(q.String(), args...).Rows()
