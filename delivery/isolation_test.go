@@ -174,21 +174,29 @@ func TestSlowEndpointIsolation(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		base := c
 		base.queued, base.concurrency = 0, delivery.DefaultWebhookConcurrency
-		alone := measureIsolation(t, kind, base)
-		c.concurrency = -1
-		before := measureIsolation(t, kind, c)
-		c.concurrency = delivery.DefaultWebhookConcurrency
-		after := measureIsolation(t, kind, c)
-		t.Logf("%s, healthy webhook alone: %s", kind, alone)
-		t.Logf("%s, next to an endpoint taking %s/request with %d queued, %d workers: unbounded %s", kind, c.slow, c.queued, c.workers, before)
-		t.Logf("%s, the same bounded at %d attempts in flight per webhook: %s", kind, c.concurrency, after)
 		// Ratios in the same run (the machine is shared and noisy): the median, which the
 		// unbounded run spends waiting for a worker, must fall to less than a third, the p99
 		// below the unbounded one. The absolute figure (p99 < 1 s) holds on a machine
-		// that is not saturated; the README gives the measures.
-		if after.p50*3 > before.p50 || after.p99 >= before.p99 {
-			t.Errorf("healthy p50/p99 %s/%s with the bound, %s/%s without (%s/%s alone): want p50 < a third, p99 below",
-				after.p50, after.p99, before.p50, before.p99, alone.p50, alone.p99)
+		// that is not saturated; the README gives the measures. A machine saturated by other
+		// work can blur one measure: the three runs are made again once before failing.
+		for try := 1; ; try++ {
+			c := c
+			alone := measureIsolation(t, kind, base)
+			c.concurrency = -1
+			before := measureIsolation(t, kind, c)
+			c.concurrency = delivery.DefaultWebhookConcurrency
+			after := measureIsolation(t, kind, c)
+			t.Logf("%s, try %d, healthy webhook alone: %s", kind, try, alone)
+			t.Logf("%s, next to an endpoint taking %s/request with %d queued, %d workers: unbounded %s", kind, c.slow, c.queued, c.workers, before)
+			t.Logf("%s, the same bounded at %d attempts in flight per webhook: %s", kind, c.concurrency, after)
+			if after.p50*3 <= before.p50 && after.p99 < before.p99 {
+				return
+			}
+			if try == 2 {
+				t.Errorf("healthy p50/p99 %s/%s with the bound, %s/%s without (%s/%s alone): want p50 < a third, p99 below",
+					after.p50, after.p99, before.p50, before.p99, alone.p50, alone.p99)
+				return
+			}
 		}
 	})
 }
