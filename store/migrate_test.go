@@ -115,3 +115,27 @@ func TestDeliveriesIndexedByWebhookCreatedID(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliveriesLeaveRoomForUpdates checks that migration 7 leaves room on PostgreSQL's pages
+// of deliveries, so that their status updates stay on the page (HOT updates, no index entry),
+// and that SQLite, which has no such setting, records the step all the same.
+func TestDeliveriesLeaveRoomForUpdates(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+		ctx := context.Background()
+		st := testdb.Open(t, kind, store.Config{})
+		if v, err := st.SchemaVersion(ctx); err != nil || v < 7 {
+			t.Fatalf("schema version %d, %v", v, err)
+		}
+		if kind != testdb.Postgres {
+			return
+		}
+		var opts []string
+		if err := st.DB().Raw(`SELECT unnest(reloptions) FROM pg_class
+			WHERE oid = (quote_ident(current_schema()) || '.deliveries')::regclass`).Scan(&opts).Error; err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(opts, ",") != "fillfactor=70" {
+			t.Errorf("deliveries' options: %q, want fillfactor=70", opts)
+		}
+	})
+}
