@@ -1,21 +1,12 @@
 package store
 
-import (
-	"strings"
-
-	"github.com/jackc/pgx/v5/pgtype"
-)
+import "strings"
 
 // Statements over a batch of rows take the batch as PostgreSQL arrays (one parameter per
 // column, unnest or = ANY), so that their text does not depend on the batch's size: each
 // connection prepares and plans them once, whatever the sizes of the batches that follow.
-// SQLite has no arrays; there the rows are spelled out as a VALUES list or an IN list.
-
-// pgArray is v as a one-dimensional PostgreSQL array parameter. GORM passes it to the driver
-// as one value (it would spell a Go slice out as a list of parameters).
-func pgArray[T any](v []T) pgtype.Array[T] {
-	return pgtype.Array[T]{Elements: v, Dims: []pgtype.ArrayDimension{{Length: int32(len(v)), LowerBound: 1}}, Valid: true}
-}
+// SQLite has no arrays; there the rows are spelled out as a VALUES list or an IN list. pgArray
+// (publish_pg.go) makes the array arguments.
 
 // anyOf returns the condition "column is one of values", and its arguments: one array
 // parameter on PostgreSQL, an IN list on SQLite.
