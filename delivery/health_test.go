@@ -152,6 +152,9 @@ func TestSustainedFailureDisablesWebhook(t *testing.T) {
 		for i := range 11 {
 			manual(t, st, album, other.ID)
 			flaky.wait(t, 10*time.Second)
+			// Each outcome is recorded before the next attempt: the success must come after the
+			// first five failures and before the last five, also on a machine slow to record.
+			waitAll(other.ID)
 			if i == 4 {
 				time.Sleep(time.Second)
 			}

@@ -82,9 +82,10 @@ func TestFirstAttemptFollowsCommit(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		slices.Sort(lat)
-		// Generous bounds for a loaded CI machine; `make bench` measures the real figures.
-		if p50 := lat[events/2]; p50 > 100*time.Millisecond {
-			t.Errorf("median event -> first attempt %s, want <= 100ms (all: %v)", p50, lat)
+		// Generous bounds for a loaded CI machine (a first attempt that waited for a poll would
+		// take up to a minute); `make bench` measures the real figures.
+		if p50 := lat[events/2]; p50 > 500*time.Millisecond {
+			t.Errorf("median event -> first attempt %s, want <= 500ms (all: %v)", p50, lat)
 		}
 		t.Logf("event -> first attempt: p50 %s, max %s", lat[events/2], lat[events-1])
 	})
