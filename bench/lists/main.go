@@ -144,11 +144,12 @@ func jsonField(b []byte, key string) string {
 // straight into the database, and their trigger counters, then settles the database as a
 // production one is between bulk changes, so that the measurement that follows is of the list
 // and not of the aftermath of a bulk load:
-//   - PostgreSQL: VACUUM (ANALYZE) of the tables written, as autovacuum would after the insert
-//     threshold (on a server running it; the development server has autovacuum off, so without
-//     it the freshly loaded rows are never vacuumed), then CHECKPOINT, so that the checkpoint
-//     the load's WAL requested (observed in pg_stat_bgwriter: it started during the seed and
-//     went on writing through the measurement) is done before the first request.
+//   - PostgreSQL: VACUUM (ANALYZE) of the tables written, as autovacuum does once the insert
+//     threshold is passed: on a stock server it would otherwise start within its naptime,
+//     during the measurement; on the development server, whose autovacuum is off, the loaded
+//     rows would never be vacuumed. Then CHECKPOINT, so that the checkpoint the load's WAL
+//     requested (pg_stat_bgwriter: it started during the seed and went on writing through the
+//     measurement) is done before the first request.
 //   - SQLite: ANALYZE, then a checkpoint of the WAL into the database file.
 func seed(d *benchkit.Database, album string, perWebhook int) {
 	db := d.Open()
