@@ -1,12 +1,21 @@
 package store
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
 
 // Statements over a batch of rows take the batch as PostgreSQL arrays (one parameter per
 // column, unnest or = ANY), so that their text does not depend on the batch's size: each
-// connection prepares and plans them once, whatever the sizes of the batches that follow.
-// SQLite has no arrays; there the rows are spelled out as a VALUES list or an IN list. pgArray
-// (publish_pg.go) makes the array arguments.
+// connection parses and prepares them once, whatever the sizes of the batches that follow.
+// SQLite has no arrays; there the rows are spelled out as a VALUES list or an IN list.
+
+// pgArray is v as a one-dimensional PostgreSQL array argument. (GORM would expand a slice into
+// a list of arguments; it passes this struct on, and pgx encodes it in binary.)
+func pgArray[T any](v []T) pgtype.Array[T] {
+	return pgtype.Array[T]{Elements: v, Dims: []pgtype.ArrayDimension{{Length: int32(len(v)), LowerBound: 1}}, Valid: true}
+}
 
 // anyOf returns the condition "column is one of values", and its arguments: one array
 // parameter on PostgreSQL, an IN list on SQLite.

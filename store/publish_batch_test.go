@@ -101,14 +101,24 @@ func (f *batchFixture) publishTogether(t *testing.T, ins []store.PublishInput) (
 	var gates sync.WaitGroup
 	for range store.PublishBatches(f.st) {
 		gates.Add(1)
+		done := make(chan struct{})
 		go func() {
 			defer gates.Done()
+			defer close(done)
 			if _, err := f.st.PublishEvent(context.Background(), store.PublishInput{Kind: store.EventKindFacility,
 				EventType: "shift.created", FacilityID: "GATE", Data: json.RawMessage(`{}`), Publisher: "app"}); err != nil {
 				t.Errorf("held publish: %v", err)
 			}
 		}()
-		<-f.enq.held // in its own batch, held
+		// In its own batch, held; a publish that fails before the gate ends the test instead of
+		// hanging it.
+		select {
+		case <-f.enq.held:
+		case <-done:
+			t.Fatal("the held publish returned before reaching the gate")
+		case <-time.After(10 * time.Second):
+			t.Fatal("the held publish did not reach the gate in 10 s")
+		}
 	}
 	results, errs := make([]store.PublishResult, len(ins)), make([]error, len(ins))
 	var wg sync.WaitGroup

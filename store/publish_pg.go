@@ -5,19 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 )
 
 // On PostgreSQL a batch's values travel as arrays (unnest), so each statement's text is the same
 // whatever the batch's size: pgx prepares it once per connection instead of once per size, and
 // the events and their deliveries are inserted by one statement.
-
-// pgArray is v as a one-dimensional PostgreSQL array argument. (GORM would expand a slice into
-// a list of arguments; it passes this struct on, and pgx encodes it in binary.)
-func pgArray[T any](v []T) pgtype.Array[T] {
-	return pgtype.Array[T]{Elements: v, Dims: []pgtype.ArrayDimension{{Length: int32(len(v)), LowerBound: 1}}, Valid: true}
-}
 
 // pgEventsByKeys is eventsByKeys on PostgreSQL: the publishers and keys go as two arrays.
 const pgEventsByKeys = `SELECT e.publisher, e.idempotency_key, e.id, e.deliveries FROM events e
