@@ -70,14 +70,13 @@ func (s *Store) loadAttempts(ctx context.Context, ids []string) (map[string]Atte
 		NotBefore        *time.Time
 		PaceMS           *int64 `gorm:"column:pace_ms"`
 	}
-	cond, condArgs := s.anyOf("d.id", ids)
 	err := s.db.WithContext(ctx).Raw(`SELECT d.*,
 		(SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = d.id) AS recorded,
 		CASE WHEN d.family = ? THEN (SELECT w.enabled FROM album_webhooks w WHERE w.id = d.webhook_id)
 			ELSE (SELECT w.enabled FROM facility_webhooks w WHERE w.id = d.webhook_id) END AS hook_enabled,
 		h.failing_since, h.failed_deliveries, h.not_before, h.pace_ms
 		FROM deliveries d LEFT JOIN webhook_health h ON h.webhook_id = d.webhook_id
-		WHERE `+cond, append([]any{FamilyKheops}, condArgs...)...).Scan(&rows).Error
+		WHERE d.id IN ?`, FamilyKheops, ids).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
 	}
@@ -180,87 +179,49 @@ func (s *Store) writeAttempts(tx *gorm.DB, outcomes []AttemptOutcome) (map[attem
 		WHERE (SELECT TRUE FROM deliveries d WHERE d.id = v.delivery_id)
 		ON CONFLICT (delivery_id, attempt) DO NOTHING RETURNING delivery_id, attempt`
 	const set = `status = v.delivery_status, resend = CASE WHEN v.resend = 1 THEN FALSE ELSE deliveries.resend END`
+	values, args := s.outcomeValues(outcomes)
+	q := values + " " + insert
+	if s.dialect == Postgres {
+		q = values + ", ins AS (" + insert + "), upd AS (UPDATE deliveries SET " + set +
+			" FROM ins JOIN v ON v.delivery_id = ins.delivery_id AND v.attempt = ins.attempt WHERE deliveries.id = ins.delivery_id)" +
+			" SELECT delivery_id, attempt FROM ins"
+	}
 	var rows []struct {
 		DeliveryID string
 		Attempt    int
 	}
-	if s.dialect == Postgres {
-		// One statement of fixed text: the outcomes as arrays, the insert, and the update of the
-		// deliveries whose attempt was inserted.
-		q := `WITH v (delivery_id, attempt, status, error, duration_ms, response_body, created_at, delivery_status, resend) AS (
-			SELECT * FROM unnest(?::text[], ?::integer[], ?::integer[], ?::text[], ?::bigint[], ?::text[], ?::timestamptz[], ?::text[], ?::integer[])),
-			ins AS (` + insert + `),
-			upd AS (UPDATE deliveries SET ` + set + ` FROM ins JOIN v ON v.delivery_id = ins.delivery_id AND v.attempt = ins.attempt
-				WHERE deliveries.id = ins.delivery_id)
-			SELECT delivery_id, attempt FROM ins`
-		if err := tx.Raw(q, outcomeArrays(outcomes)...).Scan(&rows).Error; err != nil {
-			return nil, fmt.Errorf("record attempts: %w", err)
-		}
-		inserted := make(map[attemptKey]bool, len(rows))
-		for _, r := range rows {
-			inserted[attemptKey{r.DeliveryID, r.Attempt}] = true
-		}
-		return inserted, nil
-	}
-	// SQLite has neither arrays nor an INSERT in a WITH: the outcomes are a VALUES list, and a
-	// second statement updates the deliveries of the attempts inserted.
-	values, args := outcomeValues(outcomes)
-	if err := tx.Raw(values+" "+insert, args...).Scan(&rows).Error; err != nil {
+	if err := tx.Raw(q, args...).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("record attempts: %w", err)
 	}
 	inserted := make(map[attemptKey]bool, len(rows))
 	for _, r := range rows {
 		inserted[attemptKey{r.DeliveryID, r.Attempt}] = true
 	}
-	if len(rows) == 0 {
+	if s.dialect == Postgres || len(rows) == 0 {
 		return inserted, nil
 	}
+	// SQLite has no INSERT in a WITH: a second statement updates the deliveries of the attempts
+	// inserted.
 	updates := make([]AttemptOutcome, 0, len(rows))
 	for _, o := range outcomes {
 		if inserted[attemptKey{o.Attempt.DeliveryID, o.Attempt.Attempt}] {
 			updates = append(updates, o)
 		}
 	}
-	values, args = outcomeValues(updates)
+	values, args = s.outcomeValues(updates)
 	if err := tx.Exec(values+" UPDATE deliveries SET "+set+" FROM v WHERE deliveries.id = v.delivery_id", args...).Error; err != nil {
 		return nil, fmt.Errorf("update deliveries: %w", err)
 	}
 	return inserted, nil
 }
 
-// outcomeArrays returns the columns of v (see writeAttempts) as PostgreSQL arrays.
-func outcomeArrays(outcomes []AttemptOutcome) []any {
-	n := len(outcomes)
-	var (
-		ids, errs, bodies, statuses = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		attempts, codes, resends    = make([]int32, n), make([]int32, n), make([]int32, n)
-		durations                   = make([]int64, n)
-		created                     = make([]time.Time, n)
-	)
-	for i, o := range outcomes {
-		a := o.Attempt
-		ids[i], attempts[i], codes[i], errs[i], durations[i], bodies[i] = a.DeliveryID, int32(a.Attempt), int32(a.Status), a.Error, a.DurationMS, a.ResponseBody
-		created[i], statuses[i] = attemptTime(a), o.Status
-		if o.Resend {
-			resends[i] = 1
-		}
+// outcomeValues returns "WITH v (...) AS (VALUES ...)" holding outcomes, and its arguments.
+func (s *Store) outcomeValues(outcomes []AttemptOutcome) (string, []any) {
+	// PostgreSQL types the parameters of a VALUES list as text; SQLite keeps what it is given.
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	if s.dialect == Postgres {
+		row = "(?::text, ?::integer, ?::integer, ?::text, ?::bigint, ?::text, ?::timestamptz, ?::text, ?::integer)"
 	}
-	return []any{pgArray(ids), pgArray(attempts), pgArray(codes), pgArray(errs), pgArray(durations), pgArray(bodies),
-		pgArray(created), pgArray(statuses), pgArray(resends)}
-}
-
-// attemptTime is when the attempt was made (now when unset), in UTC.
-func attemptTime(a DeliveryAttempt) time.Time {
-	if a.CreatedAt.IsZero() {
-		return time.Now().UTC()
-	}
-	return a.CreatedAt.UTC()
-}
-
-// outcomeValues returns "WITH v (...) AS (VALUES ...)" holding outcomes, and its arguments
-// (SQLite).
-func outcomeValues(outcomes []AttemptOutcome) (string, []any) {
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	var q strings.Builder
 	q.Grow(120 + len(outcomes)*(len(row)+1))
 	q.WriteString("WITH v (delivery_id, attempt, status, error, duration_ms, response_body, created_at, delivery_status, resend) AS (VALUES ")
@@ -271,11 +232,14 @@ func outcomeValues(outcomes []AttemptOutcome) (string, []any) {
 		}
 		q.WriteString(row)
 		a := o.Attempt
+		if a.CreatedAt.IsZero() {
+			a.CreatedAt = time.Now()
+		}
 		resend := 0
 		if o.Resend {
 			resend = 1
 		}
-		args = append(args, a.DeliveryID, a.Attempt, a.Status, a.Error, a.DurationMS, a.ResponseBody, attemptTime(a), o.Status, resend)
+		args = append(args, a.DeliveryID, a.Attempt, a.Status, a.Error, a.DurationMS, a.ResponseBody, a.CreatedAt.UTC(), o.Status, resend)
 	}
 	q.WriteString(")")
 	return q.String(), args
