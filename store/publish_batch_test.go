@@ -92,9 +92,10 @@ func newBatchFixture(t *testing.T, kind testdb.Kind) *batchFixture {
 }
 
 // publishTogether publishes ins in one batch: it occupies every batch slot with a publish held
-// by the gate, starts ins (caller i's context carries callerKey i), waits until all of them wait
-// for a batch, and opens the gate. It returns each caller's result and error, and the number of
-// statements run once the gate opened (the batch's, the held publishes having run theirs).
+// by the gate, starts ins one after the other, each once the one before waits for a batch
+// (caller i's context carries callerKey i), and opens the gate. It returns each caller's result
+// and error, and the number of statements run once the gate opened (the batch's, the held
+// publishes having run theirs).
 func (f *batchFixture) publishTogether(t *testing.T, ins []store.PublishInput) ([]store.PublishResult, []error, int64) {
 	t.Helper()
 	f.enq.release = make(chan struct{})
@@ -122,19 +123,21 @@ func (f *batchFixture) publishTogether(t *testing.T, ins []store.PublishInput) (
 	}
 	results, errs := make([]store.PublishResult, len(ins)), make([]error, len(ins))
 	var wg sync.WaitGroup
+	deadline := time.Now().Add(10 * time.Second)
 	for i, in := range ins {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			results[i], errs[i] = f.st.PublishEvent(context.WithValue(context.Background(), callerKey{}, i), in)
 		}()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for store.PublishPending(f.st) < len(ins) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d publishes wait for a batch after 10 s", store.PublishPending(f.st), len(ins))
+		// Each caller waits for the batch before the next one starts, so that the batch holds
+		// them in the order of ins (the first of two callers with one key records the event).
+		for store.PublishPending(f.st) < i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d publishes wait for a batch after 10 s", store.PublishPending(f.st), i+1)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
 	}
 	f.counter.Reset()
 	close(f.enq.release)
