@@ -72,11 +72,7 @@ func (s *Store) publishAlone(c *publishCall) (PublishResult, error) {
 func (s *Store) publishTx(ctx context.Context, calls []*publishCall) ([]PublishResult, error) {
 	outs := make([]PublishResult, len(calls))
 	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		byKeys := eventsByKeys
-		if s.dialect == Postgres {
-			byKeys = eventsByKeysPG
-		}
-		used, err := byKeys(tx, calls)
+		used, err := s.eventsByKeys(tx, calls)
 		if err != nil {
 			return err
 		}
@@ -177,35 +173,16 @@ type idempotency struct{ publisher, key string }
 
 // eventsByKeys reads, in one statement, the events that already hold the idempotency keys of
 // calls.
-func eventsByKeys(tx *gorm.DB, calls []*publishCall) (map[idempotency]Event, error) {
-	byPublisher := map[string][]any{}
-	var publishers []string
-	for _, c := range calls {
-		if c.In.IdempotencyKey == nil {
-			continue
-		}
-		if _, ok := byPublisher[c.In.Publisher]; !ok {
-			publishers = append(publishers, c.In.Publisher)
-		}
-		byPublisher[c.In.Publisher] = append(byPublisher[c.In.Publisher], *c.In.IdempotencyKey)
+func (s *Store) eventsByKeys(tx *gorm.DB, calls []*publishCall) (map[idempotency]Event, error) {
+	keysQuery := eventsByKeysQuery
+	if s.dialect == Postgres {
+		keysQuery = eventsByKeysQueryPG
 	}
-	if len(publishers) == 0 {
+	q, args := keysQuery(calls)
+	if q == "" {
 		return nil, nil
 	}
-	var (
-		q    strings.Builder
-		args []any
-	)
-	q.WriteString("SELECT publisher, idempotency_key, id, deliveries FROM events WHERE ")
-	for i, p := range publishers {
-		if i > 0 {
-			q.WriteString(" OR ")
-		}
-		keys := byPublisher[p]
-		q.WriteString("(publisher = ? AND idempotency_key IN (?" + strings.Repeat(",?", len(keys)-1) + "))")
-		args = append(append(args, p), keys...)
-	}
-	rows, err := tx.Raw(q.String(), args...).Rows()
+	rows, err := tx.Raw(q, args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("read events by idempotency key: %w", err)
 	}
@@ -225,6 +202,39 @@ func eventsByKeys(tx *gorm.DB, calls []*publishCall) (map[idempotency]Event, err
 		return nil, fmt.Errorf("read events by idempotency key: %w", err)
 	}
 	return used, nil
+}
+
+// eventsByKeysQuery returns the statement of eventsByKeys and its arguments, "" when no call
+// has a key: one condition per publisher, its keys as an IN list.
+func eventsByKeysQuery(calls []*publishCall) (string, []any) {
+	byPublisher := map[string][]any{}
+	var publishers []string
+	for _, c := range calls {
+		if c.In.IdempotencyKey == nil {
+			continue
+		}
+		if _, ok := byPublisher[c.In.Publisher]; !ok {
+			publishers = append(publishers, c.In.Publisher)
+		}
+		byPublisher[c.In.Publisher] = append(byPublisher[c.In.Publisher], *c.In.IdempotencyKey)
+	}
+	if len(publishers) == 0 {
+		return "", nil
+	}
+	var (
+		q    strings.Builder
+		args []any
+	)
+	q.WriteString("SELECT publisher, idempotency_key, id, deliveries FROM events WHERE ")
+	for i, p := range publishers {
+		if i > 0 {
+			q.WriteString(" OR ")
+		}
+		keys := byPublisher[p]
+		q.WriteString("(publisher = ? AND idempotency_key IN (?" + strings.Repeat(",?", len(keys)-1) + "))")
+		args = append(append(args, p), keys...)
+	}
+	return q.String(), args
 }
 
 // publishKey is what selects an event's webhooks: its kind, its target (a facility id, or for

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,14 +11,14 @@ import (
 // whatever the batch's size: pgx prepares it once per connection instead of once per size, and
 // the events and their deliveries are inserted by one statement.
 
-// pgEventsByKeys is eventsByKeys on PostgreSQL: the publishers and keys go as two arrays.
+// pgEventsByKeys is the statement of eventsByKeysQueryPG.
 const pgEventsByKeys = `SELECT e.publisher, e.idempotency_key, e.id, e.deliveries FROM events e
 	JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS k (publisher, key)
 	ON e.publisher = k.publisher AND e.idempotency_key = k.key`
 
-// eventsByKeysPG reads, in one statement, the events that already hold the idempotency keys of
-// calls (PostgreSQL).
-func eventsByKeysPG(tx *gorm.DB, calls []*publishCall) (map[idempotency]Event, error) {
+// eventsByKeysQueryPG is eventsByKeysQuery on PostgreSQL: the publishers and keys go as two
+// arrays, so the statement's text is the same whatever the batch.
+func eventsByKeysQueryPG(calls []*publishCall) (string, []any) {
 	var publishers, keys []string
 	for _, c := range calls {
 		if c.In.IdempotencyKey != nil {
@@ -27,28 +26,9 @@ func eventsByKeysPG(tx *gorm.DB, calls []*publishCall) (map[idempotency]Event, e
 		}
 	}
 	if len(keys) == 0 {
-		return nil, nil
+		return "", nil
 	}
-	rows, err := tx.Raw(pgEventsByKeys, pgArray(publishers), pgArray(keys)).Rows()
-	if err != nil {
-		return nil, fmt.Errorf("read events by idempotency key: %w", err)
-	}
-	used := map[idempotency]Event{}
-	for rows.Next() {
-		var (
-			k  idempotency
-			ev Event
-		)
-		if err := rows.Scan(&k.publisher, &k.key, &ev.ID, &ev.Deliveries); err != nil {
-			_ = rows.Close()
-			return nil, fmt.Errorf("read events by idempotency key: %w", err)
-		}
-		used[k] = ev
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("read events by idempotency key: %w", err)
-	}
-	return used, nil
+	return pgEventsByKeys, []any{pgArray(publishers), pgArray(keys)}
 }
 
 // pgPublishKeys makes readTargets' k (n, target, event) of two arrays on PostgreSQL.
