@@ -10,7 +10,7 @@ import (
 
 // facilityWebhook creates the facility webhook the store tests publish to: application "app",
 // every event of facility P-1, with secrets.
-func facilityWebhook(t *testing.T, st *store.Store, secrets ...string) store.FacilityWebhook {
+func facilityWebhook(t testing.TB, st *store.Store, secrets ...string) store.FacilityWebhook {
 	t.Helper()
 	w, err := st.CreateFacilityWebhook(context.Background(), store.FacilityWebhook{Kind: store.FamilyFacility, ClientID: "app",
 		URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"}, Secrets: secrets})

@@ -123,7 +123,6 @@ func (f *batchFixture) publishTogether(t *testing.T, ins []store.PublishInput) (
 	}
 	results, errs := make([]store.PublishResult, len(ins)), make([]error, len(ins))
 	var wg sync.WaitGroup
-	deadline := time.Now().Add(10 * time.Second)
 	for i, in := range ins {
 		wg.Add(1)
 		go func() {
@@ -132,12 +131,7 @@ func (f *batchFixture) publishTogether(t *testing.T, ins []store.PublishInput) (
 		}()
 		// Each caller waits for the batch before the next one starts, so that the batch holds
 		// them in the order of ins (the first of two callers with one key records the event).
-		for store.PublishPending(f.st) < i+1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d publishes wait for a batch after 10 s", store.PublishPending(f.st), i+1)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitPending(t, "publishes", func() int { return store.PublishPending(f.st) }, i+1)
 	}
 	f.counter.Reset()
 	close(f.enq.release)

@@ -18,11 +18,7 @@ func BenchmarkPublishConcurrent(b *testing.B) {
 	for _, kind := range testdb.Kinds(b) {
 		b.Run(string(kind), func(b *testing.B) {
 			st := testdb.Open(b, kind, store.Config{})
-			if _, err := st.CreateFacilityWebhook(context.Background(), store.FacilityWebhook{Kind: store.FamilyFacility,
-				ClientID: "app", URL: "https://r.example.org", Events: []string{"all"}, Facilities: []string{"P-1"},
-				Secrets: []string{"s"}}); err != nil {
-				b.Fatal(err)
-			}
+			facilityWebhook(b, st, "s")
 			var n atomic.Int64
 			b.ResetTimer()
 			var wg sync.WaitGroup
