@@ -172,23 +172,21 @@ func measureIsolation(t *testing.T, kind testdb.Kind, c isolationCase) isolation
 func TestSlowEndpointIsolation(t *testing.T) {
 	c := isolationCase{workers: 20, slow: time.Second, queued: 60, every: 50 * time.Millisecond, window: 2 * time.Second}
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
-		base := c
+		base, unbounded, bounded := c, c, c
 		base.queued, base.concurrency = 0, delivery.DefaultWebhookConcurrency
+		unbounded.concurrency, bounded.concurrency = -1, delivery.DefaultWebhookConcurrency
 		// Ratios in the same run (the machine is shared and noisy): the median, which the
 		// unbounded run spends waiting for a worker, must fall to less than a third, the p99
 		// below the unbounded one. The absolute figure (p99 < 1 s) holds on a machine
 		// that is not saturated; the README gives the measures. A machine saturated by other
 		// work can blur one measure: the three runs are made again once before failing.
 		for try := 1; ; try++ {
-			c := c
 			alone := measureIsolation(t, kind, base)
-			c.concurrency = -1
-			before := measureIsolation(t, kind, c)
-			c.concurrency = delivery.DefaultWebhookConcurrency
-			after := measureIsolation(t, kind, c)
+			before := measureIsolation(t, kind, unbounded)
+			after := measureIsolation(t, kind, bounded)
 			t.Logf("%s, try %d, healthy webhook alone: %s", kind, try, alone)
 			t.Logf("%s, next to an endpoint taking %s/request with %d queued, %d workers: unbounded %s", kind, c.slow, c.queued, c.workers, before)
-			t.Logf("%s, the same bounded at %d attempts in flight per webhook: %s", kind, c.concurrency, after)
+			t.Logf("%s, the same bounded at %d attempts in flight per webhook: %s", kind, bounded.concurrency, after)
 			if after.p50*3 <= before.p50 && after.p99 < before.p99 {
 				return
 			}

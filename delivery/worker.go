@@ -65,10 +65,9 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	// The webhook's bound of attempts in flight comes first: over it, the job is snoozed
 	// without a read (jobs queued before args carried the webhook are bounded after it).
 	var release func(took time.Duration)
-	var took time.Duration // of the request, 0 when none was made
 	defer func() {
 		if release != nil {
-			release(took)
+			release(0) // returned before making the request
 		}
 	}()
 	if args.WebhookID != "" {
@@ -119,10 +118,9 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	}
 	start := time.Now()
 	res := e.send(ctx, in.Delivery, n)
-	took = time.Since(start)
 	// The endpoint is done with this attempt: its slot goes back before the attempt is
 	// recorded, so the bound counts requests in flight, not the recording's wait for its batch.
-	release(took)
+	release(time.Since(start))
 	release = nil
 	if ctx.Err() != nil {
 		// Shutting down (or the job ran out of time): nothing is recorded, River runs the
