@@ -85,6 +85,10 @@ type Config struct {
 	// FetchCooldown is the shortest time between two fetches of due attempts
 	// (WEBHOOKD_FETCH_COOLDOWN, default 10ms).
 	FetchCooldown time.Duration
+	// DirectQueue bounds the first attempts that the process publishing them makes itself,
+	// without the queue's fetch, on PostgreSQL (WEBHOOKD_DIRECT_QUEUE, default 10000; 0 turns
+	// this direct dispatch off). See the README's "Delivery engine".
+	DirectQueue int
 	// DBMaxConns bounds the database connection pool (WEBHOOKD_DB_MAX_CONNS, default 25 on
 	// PostgreSQL, 4 on SQLite); idle connections are kept, up to the same number.
 	DBMaxConns int
@@ -150,6 +154,13 @@ func Parse(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
+	atLeast0 := func(key, def string) int {
+		n, err := strconv.Atoi(get(key, def))
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("%s: want an integer >= 0, got %q", key, get(key, def)))
+		}
+		return n
+	}
 	c := Config{
 		Addr:                get("WEBHOOKD_ADDR", ":8080"),
 		DataDir:             get("WEBHOOKD_DATA_DIR", "./data"),
@@ -170,6 +181,7 @@ func Parse(getenv func(string) string) (Config, error) {
 		Workers:             count("WEBHOOKD_WORKERS", "400"),
 		PollInterval:        duration("WEBHOOKD_POLL_INTERVAL", "500ms"),
 		FetchCooldown:       duration("WEBHOOKD_FETCH_COOLDOWN", "10ms"),
+		DirectQueue:         atLeast0("WEBHOOKD_DIRECT_QUEUE", "10000"),
 	}
 	if get("WEBHOOKD_DB_MAX_CONNS", "") != "" {
 		c.DBMaxConns = count("WEBHOOKD_DB_MAX_CONNS", "")

@@ -31,7 +31,7 @@ func TestParse(t *testing.T) {
 				if len(c.FacilityRetryDelays) != 3 || c.FacilityRetryDelays[2] != time.Hour {
 					t.Errorf("facility delays: %v", c.FacilityRetryDelays)
 				}
-				if c.Workers != 400 || c.PollInterval != 500*time.Millisecond || c.FetchCooldown != 10*time.Millisecond || c.DBMaxConns != 0 {
+				if c.Workers != 400 || c.PollInterval != 500*time.Millisecond || c.FetchCooldown != 10*time.Millisecond || c.DBMaxConns != 0 || c.DirectQueue != 10000 {
 					t.Errorf("engine: %d workers, poll %v, cooldown %v, %d connections", c.Workers, c.PollInterval, c.FetchCooldown, c.DBMaxConns)
 				}
 				if c.SQLitePath() != "data/webhookd.db" {
@@ -50,6 +50,7 @@ func TestParse(t *testing.T) {
 				"WEBHOOKD_POLL_INTERVAL":       "2s",
 				"WEBHOOKD_FETCH_COOLDOWN":      "50ms",
 				"WEBHOOKD_DB_MAX_CONNS":        "12",
+				"WEBHOOKD_DIRECT_QUEUE":        "0",
 			},
 			check: func(t *testing.T, c Config) {
 				want := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -62,7 +63,7 @@ func TestParse(t *testing.T) {
 				if len(c.KheopsRetryDelays) != 2 {
 					t.Errorf("delays %v", c.KheopsRetryDelays)
 				}
-				if c.Workers != 7 || c.PollInterval != 2*time.Second || c.FetchCooldown != 50*time.Millisecond || c.DBMaxConns != 12 {
+				if c.Workers != 7 || c.PollInterval != 2*time.Second || c.FetchCooldown != 50*time.Millisecond || c.DBMaxConns != 12 || c.DirectQueue != 0 {
 					t.Errorf("engine: %d workers, poll %v, cooldown %v, %d connections", c.Workers, c.PollInterval, c.FetchCooldown, c.DBMaxConns)
 				}
 			},

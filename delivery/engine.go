@@ -55,6 +55,10 @@ type EngineConfig struct {
 	// WebhookConcurrency bounds the attempts in flight per webhook in this process (default
 	// DefaultWebhookConcurrency; negative for no bound).
 	WebhookConcurrency int
+	// DirectQueue bounds the first attempts made by direct dispatch (see direct.go) waiting or
+	// in flight at once, on PostgreSQL (default DefaultDirectQueue; negative turns direct
+	// dispatch off: every attempt goes through River).
+	DirectQueue int
 	// DisableAfter is how long every attempt of a webhook may fail (with at least
 	// DisableMinDeliveries deliveries ended failed) before it is disabled (default
 	// DefaultDisableAfter).
@@ -90,6 +94,10 @@ type Engine struct {
 	started atomic.Bool
 	// limit bounds the attempts in flight per webhook.
 	limit *limiter
+	// direct queues the first attempts made without River (nil when off: SQLite, DirectQueue < 0).
+	direct *direct
+	// cancelDirect cancels the attempts of direct dispatch (Stop).
+	cancelDirect context.CancelFunc
 }
 
 var _ store.Enqueuer = (*Engine)(nil)
@@ -121,6 +129,9 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	if cfg.WebhookConcurrency == 0 {
 		cfg.WebhookConcurrency = DefaultWebhookConcurrency
 	}
+	if cfg.DirectQueue == 0 {
+		cfg.DirectQueue = DefaultDirectQueue
+	}
 	if cfg.DisableAfter <= 0 {
 		cfg.DisableAfter = DefaultDisableAfter
 	}
@@ -132,6 +143,9 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, store: st, queue: queue, log: cfg.Logger, limit: newLimiter(cfg.WebhookConcurrency)}
+	if st.Dialect() == store.Postgres && cfg.DirectQueue > 0 {
+		e.direct = newDirect(cfg.DirectQueue)
+	}
 	if cfg.Tracer != nil {
 		e.tracer = cfg.Tracer.Tracer("github.com/webhookd/webhookd/delivery")
 	}
@@ -150,7 +164,7 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 		// A job outlives its request by a margin for recording it; it is considered lost only
 		// after that (River requires RescueStuckJobsAfter > JobTimeout).
 		JobTimeout:           cfg.Timeout + 10*time.Second,
-		RescueStuckJobsAfter: max(cfg.RescueAfter, cfg.Timeout+11*time.Second),
+		RescueStuckJobsAfter: e.rescueAfter(),
 		Logger:               cfg.Logger.With("component", "river"),
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
@@ -164,6 +178,12 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	}
 	e.client = client
 	return e, nil
+}
+
+// rescueAfter is how long a job may run before River's rescuer makes its attempt again (River
+// requires more than JobTimeout).
+func (e *Engine) rescueAfter() time.Duration {
+	return max(e.cfg.RescueAfter, e.cfg.Timeout+11*time.Second)
 }
 
 // Migrate creates or upgrades the queue's tables.
@@ -183,6 +203,15 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.client.Start(ctx); err != nil {
 		return fmt.Errorf("delivery: start: %w", err)
 	}
+	if e.direct != nil {
+		// The attempts outlive ctx (as River's do): Stop ends them.
+		var dctx context.Context
+		dctx, e.cancelDirect = context.WithCancel(context.WithoutCancel(ctx))
+		for range e.cfg.Workers {
+			e.direct.wg.Add(1)
+			go e.runDirect(dctx)
+		}
+	}
 	e.started.Store(true)
 	return nil
 }
@@ -191,6 +220,7 @@ func (e *Engine) Start(ctx context.Context) error {
 // cancelled and will be made again later), then releases the engine's connections.
 func (e *Engine) Stop(ctx context.Context) error {
 	defer e.queue.close()
+	e.stopDirect(ctx)
 	err := e.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -206,7 +236,14 @@ func (e *Engine) Stop(ctx context.Context) error {
 // EnqueueDeliveries schedules the first attempt of each delivery, in the caller's transaction.
 // It uses River's fast insert, which returns no job rows (the jobs are not unique, nothing reads
 // them back): an event fanning out to many webhooks inserts their jobs in one statement.
+//
+// On PostgreSQL, the first attempts of deliveries to healthy webhooks are made by this process
+// once the transaction commits (direct dispatch, see direct.go), as many as its queue takes.
 func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, refs []store.DeliveryRef) error {
+	refs, err := e.enqueueDirect(ctx, tx, refs)
+	if err != nil || len(refs) == 0 {
+		return err
+	}
 	params := make([]river.InsertManyParams, len(refs))
 	for i, r := range refs {
 		params[i] = e.firstAttempt(ctx, r)
@@ -215,6 +252,70 @@ func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, refs []store
 		return fmt.Errorf("delivery: enqueue: %w", err)
 	}
 	return nil
+}
+
+// enqueueDirect inserts the jobs of the refs that direct dispatch takes, as many as its queue
+// has room for, and returns the others.
+func (e *Engine) enqueueDirect(ctx context.Context, tx *sql.Tx, refs []store.DeliveryRef) ([]store.DeliveryRef, error) {
+	if e.direct == nil || !e.started.Load() {
+		return refs, nil
+	}
+	var take, rest []store.DeliveryRef
+	for _, r := range refs {
+		if r.Healthy && r.Row != nil {
+			take = append(take, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	n := e.direct.reserve(len(take))
+	if n == 0 {
+		return refs, nil
+	}
+	take, rest = take[:n], append(rest, take[n:]...)
+	var jobs []directJob
+	if !store.OnCommit(ctx, func(committed bool) {
+		if !committed || jobs == nil {
+			e.direct.release(n)
+			return
+		}
+		if left := e.direct.push(jobs); len(left) > 0 {
+			ids := make([]int64, len(left))
+			for i, j := range left {
+				ids[i] = j.job
+			}
+			e.handBack(ids, 0)
+		}
+	}) {
+		e.direct.release(n)
+		return refs, nil
+	}
+	var err error
+	if jobs, err = e.directJobs(ctx, tx, take); err != nil {
+		jobs = nil
+		return nil, err
+	}
+	return rest, nil
+}
+
+// stopDirect stops direct dispatch: the attempts in flight finish (bounded by ctx, then
+// cancelled); those still waiting are handed back to River.
+func (e *Engine) stopDirect(ctx context.Context) {
+	if e.direct == nil || e.cancelDirect == nil {
+		return
+	}
+	if left := e.direct.stop(); len(left) > 0 {
+		e.handBack(left, 0)
+	}
+	done := make(chan struct{})
+	go func() { e.direct.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.cancelDirect()
+		<-done
+	}
+	e.cancelDirect()
 }
 
 // firstAttempt is the job of a delivery's first attempt. It carries the trace of the ref's own

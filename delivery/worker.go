@@ -48,8 +48,7 @@ func (w *attemptWorker) NextRetry(job *river.Job[attemptArgs]) time.Time {
 }
 
 func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) error {
-	ctx, span := w.engine.startSpan(ctx, "webhook attempt", job.Metadata,
-		attribute.String("webhookd.delivery.id", job.Args.DeliveryID), attribute.Int("webhookd.attempt", job.Args.Attempt))
+	ctx, span := w.engine.startSpan(ctx, "webhook attempt", job.Metadata, attemptAttrs(job.Args.DeliveryID, job.Args.Attempt)...)
 	err := w.engine.attempt(ctx, job.Args)
 	endSpan(span, err)
 	return err
@@ -60,6 +59,11 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 // webhook's health. An attempt that may not be made yet (the webhook is postponed, paced, or
 // has its bound of attempts in flight) is snoozed: River runs it again later, without counting
 // it.
+// attemptAttrs are the attributes of an attempt's span.
+func attemptAttrs(deliveryID string, n int) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("webhookd.delivery.id", deliveryID), attribute.Int("webhookd.attempt", n)}
+}
+
 func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	id, n := args.DeliveryID, args.Attempt
 	// The webhook's bound of attempts in flight comes first: over it, the job is snoozed
@@ -116,12 +120,21 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 			return river.JobSnooze(jitter(pace))
 		}
 	}
+	take := release
+	release = nil
+	return e.make(ctx, in, n, args.Resend, 0, take)
+}
+
+// make sends attempt n of in's delivery and records it, with what follows (the next attempt,
+// the webhook's health); release gives the webhook's slot back once the request is done. job is
+// the River job to delete with the recording (direct dispatch), or 0.
+func (e *Engine) make(ctx context.Context, in store.AttemptInput, n int, resend bool, job int64, release func(took time.Duration)) error {
+	id := in.ID
 	start := time.Now()
 	res := e.send(ctx, in.Delivery, n)
 	// The endpoint is done with this attempt: its slot goes back before the attempt is
 	// recorded, so the bound counts requests in flight, not the recording's wait for its batch.
 	release(time.Since(start))
-	release = nil
 	if ctx.Err() != nil {
 		// Shutting down (or the job ran out of time): nothing is recorded, River runs the
 		// attempt again.
@@ -145,7 +158,7 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 		disabled, err = e.apply(tx, in, v, time.Now())
 		return err
 	}
-	o := store.AttemptOutcome{Attempt: res.attempt, Status: status, Resend: args.Resend}
+	o := store.AttemptOutcome{Attempt: res.attempt, Status: status, Resend: resend, Job: job}
 	if status == store.DeliveryPending || v.writes(in) {
 		// Without a Next (a success of a healthy webhook), outcomes are recorded without a
 		// transaction of their own on PostgreSQL (see store.RecordAttempt).

@@ -100,9 +100,16 @@ func (s *Store) enqueueDeliveries(ctx context.Context, tx *gorm.DB, rows []Deliv
 			refs[i] = DeliveryRef{ID: r.ID, WebhookID: r.WebhookID}
 		}
 	}
+	for i := range refs {
+		refs[i].Row = &rows[i]
+	}
 	sqlTx, err := SQLTx(tx)
 	if err != nil {
 		return err
+	}
+	// The engine may ask to be told when the transaction ends (OnCommit).
+	if note, ok := tx.Statement.Context.Value(txNoteKey{}).(*txNote); ok {
+		ctx = context.WithValue(ctx, txNoteKey{}, note)
 	}
 	if err := s.enq.EnqueueDeliveries(ctx, sqlTx, refs); err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
@@ -170,6 +177,10 @@ type AttemptOutcome struct {
 	Resend bool
 	// Next, when set, runs in the same transaction (the engine scheduling the next attempt).
 	Next func(tx *gorm.DB) error
+	// Job, when not 0, is the id of the engine's queue row (river_job) of an attempt the engine
+	// made by itself (direct dispatch, see the delivery package): it is deleted with the
+	// recording, in the same statement, whether or not the attempt was recorded before.
+	Job int64
 }
 
 // RecordAttempt stores an attempt and the delivery's resulting status, then runs o.Next in the

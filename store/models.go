@@ -118,6 +118,13 @@ type DeliveryRef struct {
 	// carries (deliveries of events published together are enqueued together); nil means the
 	// context EnqueueDeliveries is called with. Not a column (recover scans refs with GORM).
 	Ctx context.Context `gorm:"-"`
+	// Row is the delivery as inserted, when the store has it at hand (new deliveries; nil for
+	// resends). Not a column.
+	Row *Delivery `gorm:"-"`
+	// Healthy tells that the delivery's webhook had nothing failing, postponed or paced (no
+	// webhook_health row) when the delivery was made: with Row, all its first attempt needs,
+	// so the engine may make it without reading the database again. Not a column.
+	Healthy bool `gorm:"-"`
 }
 
 // Enqueuer is the delivery engine's hook: the store calls it inside the transaction that creates

@@ -143,7 +143,7 @@ func (s *Store) publishTx(ctx context.Context, calls []*publishCall) ([]PublishR
 					URL: h.URL, Secrets: h.secretsJSON(), Payload: body, ClientID: &h.ClientID, EventID: &eventID,
 					FacilityID: facilityID, Status: DeliveryPending, MaxAttempts: s.cfg.FacilityMaxAttempts, CreatedAt: ev.CreatedAt}
 				rows = append(rows, d)
-				refs = append(refs, DeliveryRef{ID: d.ID, WebhookID: d.WebhookID, Ctx: c.Ctx})
+				refs = append(refs, DeliveryRef{ID: d.ID, WebhookID: d.WebhookID, Ctx: c.Ctx, Healthy: h.Healthy})
 			}
 		}
 		for i := range calls {
@@ -252,6 +252,8 @@ func keyOf(in PublishInput) publishKey {
 type publishTarget struct {
 	ID, URL, ClientID string
 	Secrets           []string
+	// Healthy: the webhook has no webhook_health row (DeliveryRef.Healthy).
+	Healthy bool
 }
 
 func (h publishTarget) secretsJSON() string {
@@ -262,13 +264,14 @@ func (h publishTarget) secretsJSON() string {
 // Match queries of publishTargetsOf: for every key k (n, target, event), the enabled webhooks of
 // the kind listening to the event, with their secrets, oldest first.
 const (
-	publishMatchFacility = `SELECT k.n, w.id, w.url, w.client_id, s.secret FROM k
+	publishMatchFacility = `SELECT k.n, w.id, w.url, w.client_id, s.secret, h.webhook_id IS NULL FROM k
 		JOIN facility_webhook_facilities f ON f.facility_id = k.target
 		JOIN facility_webhooks w ON w.id = f.webhook_id`
-	publishMatchUser = `SELECT k.n, w.id, w.url, w.client_id, s.secret FROM k
+	publishMatchUser = `SELECT k.n, w.id, w.url, w.client_id, s.secret, h.webhook_id IS NULL FROM k
 		JOIN facility_webhooks w ON w.client_id = k.target`
 	publishMatchRest = `
 		LEFT JOIN facility_webhook_secrets s ON s.webhook_id = w.id
+		LEFT JOIN webhook_health h ON h.webhook_id = w.id
 		WHERE w.kind = ? AND w.enabled AND EXISTS (
 			SELECT 1 FROM facility_webhook_events e WHERE e.event IN (k.event, ?) AND e.webhook_id = w.id)
 		ORDER BY w.created_at, w.id, s.position`
@@ -342,7 +345,7 @@ func readTargets(tx *gorm.DB, kind string, keys []publishKey, targets map[publis
 			h      publishTarget
 			secret sql.NullString
 		)
-		if err := rows.Scan(&n, &h.ID, &h.URL, &h.ClientID, &secret); err != nil {
+		if err := rows.Scan(&n, &h.ID, &h.URL, &h.ClientID, &secret, &h.Healthy); err != nil {
 			_ = rows.Close()
 			return fmt.Errorf("match webhooks: %w", err)
 		}

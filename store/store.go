@@ -181,6 +181,9 @@ func (s *Store) Close() error { return s.SQLDB().Close() }
 func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	note := &txNote{}
 	err := s.db.WithContext(context.WithValue(ctx, txNoteKey{}, note)).Transaction(fn)
+	for _, after := range note.after {
+		after(err == nil)
+	}
 	if err == nil && note.enqueued {
 		s.enq.DeliveriesCommitted()
 		if s.cfg.DeliveriesCreated != nil {
@@ -197,6 +200,19 @@ type txNote struct {
 	enqueued bool
 	// created counts the deliveries created by family and event.
 	created map[familyEvent]int
+	// after run once the transaction has ended, told whether it committed (OnCommit).
+	after []func(committed bool)
+}
+
+// OnCommit registers fn to run once the transaction of ctx has ended (ctx is the context an
+// Enqueuer is called with), told whether it committed. It reports false, registering nothing,
+// when ctx belongs to no transaction of the store.
+func OnCommit(ctx context.Context, fn func(committed bool)) bool {
+	note, ok := ctx.Value(txNoteKey{}).(*txNote)
+	if ok {
+		note.after = append(note.after, fn)
+	}
+	return ok
 }
 
 type familyEvent struct{ family, event string }

@@ -60,6 +60,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 		Workers:            cfg.Workers,
 		PollInterval:       cfg.PollInterval,
 		FetchCooldown:      cfg.FetchCooldown,
+		DirectQueue:        directQueue(cfg.DirectQueue),
 		WebhookConcurrency: cfg.WebhookConcurrency,
 		DisableAfter:       cfg.DisableAfter,
 		Logger:             log,
@@ -229,4 +230,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// directQueue is the engine's DirectQueue of WEBHOOKD_DIRECT_QUEUE, where 0 turns direct
+// dispatch off.
+func directQueue(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -1,0 +1,226 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// Direct dispatch (PostgreSQL): the first attempt of a delivery published to a healthy webhook
+// is made by the process that published it, as soon as the publishing transaction commits,
+// without River fetching its job and marking it done.
+//
+//   - The job is still inserted in the publishing transaction, but as running, attempted by this
+//     process: River's producers never fetch it, and if the process dies before recording the
+//     attempt, River's rescuer makes it again (within RescueAfter plus its 30 s check), as it
+//     does for any attempt lost with its process.
+//   - Recording the attempt deletes the job, in the same statement (store.AttemptOutcome.Job).
+//   - An attempt that cannot be made at once (its webhook has its bound of attempts in flight),
+//     that fails to be recorded, or that is still waiting when the engine stops, is handed back:
+//     its job is made available, and River runs it as any other.
+//
+// Only deliveries whose webhook had nothing failing, postponed or paced take this path
+// (store.DeliveryRef.Healthy), up to DirectQueue waiting or in flight at once; the others are
+// queued in River as before. A burst past the bound spills over to River. On SQLite every
+// attempt goes through River.
+
+// DefaultDirectQueue bounds the first attempts waiting for direct dispatch or in flight: about
+// 600 bytes each, so the default holds about 6 MB.
+const DefaultDirectQueue = 10000
+
+// directJob is a first attempt waiting for direct dispatch.
+type directJob struct {
+	in store.AttemptInput
+	// job is the id of the attempt's River job (running, attempted by this process).
+	job int64
+	// metadata carries the trace of the request that published the delivery (traceMetadata).
+	metadata []byte
+	// queued is when the job was queued (handed back when it waited too long: maxDirectWait).
+	queued time.Time
+}
+
+// direct is the queue of first attempts made by direct dispatch.
+type direct struct {
+	// max bounds the jobs reserved (queued or in flight); 0 turns direct dispatch off.
+	max int
+	mu  sync.Mutex
+	// reserved counts the jobs reserved by transactions, queued, or in flight.
+	reserved int
+	// closed is set by stop: nothing more is reserved or queued.
+	closed bool
+	queue  chan directJob
+	wg     sync.WaitGroup
+}
+
+func newDirect(max int) *direct {
+	return &direct{max: max, queue: make(chan directJob, max)}
+}
+
+// reserve takes up to n slots and returns how many it took.
+func (d *direct) reserve(n int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return 0
+	}
+	n = min(n, d.max-d.reserved)
+	d.reserved += n
+	return n
+}
+
+// release gives back n slots (a transaction that rolled back, jobs done or handed back).
+func (d *direct) release(n int) {
+	d.mu.Lock()
+	d.reserved -= n
+	d.mu.Unlock()
+}
+
+// push queues jobs whose slots were reserved. It returns those it could not queue because the
+// engine is stopping (their slots released): the caller hands them back.
+func (d *direct) push(jobs []directJob) []directJob {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		d.reserved -= len(jobs)
+		return jobs
+	}
+	now := time.Now()
+	for _, j := range jobs {
+		j.queued = now
+		d.queue <- j // never blocks: the channel holds max jobs and at most max are reserved
+	}
+	return nil
+}
+
+// stop closes the queue to new jobs and returns the jobs still waiting in it.
+func (d *direct) stop() []int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed {
+		d.closed = true
+		close(d.queue)
+	}
+	var left []int64
+	for j := range d.queue {
+		left = append(left, j.job)
+		d.reserved--
+	}
+	return left
+}
+
+// directJobs inserts, in the caller's transaction, the running jobs of refs's first attempts,
+// and returns the attempts to dispatch once the transaction commits.
+func (e *Engine) directJobs(ctx context.Context, tx *sql.Tx, refs []store.DeliveryRef) ([]directJob, error) {
+	const insert = `INSERT INTO river_job (args, kind, max_attempts, metadata, priority, queue, state, attempt,
+		attempted_at, attempted_by, scheduled_at, tags)
+	SELECT CAST(a AS JSONB), $1, $2, CAST(m AS JSONB), p, $3, 'running', 1, now(), ARRAY[CAST($4 AS TEXT)], now(), '{}'
+	FROM unnest(CAST($5 AS TEXT[]), CAST($6 AS TEXT[]), CAST($7 AS SMALLINT[])) AS u (a, m, p)
+	RETURNING id, args->>'delivery_id'`
+	jobs := make([]directJob, len(refs))
+	args, metadata, priorities := make([]string, len(refs)), make([]string, len(refs)), make([]int16, len(refs))
+	byDelivery := make(map[string]int, len(refs))
+	for i, r := range refs {
+		b, err := json.Marshal(attemptArgs{DeliveryID: r.ID, WebhookID: r.WebhookID, Attempt: 1})
+		if err != nil {
+			return nil, err
+		}
+		rctx := ctx
+		if r.Ctx != nil {
+			rctx = r.Ctx
+		}
+		meta := []byte("{}")
+		if t := e.traceOpts(rctx); t != nil {
+			meta = t.Metadata
+		}
+		args[i], metadata[i], priorities[i] = string(b), string(meta), int16(e.priority(r.WebhookID))
+		jobs[i] = directJob{in: store.AttemptInput{Delivery: *r.Row, HookExists: true, HookEnabled: true}, metadata: meta}
+		byDelivery[r.ID] = i
+	}
+	rows, err := tx.QueryContext(ctx, insert, attemptArgs{}.Kind(), attemptArgs{}.InsertOpts().MaxAttempts, queueName,
+		e.client.ID(), args, metadata, priorities)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: insert running jobs: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var (
+			id       int64
+			delivery string
+		)
+		if err := rows.Scan(&id, &delivery); err != nil {
+			return nil, fmt.Errorf("delivery: insert running jobs: %w", err)
+		}
+		i, ok := byDelivery[delivery]
+		if !ok {
+			return nil, fmt.Errorf("delivery: insert running jobs: unknown delivery %q", delivery)
+		}
+		jobs[i].job = id
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("delivery: insert running jobs: %w", err)
+	}
+	if n != len(refs) {
+		return nil, fmt.Errorf("delivery: insert running jobs: %d of %d inserted", n, len(refs))
+	}
+	return jobs, nil
+}
+
+// runDirect makes the attempts of the direct queue until it is closed and drained.
+func (e *Engine) runDirect(ctx context.Context) {
+	defer e.direct.wg.Done()
+	for j := range e.direct.queue {
+		e.attemptDirect(ctx, j)
+	}
+}
+
+// attemptDirect makes one first attempt of the direct queue, or hands it back to River.
+func (e *Engine) attemptDirect(ctx context.Context, j directJob) {
+	defer e.direct.release(1)
+	if time.Since(j.queued) > e.maxDirectWait() {
+		e.handBack([]int64{j.job}, 0)
+		return
+	}
+	release, wait := e.limit.take(ctx, j.in.WebhookID, time.Now())
+	if release == nil {
+		e.handBack([]int64{j.job}, wait)
+		return
+	}
+	ctx, span := e.startSpan(ctx, "webhook attempt", j.metadata, attemptAttrs(j.in.ID, 1)...)
+	err := e.make(ctx, j.in, 1, false, j.job, release)
+	endSpan(span, err)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.WarnContext(ctx, "direct attempt not recorded, handed back to the queue", "delivery", j.in.ID, "error", err)
+		}
+		e.handBack([]int64{j.job}, 0)
+	}
+}
+
+// maxDirectWait is how long a job may wait in the direct queue: River's rescuer makes again an
+// attempt whose job has been running for RescueAfter, so one that starts later than this is
+// handed back instead, leaving its request (Timeout) and its recording 10 s before the rescue.
+func (e *Engine) maxDirectWait() time.Duration {
+	return max(e.rescueAfter()-e.cfg.Timeout-10*time.Second, time.Second)
+}
+
+// handBack makes jobs, running under this process's direct dispatch, available to River after
+// wait. A job left running (the database failed here too) is rescued by River later.
+func (e *Engine) handBack(ids []int64, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := e.store.SQLDB().ExecContext(ctx, `UPDATE river_job SET state = $1, attempt = 0, attempted_at = NULL,
+		attempted_by = NULL, scheduled_at = now() + CAST($2 AS BIGINT) * interval '1 microsecond'
+		WHERE id = ANY($3) AND state = $4`, rivertype.JobStateAvailable, wait.Microseconds(), ids, rivertype.JobStateRunning)
+	if err != nil {
+		e.log.WarnContext(ctx, "direct attempts not handed back; River's rescuer will make them", "jobs", len(ids), "error", err)
+	}
+}
