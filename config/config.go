@@ -75,8 +75,8 @@ type Config struct {
 	// variables itself; only the http/protobuf protocol is supported.
 	Traces bool
 
-	// Workers is how many webhook requests one process makes at once (WEBHOOKD_WORKERS,
-	// default 400).
+	// Workers is how many webhook requests one process makes at once through River
+	// (WEBHOOKD_WORKERS, default 400), and as many again by direct dispatch on PostgreSQL.
 	Workers int
 	// PollInterval is how often the engine looks for attempts that came due without a
 	// notification, retries above all (WEBHOOKD_POLL_INTERVAL, default 500ms): a retry starts

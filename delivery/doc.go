@@ -14,4 +14,8 @@
 // disable the webhook, 429/503 postpone or pace it, and a limiter bounds the attempts in flight
 // per webhook (limiter.go). An attempt that may not run yet is snoozed, not retried: River runs
 // it again later without counting it.
+//
+// On PostgreSQL, the first attempt of a delivery to a healthy webhook is made by the process
+// that published it, without River fetching its job (direct dispatch, direct.go); its job is
+// inserted running, so River rescues it if the process dies, and deleted with the recording.
 package delivery

@@ -55,6 +55,13 @@ func TestTwoEnginesSendEachAttemptOnce(t *testing.T) {
 		}
 	}
 	addBob(t, st1, album)
+	// Facility events published on both processes: each makes its first attempts itself
+	// (direct dispatch), and their retries go through the shared queue.
+	facilityHook(t, st1, rcv.URL)
+	const events = 20
+	for i := range events {
+		publish(t, []*store.Store{st1, st2}[i%2], 1)
+	}
 	deadline := time.Now().Add(40 * time.Second)
 	for {
 		var pending int64
@@ -69,7 +76,9 @@ func TestTwoEnginesSendEachAttemptOnce(t *testing.T) {
 	}
 	rcv.mu.Lock()
 	for _, r := range rcv.got {
-		seen[r.header.Get("Webhook-Id")+" "+r.header.Get("X-Kheops-Attempt")]++
+		if a := r.header.Get("X-Kheops-Attempt"); a != "" { // facility requests carry no attempt number
+			seen[r.header.Get("Webhook-Id")+" "+a]++
+		}
 	}
 	total := len(rcv.got)
 	rcv.mu.Unlock()
@@ -82,57 +91,76 @@ func TestTwoEnginesSendEachAttemptOnce(t *testing.T) {
 	}
 	var recorded int64
 	st1.DB().Model(&store.DeliveryAttempt{}).Count(&recorded)
-	if int64(total) != recorded || total < albums {
-		t.Errorf("%d requests received, %d attempts recorded, %d deliveries", total, recorded, albums)
+	if int64(total) != recorded || total < albums+events {
+		t.Errorf("%d requests received, %d attempts recorded, %d deliveries", total, recorded, albums+events)
 	}
 }
 
 // TestKilledMidDelivery kills an engine while its request is in flight — its database
 // connections vanish, so it can record nothing, as when the process dies — and checks that
-// another engine makes the attempt again within two minutes.
+// another engine makes the attempt again within two minutes: an attempt River fetched (Kheops),
+// and one made by direct dispatch (facility, on PostgreSQL), whose job stayed running.
 func TestKilledMidDelivery(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
-		t.Parallel()
-		cfg := testdb.Config(t, kind)
-		open := func() *store.Store {
-			st, err := store.Open(context.Background(), store.Config{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath,
-				PublicURL: "http://webhookd.test", KheopsMaxAttempts: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		}
-		st1 := open()
-		if err := st1.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		newEngine(t, st1, engineOptions{allow: loopback})
-		release := make(chan struct{})
-		rcv := newReceiver(t, false, func(n int, w http.ResponseWriter) {
-			if n == 1 {
-				<-release // the first request hangs while its process dies
-			}
-		})
-		album, hook := albumWithWebhook(t, st1, rcv.URL, nil)
-		addBob(t, st1, album)
-		first := rcv.wait(t, 10*time.Second)
-		_ = st1.Close() // the process dies: nothing more reaches its database
-		close(release)
+	for _, family := range []string{store.FamilyKheops, store.FamilyFacility} {
+		t.Run(family, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
+				t.Parallel()
+				cfg := testdb.Config(t, kind)
+				open := func() *store.Store {
+					st, err := store.Open(context.Background(), store.Config{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath,
+						PublicURL: "http://webhookd.test", KheopsMaxAttempts: 2})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return st
+				}
+				st1 := open()
+				if err := st1.Migrate(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				newEngine(t, st1, engineOptions{allow: loopback})
+				release := make(chan struct{})
+				rcv := newReceiver(t, false, func(n int, w http.ResponseWriter) {
+					if n == 1 {
+						<-release // the first request hangs while its process dies
+					}
+				})
+				var hookID string
+				if family == store.FamilyKheops {
+					album, hook := albumWithWebhook(t, st1, rcv.URL, nil)
+					addBob(t, st1, album)
+					hookID = hook.ID
+				} else {
+					hookID = facilityHook(t, st1, rcv.URL).ID
+					publish(t, st1, 1)
+				}
+				first := rcv.wait(t, 10*time.Second)
+				if family == store.FamilyFacility && kind == testdb.Postgres {
+					if got := attemptJobs(t, st1); got["running"] != 1 {
+						t.Fatalf("attempt jobs %v, want 1 running (direct dispatch)", got)
+					}
+				}
+				_ = st1.Close() // the process dies: nothing more reaches its database
+				close(release)
 
-		st2 := open()
-		t.Cleanup(func() { _ = st2.Close() })
-		killed := time.Now()
-		newEngine(t, st2, engineOptions{allow: loopback})
-		second := rcv.wait(t, 2*time.Minute)
-		if second.header.Get("Webhook-Id") != first.header.Get("Webhook-Id") || second.header.Get("X-Kheops-Attempt") != "1/2" {
-			t.Errorf("re-run: id %s attempt %s, first id %s", second.header.Get("Webhook-Id"),
-				second.header.Get("X-Kheops-Attempt"), first.header.Get("Webhook-Id"))
-		}
-		t.Logf("attempt made again %s after the kill", time.Since(killed).Round(time.Second))
-		if d := waitDelivery(t, st2, hook.ID, 10*time.Second); d.Status != store.DeliverySuccess {
-			t.Errorf("status %s", d.Status)
-		}
-	})
+				st2 := open()
+				t.Cleanup(func() { _ = st2.Close() })
+				killed := time.Now()
+				newEngine(t, st2, engineOptions{allow: loopback})
+				second := rcv.wait(t, 2*time.Minute)
+				if second.header.Get("Webhook-Id") != first.header.Get("Webhook-Id") {
+					t.Errorf("re-run: id %s, first id %s", second.header.Get("Webhook-Id"), first.header.Get("Webhook-Id"))
+				}
+				if a := second.header.Get("X-Kheops-Attempt"); family == store.FamilyKheops && a != "1/2" {
+					t.Errorf("re-run: attempt %s, want 1/2", a)
+				}
+				t.Logf("attempt made again %s after the kill", time.Since(killed).Round(time.Second))
+				if d := waitDelivery(t, st2, hookID, 10*time.Second); d.Status != store.DeliverySuccess {
+					t.Errorf("status %s", d.Status)
+				}
+			})
+		})
+	}
 }
 
 // TestPurgeOldLogs checks that the periodic job deletes facility and user deliveries older than
