@@ -27,6 +27,17 @@ func recordBatches(d Dialect) int {
 	return 1
 }
 
+// recordLinger is how long a batch of outcomes waits for more before it is recorded on
+// PostgreSQL: a worker's request is already answered, so waiting costs it nothing but the wait,
+// and a steady trickle of outcomes is recorded in fewer statements. SQLite's single writer
+// batches them by itself.
+func recordLinger(d Dialect) time.Duration {
+	if d == Postgres {
+		return 3 * time.Millisecond
+	}
+	return 0
+}
+
 // loadBatches bounds the batches of attempt inputs read at once.
 func loadBatches(d Dialect) int {
 	if d == Postgres {
@@ -99,7 +110,7 @@ func (s *Store) loadAttempts(ctx context.Context, ids []string) (map[string]Atte
 // newRecorder returns the batcher of RecordAttempt: a batch's outcomes are recorded in one
 // transaction, or each in its own if that fails.
 func (s *Store) newRecorder() *batch.Batcher[AttemptOutcome, bool] {
-	return batch.New(batch.Config{MaxConcurrent: recordBatches(s.dialect)}, batch.AllOrEach(
+	return batch.New(batch.Config{MaxConcurrent: recordBatches(s.dialect), Linger: recordLinger(s.dialect)}, batch.AllOrEach(
 		func(ctx context.Context, calls []*batch.Call[AttemptOutcome, bool]) ([]bool, error) {
 			outcomes := make([]AttemptOutcome, len(calls))
 			for i, c := range calls {

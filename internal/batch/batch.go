@@ -34,6 +34,10 @@ type Config struct {
 	MaxConcurrent int
 	// Timeout bounds one batch's run (default 10 s).
 	Timeout time.Duration
+	// Linger is how long a batch waits for more calls before it runs, unless it is full
+	// (default 0: it runs at once). It suits calls whose callers can wait a little, for fewer
+	// and larger batches under a steady trickle of calls.
+	Linger time.Duration
 }
 
 // Batcher runs calls in batches. Its zero value is not usable: use New.
@@ -43,6 +47,9 @@ type Batcher[In, Out any] struct {
 	mu      sync.Mutex
 	pending []*Call[In, Out]
 	running int
+	// lingering is set while a batch waits for more calls (Linger): new calls join it rather
+	// than start batches of their own.
+	lingering bool
 }
 
 // New returns a Batcher that runs batches with run.
@@ -66,7 +73,7 @@ func (b *Batcher[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	c := &Call[In, Out]{Ctx: ctx, In: in, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, c)
-	if b.running < b.cfg.MaxConcurrent {
+	if b.running < b.cfg.MaxConcurrent && !b.lingering {
 		b.running++
 		go b.loop()
 	}
@@ -84,6 +91,13 @@ func (b *Batcher[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 func (b *Batcher[In, Out]) loop() {
 	for {
 		b.mu.Lock()
+		if b.cfg.Linger > 0 && len(b.pending) > 0 && len(b.pending) < b.cfg.MaxSize && !b.lingering {
+			b.lingering = true
+			b.mu.Unlock()
+			time.Sleep(b.cfg.Linger)
+			b.mu.Lock()
+			b.lingering = false
+		}
 		n := min(len(b.pending), b.cfg.MaxSize)
 		if n == 0 {
 			b.running--

@@ -98,6 +98,29 @@ func TestLightLoadRunsAtOnceAlone(t *testing.T) {
 	}
 }
 
+// With Linger, calls arriving one after the other, none during a batch, still share one: the
+// first waits for the others (without it, each runs alone, as TestLightLoadRunsAtOnceAlone
+// shows).
+func TestLingerGathersATrickle(t *testing.T) {
+	g := newGate()
+	close(g.release)
+	b := batch.New(batch.Config{Linger: 300 * time.Millisecond, MaxConcurrent: 4}, g.run)
+	results := make(chan string, 3)
+	for i := range 3 {
+		go func() {
+			out, _ := b.Do(context.Background(), i)
+			results <- out
+		}()
+		time.Sleep(20 * time.Millisecond) // well within the linger, even on a loaded machine
+	}
+	for range 3 {
+		<-results
+	}
+	if got := g.sizes(); fmt.Sprint(got) != "[3]" {
+		t.Fatalf("batch sizes %v, want one batch of three", got)
+	}
+}
+
 func TestCallsArrivingDuringABatchShareTheNext(t *testing.T) {
 	tests := []struct {
 		name      string
