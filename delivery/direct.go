@@ -215,6 +215,7 @@ func (e *Engine) maxDirectWait() time.Duration {
 // handBack makes jobs, running under this process's direct dispatch, available to River after
 // wait. A job left running (the database failed here too) is rescued by River later.
 func (e *Engine) handBack(ids []int64, wait time.Duration) {
+	e.cfg.Observer.DirectDispatch(DirectHandedBack, len(ids))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := e.store.SQLDB().ExecContext(ctx, `UPDATE river_job SET state = $1, attempt = 0, attempted_at = NULL,

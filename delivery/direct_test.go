@@ -99,7 +99,9 @@ func TestDirectDispatch(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 				t.Parallel()
 				st := testdb.Open(t, kind, store.Config{})
-				deliverytest.Start(t, st, delivery.EngineConfig{Policy: delivery.TargetPolicy{Allow: loopback}, DirectQueue: tc.directQueue})
+				obs := &observed{}
+				deliverytest.Start(t, st, delivery.EngineConfig{Policy: delivery.TargetPolicy{Allow: loopback},
+					DirectQueue: tc.directQueue, Observer: obs})
 				rcv := newReceiver(t, false, nil)
 				hook := facilityHook(t, st, rcv.URL)
 				publish(t, st, 3)
@@ -107,9 +109,12 @@ func TestDirectDispatch(t *testing.T) {
 					rcv.wait(t, 10*time.Second)
 				}
 				waitSucceeded(t, st, hook.ID, 3)
-				want := map[string]int{"completed": 3}
+				want, direct := map[string]int{"completed": 3}, 0
 				if kind == testdb.Postgres && tc.directQueue >= 0 {
-					want = map[string]int{}
+					want, direct = map[string]int{}, 3
+				}
+				if got := obs.direct(delivery.DirectQueued); got != direct {
+					t.Errorf("observed %d first attempts queued for direct dispatch, want %d", got, direct)
 				}
 				deadline := time.Now().Add(10 * time.Second)
 				for {
@@ -168,7 +173,8 @@ func TestDirectDispatchKeepsTheWebhookBound(t *testing.T) {
 func TestDirectDispatchHandsBackOnStop(t *testing.T) {
 	onPostgres(t, func(t *testing.T) {
 		st := testdb.Open(t, testdb.Postgres, store.Config{})
-		e := deliverytest.Start(t, st, delivery.EngineConfig{Policy: delivery.TargetPolicy{Allow: loopback}, Workers: 1})
+		obs := &observed{}
+		e := deliverytest.Start(t, st, delivery.EngineConfig{Policy: delivery.TargetPolicy{Allow: loopback}, Workers: 1, Observer: obs})
 		release := make(chan struct{})
 		rcv := newReceiver(t, false, func(int, http.ResponseWriter) { <-release })
 		t.Cleanup(func() { close(release) }) // before the receiver closes: it waits for its requests
@@ -183,6 +189,9 @@ func TestDirectDispatchHandsBackOnStop(t *testing.T) {
 		_ = e.Stop(ctx)
 		if got := attemptJobs(t, st); got["available"] != 3 || got["running"] != 0 {
 			t.Errorf("attempt jobs after Stop %v, want 3 available", got)
+		}
+		if got := obs.direct(delivery.DirectHandedBack); got != 3 {
+			t.Errorf("observed %d attempts handed back, want 3", got)
 		}
 	})
 }

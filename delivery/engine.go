@@ -269,6 +269,9 @@ func (e *Engine) enqueueDirect(ctx context.Context, tx *sql.Tx, refs []store.Del
 		}
 	}
 	n := e.direct.reserve(len(take))
+	if n < len(take) {
+		e.cfg.Observer.DirectDispatch(DirectSpilled, len(take)-n)
+	}
 	if n == 0 {
 		return refs, nil
 	}
@@ -279,7 +282,9 @@ func (e *Engine) enqueueDirect(ctx context.Context, tx *sql.Tx, refs []store.Del
 			e.direct.release(n)
 			return
 		}
-		if left := e.direct.push(jobs); len(left) > 0 {
+		left := e.direct.push(jobs)
+		e.cfg.Observer.DirectDispatch(DirectQueued, len(jobs)-len(left))
+		if len(left) > 0 {
 			ids := make([]int64, len(left))
 			for i, j := range left {
 				ids[i] = j.job

@@ -20,11 +20,23 @@ type Observer interface {
 	// AttemptDone is called once an attempt of a delivery of family is recorded, with its
 	// class (see OutcomeClass) and how long the request took.
 	AttemptDone(family, class string, took time.Duration)
+	// DirectDispatch counts n first attempts by what direct dispatch did with them (PostgreSQL):
+	// DirectQueued (taken once their transaction committed), DirectSpilled (queued in River
+	// instead: no room) or DirectHandedBack (given back to River, see direct.go).
+	DirectDispatch(result string, n int)
 }
+
+// What direct dispatch did with first attempts (Observer.DirectDispatch).
+const (
+	DirectQueued     = "queued"
+	DirectSpilled    = "spilled"
+	DirectHandedBack = "handed_back"
+)
 
 type noObserver struct{}
 
 func (noObserver) AttemptDone(string, string, time.Duration) {}
+func (noObserver) DirectDispatch(string, int)                {}
 
 // The classes of attempt outcomes (OutcomeClass).
 const (

@@ -44,14 +44,39 @@ func TestOutcomeClass(t *testing.T) {
 
 // observed records what an Observer is told.
 type observed struct {
-	mu  sync.Mutex
-	got []string
+	mu      sync.Mutex
+	got     []string
+	directs []directCount
 }
 
 func (o *observed) AttemptDone(family, class string, took time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.got = append(o.got, family+"/"+class)
+}
+
+func (o *observed) DirectDispatch(result string, n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.directs = append(o.directs, directCount{result, n})
+}
+
+// direct sums the first attempts direct dispatch reported with result.
+func (o *observed) direct(result string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	sum := 0
+	for _, d := range o.directs {
+		if d.result == result {
+			sum += d.n
+		}
+	}
+	return sum
+}
+
+type directCount struct {
+	result string
+	n      int
 }
 
 // TestAttemptsAreLoggedAndObserved: a failed attempt is a WARN line with the webhook, the

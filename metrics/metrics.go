@@ -31,6 +31,7 @@ type Metrics struct {
 	requestDuration *prometheus.HistogramVec
 	deliveries      *prometheus.CounterVec
 	attempts        *prometheus.CounterVec
+	direct          *prometheus.CounterVec
 	attemptDuration *prometheus.HistogramVec
 }
 
@@ -56,6 +57,10 @@ func New(info buildinfo.Info) *Metrics {
 			Name: "webhookd_delivery_attempts_total",
 			Help: "Delivery attempts made, by family and outcome (success, 3xx, 4xx, 5xx, timeout, refused_target, connection_error).",
 		}, []string{"family", "outcome"}),
+		direct: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookd_direct_dispatch_total",
+			Help: "First attempts by what direct dispatch did with them (PostgreSQL): queued (made by the publishing process), spilled (queued in River: no room), handed_back (given back to River).",
+		}, []string{"result"}),
 		attemptDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "webhookd_delivery_attempt_duration_seconds",
 			Help:    "Duration of delivery attempts' requests, by family and outcome.",
@@ -67,7 +72,7 @@ func New(info buildinfo.Info) *Metrics {
 		Help: "Always 1; the labels tell the running build.",
 	}, []string{"version", "commit", "date", "goversion"})
 	build.WithLabelValues(info.Version, info.Commit, info.Date, info.GoVersion).Set(1)
-	m.reg.MustRegister(m.requests, m.requestDuration, m.deliveries, m.attempts, m.attemptDuration, build,
+	m.reg.MustRegister(m.requests, m.requestDuration, m.deliveries, m.attempts, m.direct, m.attemptDuration, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -106,6 +111,12 @@ func (m *Metrics) DeliveryCreated(family, event string, n int) {
 func (m *Metrics) AttemptDone(family, class string, took time.Duration) {
 	m.attempts.WithLabelValues(family, class).Inc()
 	m.attemptDuration.WithLabelValues(family, class).Observe(took.Seconds())
+}
+
+// DirectDispatch counts first attempts by what direct dispatch did with them
+// (delivery.Observer).
+func (m *Metrics) DirectDispatch(result string, n int) {
+	m.direct.WithLabelValues(result).Add(float64(n))
 }
 
 // boundedMethod keeps the method label to the standard methods.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -142,4 +143,22 @@ func grep(s, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Direct dispatch's counts are exposed by result.
+func TestDirectDispatchCounted(t *testing.T) {
+	m := metrics.New(buildinfo.Info{})
+	m.DirectDispatch(delivery.DirectQueued, 3)
+	m.DirectDispatch(delivery.DirectQueued, 2)
+	m.DirectDispatch(delivery.DirectHandedBack, 1)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`webhookd_direct_dispatch_total{result="queued"} 5`,
+		`webhookd_direct_dispatch_total{result="handed_back"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("no %q in\n%s", want, rec.Body.String())
+		}
+	}
 }
