@@ -83,6 +83,11 @@ func TestParse(t *testing.T) {
 				"WEBHOOKD_WORKERS", "WEBHOOKD_DB_MAX_CONNS", "WEBHOOKD_POLL_INTERVAL"},
 		},
 		{
+			name:    "negative direct queue",
+			env:     map[string]string{"WEBHOOKD_DIRECT_QUEUE": "-1"},
+			wantErr: []string{"WEBHOOKD_DIRECT_QUEUE"},
+		},
+		{
 			name:    "cooldown longer than the poll interval",
 			env:     map[string]string{"WEBHOOKD_POLL_INTERVAL": "100ms", "WEBHOOKD_FETCH_COOLDOWN": "1s"},
 			wantErr: []string{"WEBHOOKD_FETCH_COOLDOWN"},
