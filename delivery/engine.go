@@ -203,15 +203,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.client.Start(ctx); err != nil {
 		return fmt.Errorf("delivery: start: %w", err)
 	}
-	if e.direct != nil {
-		// The attempts outlive ctx (as River's do): Stop ends them.
-		var dctx context.Context
-		dctx, e.cancelDirect = context.WithCancel(context.WithoutCancel(ctx))
-		for range e.cfg.Workers {
-			e.direct.wg.Add(1)
-			go e.runDirect(dctx)
-		}
-	}
+	e.startDirect(ctx)
 	e.started.Store(true)
 	return nil
 }
@@ -252,75 +244,6 @@ func (e *Engine) EnqueueDeliveries(ctx context.Context, tx *sql.Tx, refs []store
 		return fmt.Errorf("delivery: enqueue: %w", err)
 	}
 	return nil
-}
-
-// enqueueDirect inserts the jobs of the refs that direct dispatch takes, as many as its queue
-// has room for, and returns the others.
-func (e *Engine) enqueueDirect(ctx context.Context, tx *sql.Tx, refs []store.DeliveryRef) ([]store.DeliveryRef, error) {
-	if e.direct == nil || !e.started.Load() {
-		return refs, nil
-	}
-	var take, rest []store.DeliveryRef
-	for _, r := range refs {
-		if r.Healthy && r.Row != nil {
-			take = append(take, r)
-		} else {
-			rest = append(rest, r)
-		}
-	}
-	n := e.direct.reserve(len(take))
-	if n < len(take) {
-		e.cfg.Observer.DirectDispatch(DirectSpilled, len(take)-n)
-	}
-	if n == 0 {
-		return refs, nil
-	}
-	take, rest = take[:n], append(rest, take[n:]...)
-	var jobs []directJob
-	if !store.OnCommit(ctx, func(committed bool) {
-		if !committed || jobs == nil {
-			e.direct.release(n)
-			return
-		}
-		left := e.direct.push(jobs)
-		e.cfg.Observer.DirectDispatch(DirectQueued, len(jobs)-len(left))
-		if len(left) > 0 {
-			ids := make([]int64, len(left))
-			for i, j := range left {
-				ids[i] = j.job
-			}
-			e.handBack(ids, 0)
-		}
-	}) {
-		e.direct.release(n)
-		return refs, nil
-	}
-	var err error
-	if jobs, err = e.directJobs(ctx, tx, take); err != nil {
-		jobs = nil
-		return nil, err
-	}
-	return rest, nil
-}
-
-// stopDirect stops direct dispatch: the attempts in flight finish (bounded by ctx, then
-// cancelled); those still waiting are handed back to River.
-func (e *Engine) stopDirect(ctx context.Context) {
-	if e.direct == nil || e.cancelDirect == nil {
-		return
-	}
-	if left := e.direct.stop(); len(left) > 0 {
-		e.handBack(left, 0)
-	}
-	done := make(chan struct{})
-	go func() { e.direct.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		e.cancelDirect()
-		<-done
-	}
-	e.cancelDirect()
 }
 
 // firstAttempt is the job of a delivery's first attempt. It carries the trace of the ref's own
