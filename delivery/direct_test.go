@@ -84,6 +84,22 @@ func attemptJobs(t *testing.T, st *store.Store) map[string]int {
 	return out
 }
 
+// waitJobs waits until the River jobs of attempts are want, by state.
+func waitJobs(t *testing.T, st *store.Store, want map[string]int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := attemptJobs(t, st)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempt jobs %v, want %v", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // On PostgreSQL the first attempt of a delivery to a healthy webhook is made without River: its
 // job, inserted running with the delivery, is deleted when the attempt is recorded. With direct
 // dispatch off, and on SQLite, River runs it and keeps it completed.
@@ -116,17 +132,7 @@ func TestDirectDispatch(t *testing.T) {
 				if got := obs.direct(delivery.DirectQueued); got != direct {
 					t.Errorf("observed %d first attempts queued for direct dispatch, want %d", got, direct)
 				}
-				deadline := time.Now().Add(10 * time.Second)
-				for {
-					got := attemptJobs(t, st)
-					if fmt.Sprint(got) == fmt.Sprint(want) {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("attempt jobs %v, want %v", got, want)
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
+				waitJobs(t, st, want)
 			})
 		})
 	}
@@ -193,5 +199,38 @@ func TestDirectDispatchHandsBackOnStop(t *testing.T) {
 		if got := obs.direct(delivery.DirectHandedBack); got != 3 {
 			t.Errorf("observed %d attempts handed back, want 3", got)
 		}
+	})
+}
+
+// A first attempt that waited in the direct queue longer than River's rescue allows is handed
+// back rather than made (River would otherwise rescue its running job and send it again): with
+// a 2 s timeout and River's shortest rescue (timeout + 11 s) the wait is bounded at 1 s, and a
+// receiver holding the only worker for 1.5 s makes the two attempts behind it wait longer. Each
+// delivery is still sent once.
+func TestDirectDispatchHandsBackALongWait(t *testing.T) {
+	onPostgres(t, func(t *testing.T) {
+		st := testdb.Open(t, testdb.Postgres, store.Config{})
+		obs := &observed{}
+		deliverytest.Start(t, st, delivery.EngineConfig{Policy: delivery.TargetPolicy{Allow: loopback}, Workers: 1, Observer: obs,
+			RescueAfter: time.Millisecond})
+		rcv := newReceiver(t, false, func(n int, _ http.ResponseWriter) {
+			if n == 1 {
+				time.Sleep(1500 * time.Millisecond)
+			}
+		})
+		hook := facilityHook(t, st, rcv.URL)
+		publish(t, st, 3)
+		ids := map[string]bool{}
+		for range 3 {
+			ids[rcv.wait(t, 10*time.Second).header.Get("Webhook-Id")] = true
+		}
+		waitSucceeded(t, st, hook.ID, 3)
+		if len(ids) != 3 {
+			t.Errorf("%d distinct deliveries received of 3", len(ids))
+		}
+		if got := obs.direct(delivery.DirectHandedBack); got != 2 {
+			t.Errorf("observed %d attempts handed back, want 2", got)
+		}
+		waitJobs(t, st, map[string]int{"completed": 2}) // the 2 handed back, completed by River
 	})
 }
