@@ -147,20 +147,14 @@ func Parse(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("%s: want a number of days such as 5d or a positive Go duration such as 36h, got %q", key, v))
 		return 0
 	}
-	positive := func(key, def string) int {
+	atLeast := func(key, def string, least int) int {
 		n, err := strconv.Atoi(get(key, def))
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("%s: want an integer >= 1, got %q", key, get(key, def)))
+		if err != nil || n < least {
+			errs = append(errs, fmt.Errorf("%s: want an integer >= %d, got %q", key, least, get(key, def)))
 		}
 		return n
 	}
-	atLeast0 := func(key, def string) int {
-		n, err := strconv.Atoi(get(key, def))
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("%s: want an integer >= 0, got %q", key, get(key, def)))
-		}
-		return n
-	}
+	positive := func(key, def string) int { return atLeast(key, def, 1) }
 	c := Config{
 		Addr:                get("WEBHOOKD_ADDR", ":8080"),
 		DataDir:             get("WEBHOOKD_DATA_DIR", "./data"),
@@ -181,7 +175,7 @@ func Parse(getenv func(string) string) (Config, error) {
 		Workers:             count("WEBHOOKD_WORKERS", "400"),
 		PollInterval:        duration("WEBHOOKD_POLL_INTERVAL", "500ms"),
 		FetchCooldown:       duration("WEBHOOKD_FETCH_COOLDOWN", "10ms"),
-		DirectQueue:         atLeast0("WEBHOOKD_DIRECT_QUEUE", "10000"),
+		DirectQueue:         atLeast("WEBHOOKD_DIRECT_QUEUE", "10000", 0),
 	}
 	if get("WEBHOOKD_DB_MAX_CONNS", "") != "" {
 		c.DBMaxConns = count("WEBHOOKD_DB_MAX_CONNS", "")

@@ -23,8 +23,9 @@ import (
 //     does for any attempt lost with its process.
 //   - Recording the attempt deletes the job, in the same statement (store.AttemptOutcome.Job).
 //   - An attempt that cannot be made at once (its webhook has its bound of attempts in flight),
-//     that fails to be recorded, or that is still waiting when the engine stops, is handed back:
-//     its job is made available, and River runs it as any other.
+//     that waited longer than the rescue allows (maxDirectWait), that fails to be recorded, or
+//     that is still waiting when the engine stops, is handed back: its job is made available,
+//     and River runs it as any other.
 //
 // Only deliveries whose webhook had nothing failing, postponed or paced take this path
 // (store.DeliveryRef.Healthy), up to DirectQueue waiting or in flight at once; the others are
@@ -48,7 +49,7 @@ type directJob struct {
 
 // direct is the queue of first attempts made by direct dispatch.
 type direct struct {
-	// max bounds the jobs reserved (queued or in flight); 0 turns direct dispatch off.
+	// max bounds the jobs reserved (queued or in flight).
 	max int
 	mu  sync.Mutex
 	// reserved counts the jobs reserved by transactions, queued, or in flight.
@@ -158,7 +159,6 @@ func (e *Engine) enqueueDirect(ctx context.Context, tx *sql.Tx, refs []store.Del
 	}
 	var err error
 	if jobs, err = e.directJobs(ctx, tx, take); err != nil {
-		jobs = nil
 		return nil, err
 	}
 	return rest, nil
@@ -210,19 +210,17 @@ func (e *Engine) directJobs(ctx context.Context, tx *sql.Tx, refs []store.Delive
 	args, metadata, priorities := make([]string, len(refs)), make([]string, len(refs)), make([]int16, len(refs))
 	byDelivery := make(map[string]int, len(refs))
 	for i, r := range refs {
-		b, err := json.Marshal(attemptArgs{DeliveryID: r.ID, WebhookID: r.WebhookID, Attempt: 1})
+		// The same job River would get (firstAttempt), inserted running.
+		first := e.firstAttempt(ctx, r)
+		b, err := json.Marshal(first.Args)
 		if err != nil {
 			return nil, err
 		}
-		rctx := ctx
-		if r.Ctx != nil {
-			rctx = r.Ctx
+		meta := first.InsertOpts.Metadata
+		if meta == nil {
+			meta = []byte("{}")
 		}
-		meta := []byte("{}")
-		if t := e.traceOpts(rctx); t != nil {
-			meta = t.Metadata
-		}
-		args[i], metadata[i], priorities[i] = string(b), string(meta), int16(e.priority(r.WebhookID))
+		args[i], metadata[i], priorities[i] = string(b), string(meta), int16(first.InsertOpts.Priority)
 		jobs[i] = directJob{in: store.AttemptInput{Delivery: *r.Row, HookExists: true, HookEnabled: true}, metadata: meta}
 		byDelivery[r.ID] = i
 	}
@@ -278,7 +276,7 @@ func (e *Engine) attemptDirect(ctx context.Context, j directJob) {
 		return
 	}
 	ctx, span := e.startSpan(ctx, "webhook attempt", j.metadata, attemptAttrs(j.in.ID, 1)...)
-	err := e.make(ctx, j.in, 1, false, j.job, release)
+	err := e.sendAndRecord(ctx, j.in, 1, false, j.job, release)
 	endSpan(span, err)
 	if err != nil {
 		if ctx.Err() == nil {

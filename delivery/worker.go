@@ -54,16 +54,16 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 	return err
 }
 
-// attempt makes an attempt of a delivery, records it, and schedules the next one when the
-// retry policy says so, all recorded in one transaction with what the answer says of the
-// webhook's health. An attempt that may not be made yet (the webhook is postponed, paced, or
-// has its bound of attempts in flight) is snoozed: River runs it again later, without counting
-// it.
 // attemptAttrs are the attributes of an attempt's span.
 func attemptAttrs(deliveryID string, n int) []attribute.KeyValue {
 	return []attribute.KeyValue{attribute.String("webhookd.delivery.id", deliveryID), attribute.Int("webhookd.attempt", n)}
 }
 
+// attempt makes an attempt of a delivery, records it, and schedules the next one when the
+// retry policy says so, all recorded in one transaction with what the answer says of the
+// webhook's health. An attempt that may not be made yet (the webhook is postponed, paced, or
+// has its bound of attempts in flight) is snoozed: River runs it again later, without counting
+// it.
 func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	id, n := args.DeliveryID, args.Attempt
 	// The webhook's bound of attempts in flight comes first: over it, the job is snoozed
@@ -122,13 +122,13 @@ func (e *Engine) attempt(ctx context.Context, args attemptArgs) error {
 	}
 	take := release
 	release = nil
-	return e.make(ctx, in, n, args.Resend, 0, take)
+	return e.sendAndRecord(ctx, in, n, args.Resend, 0, take)
 }
 
-// make sends attempt n of in's delivery and records it, with what follows (the next attempt,
+// sendAndRecord sends attempt n of in's delivery and records it, with what follows (the next attempt,
 // the webhook's health); release gives the webhook's slot back once the request is done. job is
 // the River job to delete with the recording (direct dispatch), or 0.
-func (e *Engine) make(ctx context.Context, in store.AttemptInput, n int, resend bool, job int64, release func(took time.Duration)) error {
+func (e *Engine) sendAndRecord(ctx context.Context, in store.AttemptInput, n int, resend bool, job int64, release func(took time.Duration)) error {
 	id := in.ID
 	start := time.Now()
 	res := e.send(ctx, in.Delivery, n)

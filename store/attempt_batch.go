@@ -191,26 +191,22 @@ func (s *Store) writeAttempts(tx *gorm.DB, outcomes []AttemptOutcome) (map[attem
 		ON CONFLICT (delivery_id, attempt) DO NOTHING RETURNING delivery_id, attempt`
 	const set = `status = v.delivery_status, resend = CASE WHEN v.resend = 1 THEN FALSE ELSE deliveries.resend END`
 	values, args := s.outcomeValues(outcomes)
-	var jobs []int64
-	for _, o := range outcomes {
-		if o.Job != 0 {
-			jobs = append(jobs, o.Job)
-		}
-	}
 	q := values + " " + insert
 	if s.dialect == Postgres {
 		q = values + ", ins AS (" + insert + "), upd AS (UPDATE deliveries SET " + set +
 			" FROM ins JOIN v ON v.delivery_id = ins.delivery_id AND v.attempt = ins.attempt WHERE deliveries.id = ins.delivery_id)"
+		var jobs []int64
+		for _, o := range outcomes {
+			if o.Job != 0 {
+				jobs = append(jobs, o.Job)
+			}
+		}
 		if len(jobs) > 0 {
 			// The queue rows of attempts made by direct dispatch go with their recording.
 			q += ", gone AS (DELETE FROM river_job WHERE id = ANY(CAST(? AS BIGINT[])))"
 			args = append(args, pgArray(jobs))
 		}
 		q += " SELECT delivery_id, attempt FROM ins"
-	} else if len(jobs) > 0 {
-		if err := tx.Exec("DELETE FROM river_job WHERE id IN ?", jobs).Error; err != nil {
-			return nil, fmt.Errorf("delete attempted jobs: %w", err)
-		}
 	}
 	var rows []struct {
 		DeliveryID string

@@ -178,8 +178,8 @@ type AttemptOutcome struct {
 	// Next, when set, runs in the same transaction (the engine scheduling the next attempt).
 	Next func(tx *gorm.DB) error
 	// Job, when not 0, is the id of the engine's queue row (river_job) of an attempt the engine
-	// made by itself (direct dispatch, see the delivery package): it is deleted with the
-	// recording, in the same statement, whether or not the attempt was recorded before.
+	// made by itself (direct dispatch, see the delivery package; PostgreSQL only): it is deleted
+	// with the recording, in the same statement, whether or not the attempt was recorded before.
 	Job int64
 }
 
