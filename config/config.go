@@ -15,6 +15,9 @@ import (
 )
 
 // Config is the whole configuration of the service.
+// maxDirectQueue bounds WEBHOOKD_DIRECT_QUEUE (delivery.MaxDirectQueue).
+const maxDirectQueue = 100000
+
 type Config struct {
 	// Addr is the listen address (WEBHOOKD_ADDR, default ":8080").
 	Addr string
@@ -86,8 +89,8 @@ type Config struct {
 	// (WEBHOOKD_FETCH_COOLDOWN, default 10ms).
 	FetchCooldown time.Duration
 	// DirectQueue bounds the first attempts that the process publishing them makes itself,
-	// without the queue's fetch, on PostgreSQL (WEBHOOKD_DIRECT_QUEUE, default 10000; 0 turns
-	// this direct dispatch off). See the README's "Delivery engine".
+	// without the queue's fetch, on PostgreSQL (WEBHOOKD_DIRECT_QUEUE, default 10000, at most
+	// 100000; 0 turns this direct dispatch off). See the README's "How delivery works".
 	DirectQueue int
 	// DBMaxConns bounds the database connection pool (WEBHOOKD_DB_MAX_CONNS, default 25 on
 	// PostgreSQL, 4 on SQLite); idle connections are kept, up to the same number.
@@ -179,6 +182,10 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 	if get("WEBHOOKD_DB_MAX_CONNS", "") != "" {
 		c.DBMaxConns = count("WEBHOOKD_DB_MAX_CONNS", "")
+	}
+	// The engine sets the direct queue's room aside at start (328 bytes a slot): 100,000 is 33 MB.
+	if c.DirectQueue > maxDirectQueue {
+		errs = append(errs, fmt.Errorf("WEBHOOKD_DIRECT_QUEUE: want at most %d, got %d", maxDirectQueue, c.DirectQueue))
 	}
 	if c.FetchCooldown > c.PollInterval {
 		errs = append(errs, errors.New("WEBHOOKD_FETCH_COOLDOWN: may not exceed WEBHOOKD_POLL_INTERVAL"))

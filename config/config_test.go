@@ -88,6 +88,12 @@ func TestParse(t *testing.T) {
 			wantErr: []string{"WEBHOOKD_DIRECT_QUEUE"},
 		},
 		{
+			// Its room is set aside at start: a billion would be 328 GB.
+			name:    "direct queue too large",
+			env:     map[string]string{"WEBHOOKD_DIRECT_QUEUE": "1000000000"},
+			wantErr: []string{"WEBHOOKD_DIRECT_QUEUE: want at most 100000"},
+		},
+		{
 			name:    "cooldown longer than the poll interval",
 			env:     map[string]string{"WEBHOOKD_POLL_INTERVAL": "100ms", "WEBHOOKD_FETCH_COOLDOWN": "1s"},
 			wantErr: []string{"WEBHOOKD_FETCH_COOLDOWN"},

@@ -33,8 +33,12 @@ import (
 // attempt goes through River.
 
 // DefaultDirectQueue bounds the first attempts waiting for direct dispatch or in flight: about
-// 600 bytes each, so the default holds about 6 MB.
-const DefaultDirectQueue = 10000
+// 600 bytes each, so the default holds about 6 MB. MaxDirectQueue bounds EngineConfig's: the
+// queue's room (328 bytes a slot) is set aside when the engine is made.
+const (
+	DefaultDirectQueue = 10000
+	MaxDirectQueue     = 100000
+)
 
 // directJob is a first attempt waiting for direct dispatch.
 type directJob struct {

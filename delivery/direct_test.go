@@ -234,3 +234,14 @@ func TestDirectDispatchHandsBackALongWait(t *testing.T) {
 		waitJobs(t, st, map[string]int{"completed": 2}) // the 2 handed back, completed by River
 	})
 }
+
+// The direct queue's room is set aside when the engine is made: a bound over MaxDirectQueue is
+// refused rather than allocated.
+func TestDirectQueueBounded(t *testing.T) {
+	st := testdb.Open(t, testdb.SQLite, store.Config{})
+	_, err := delivery.NewEngine(st, delivery.EngineConfig{DirectQueue: delivery.MaxDirectQueue + 1,
+		Kheops: delivery.RetryPolicy{Delays: []time.Duration{time.Second}}, Facility: delivery.RetryPolicy{Delays: []time.Duration{time.Second}}})
+	if err == nil {
+		t.Fatal("an engine with a direct queue over MaxDirectQueue was made")
+	}
+}

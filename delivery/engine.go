@@ -56,8 +56,8 @@ type EngineConfig struct {
 	// DefaultWebhookConcurrency; negative for no bound).
 	WebhookConcurrency int
 	// DirectQueue bounds the first attempts made by direct dispatch (see direct.go) waiting or
-	// in flight at once, on PostgreSQL (default DefaultDirectQueue; negative turns direct
-	// dispatch off: every attempt goes through River).
+	// in flight at once, on PostgreSQL (default DefaultDirectQueue, at most MaxDirectQueue;
+	// negative turns direct dispatch off: every attempt goes through River).
 	DirectQueue int
 	// DisableAfter is how long every attempt of a webhook may fail (with at least
 	// DisableMinDeliveries deliveries ended failed) before it is disabled (default
@@ -131,6 +131,9 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.DirectQueue == 0 {
 		cfg.DirectQueue = DefaultDirectQueue
+	}
+	if cfg.DirectQueue > MaxDirectQueue {
+		return nil, fmt.Errorf("delivery: DirectQueue %d is over %d", cfg.DirectQueue, MaxDirectQueue)
 	}
 	if cfg.DisableAfter <= 0 {
 		cfg.DisableAfter = DefaultDisableAfter
