@@ -201,3 +201,44 @@ func TestLimiterQueuesAttemptsOfAFastEndpoint(t *testing.T) {
 	}
 	other(2 * time.Millisecond)
 }
+
+func TestLimiterRemembersAnIdleWebhook(t *testing.T) {
+	ctx := context.Background()
+	l := newLimiter(1)
+	now := time.Now()
+	r, _ := l.acquire("a", now)
+	r(2 * time.Millisecond) // a is idle; its mean is 2 ms
+	// The next burst: its first attempt takes the slot, the second queues on the mean it
+	// remembers instead of being snoozed as an endpoint of unknown speed.
+	held, _ := l.take(ctx, "a", now)
+	if held == nil {
+		t.Fatal("an idle webhook's slot is not free")
+	}
+	got := make(chan func(time.Duration), 1)
+	go func() {
+		r, wait := l.take(ctx, "a", now)
+		if r == nil {
+			t.Errorf("an attempt over the bound of a webhook idle a moment is snoozed %v instead of queued", wait)
+		}
+		got <- r
+	}()
+	time.Sleep(10 * time.Millisecond)
+	held(2 * time.Millisecond)
+	if r := <-got; r != nil {
+		r(2 * time.Millisecond)
+	}
+	if _, ok := l.hooks["a"]; !ok {
+		t.Fatal("an idle webhook is forgotten at once")
+	}
+	// Idle for limiterForget: forgotten at the next sweep.
+	later := time.Now().Add(limiterForget + time.Second)
+	if r, _ := l.acquire("b", later); r != nil {
+		r(time.Millisecond)
+	}
+	if _, ok := l.hooks["a"]; ok {
+		t.Error("a webhook idle for limiterForget is kept")
+	}
+	if _, ok := l.hooks["b"]; !ok {
+		t.Error("the webhook just used is forgotten")
+	}
+}

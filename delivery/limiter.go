@@ -19,13 +19,21 @@ import (
 // slot, first come first served. Snoozing costs a database write and a trip through River's
 // scheduler (seconds); waiting a few milliseconds holds a worker only that long.
 //
+// A webhook's mean duration outlives its attempts in flight by limiterForget: a webhook whose
+// events come in bursts (a batch of publishes committed at once) goes idle between them, and a
+// burst over the bound queues on what its last attempts took instead of being snoozed as an
+// endpoint of unknown speed.
+//
 // The bound is per process: N processes sharing a database allow up to N × max attempts in
 // flight to one webhook (see README, "Endpoint health").
 type limiter struct {
 	max int
 	mu  sync.Mutex
-	// hooks holds the webhooks with attempts in flight or slots handed out.
+	// hooks holds the webhooks with attempts in flight, slots handed out, or an attempt ended
+	// within limiterForget.
 	hooks map[string]*hookSlots
+	// sweep is when hooks is next swept of the webhooks idle for limiterForget.
+	sweep time.Time
 }
 
 type hookSlots struct {
@@ -37,6 +45,8 @@ type hookSlots struct {
 	// waiters are the attempts queued in their workers for a slot, oldest first: a freed slot
 	// is handed to the first by closing its channel.
 	waiters []chan struct{}
+	// idle is when the webhook's last attempt in flight ended.
+	idle time.Time
 }
 
 // Bounds of the wait handed to an attempt over the limit.
@@ -53,6 +63,8 @@ const (
 	// worker for a slot (its place in the queue times the webhook's mean duration / the bound);
 	// a longer expected wait snoozes it. It waits at most twice this before snoozing anyway.
 	limiterQueueWait = 100 * time.Millisecond
+	// limiterForget is how long an idle webhook's mean duration is kept.
+	limiterForget = time.Minute
 )
 
 func newLimiter(max int) *limiter { return &limiter{max: max, hooks: map[string]*hookSlots{}} }
@@ -66,6 +78,7 @@ func (l *limiter) acquire(webhookID string, now time.Time) (func(took time.Durat
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.forget(now)
 	s := l.hooks[webhookID]
 	if s == nil {
 		s = &hookSlots{}
@@ -169,7 +182,21 @@ func (l *limiter) release(webhookID string, took time.Duration) {
 		return
 	}
 	s.inFlight--
-	if s.inFlight <= 0 && s.last.Before(time.Now()) {
-		delete(l.hooks, webhookID)
+	if s.inFlight <= 0 {
+		s.idle = time.Now()
+	}
+}
+
+// forget drops, at most once per limiterForget, the webhooks idle for limiterForget at now:
+// hooks holds the webhooks active within the last two minutes or so, whatever their number.
+func (l *limiter) forget(now time.Time) {
+	if now.Before(l.sweep) {
+		return
+	}
+	l.sweep = now.Add(limiterForget)
+	for id, s := range l.hooks {
+		if s.inFlight <= 0 && len(s.waiters) == 0 && s.last.Before(now) && now.Sub(s.idle) >= limiterForget {
+			delete(l.hooks, id)
+		}
 	}
 }
