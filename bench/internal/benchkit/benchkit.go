@@ -158,6 +158,8 @@ type Server struct {
 	bin  string
 	env  []string
 	done chan struct{}
+	// pprof is the address of the server's profiling endpoint ("" when not profiling).
+	pprof string
 }
 
 // Env is the environment webhookd runs with: its defaults, on db, allowed to reach loopback
@@ -193,6 +195,13 @@ func Start(bin string, env []string) *Server {
 			addr = v
 		}
 	}
+	// Profiling (bench/profile.sh): each server gets its own endpoint, as a benchmark may run
+	// several at once.
+	pprof := ""
+	if os.Getenv("BENCH_PROFILE") != "" && os.Getenv("WEBHOOKD_PPROF_ADDR") != "" {
+		pprof = FreeAddr()
+		env = append(slices.Clip(env), "WEBHOOKD_PPROF_ADDR="+pprof)
+	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = env
 	cmd.SysProcAttr = DieWithParent()
@@ -207,7 +216,7 @@ func Start(bin string, env []string) *Server {
 	if err := cmd.Start(); err != nil {
 		Fatalf("start webhookd: %v", err)
 	}
-	s := &Server{URL: "http://" + addr, cmd: cmd, bin: bin, env: env, done: make(chan struct{})}
+	s := &Server{URL: "http://" + addr, cmd: cmd, bin: bin, env: env, done: make(chan struct{}), pprof: pprof}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -231,10 +240,11 @@ func Start(bin string, env []string) *Server {
 }
 
 // Profile records a CPU profile of the server for d, into $BENCH_PROFILE/<name>.prof, when the
-// server is a binary built with -tags pprof and WEBHOOKD_PPROF_ADDR is set (bench/profile.sh).
-// It returns at once; call the returned function to wait for the profile.
+// server is a binary built with -tags pprof and WEBHOOKD_PPROF_ADDR is set (bench/profile.sh;
+// each server listens on an address of its own). It returns at once; call the returned function
+// to wait for the profile.
 func (s *Server) Profile(name string, d time.Duration) (wait func()) {
-	dir, addr := os.Getenv("BENCH_PROFILE"), os.Getenv("WEBHOOKD_PPROF_ADDR")
+	dir, addr := os.Getenv("BENCH_PROFILE"), s.pprof
 	if dir == "" || addr == "" {
 		return func() {}
 	}
