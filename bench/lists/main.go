@@ -1,11 +1,20 @@
 // Command lists measures the album webhook list, GET /albums/{id}/webhooks (a page of 100
 // webhooks with their counters and last 5 triggers), on the shipped webhookd binary with its
 // defaults, beside its ceiling: bench/echoceiling, a bare Echo program serving the same bytes
-// from memory, loaded the same way in the same run. It prints, with 1,000,000 (and 1,000)
+// from memory, loaded the same way in the same run. It prints, with 1,000 and 1,000,000
 // deliveries stored:
 //   - the closed-loop rate at 16 clients, and its ratio to the ceiling's,
-//   - p50/p99 at a fixed 500 requests/s, beside the bare Echo program's p99 at the same rate,
-//   - the 1,000,000 rate as a share of the 1,000 rate, as measured and beside their ceilings.
+//   - the 1,000,000 rate as a share of the 1,000 rate,
+//   - p50/p99 at a fixed 500 requests/s, beside the bare Echo program's p99 at the same rate.
+//
+// Both sizes are seeded first, each on its own webhookd and database, and then measured in
+// interleaved rounds: each round loads the 1,000 server, its ceiling, the 1,000,000 server and
+// its ceiling, one after the other. The machine's speed drifts over a run (a shared 2-core VM:
+// the bare Echo rate moved by 22 % between the two sizes measured a minute apart, and the 1M
+// rate came out at 74-124 % of the 1k rate over a day of runs), and rounds put that drift on
+// both sizes alike instead of on their ratio. The server not under load is paused (SIGSTOP), so
+// that its background work (River's polls and maintenance) is not measured with the other: left
+// running, it raised the other's p99 at 500 req/s from 7-11 ms to 10-21 ms.
 //
 // Usage: go run ./bench/lists -db sqlite|postgres [-bin ./webhookd] [-echo ./echoceiling] [-quick]
 package main
@@ -19,50 +28,140 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/bench/internal/benchkit"
 )
 
+// rounds is how many times each size and its ceiling are loaded, in turn.
+const rounds = 5
+
 func main() {
 	echoBin := flag.String("echo", "./echoceiling", "the bare Echo ceiling binary (bench/echoceiling)")
 	f := benchkit.ParseFlags()
 	sizes := []int{1000, 1000000}
-	seconds := 10 * time.Second
+	round := 2 * time.Second // 10 s of each load over the rounds
 	if f.Quick {
-		sizes, seconds = []int{1000}, time.Second
+		sizes, round = []int{1000}, 200*time.Millisecond
 	}
-	var rates, shares []float64
+	var lists []*list
 	for _, deliveries := range sizes {
-		rate, ceiling := measure(f, *echoBin, deliveries, seconds)
-		rates, shares = append(rates, rate), append(shares, rate/ceiling)
+		l := newList(f, *echoBin, deliveries)
+		defer l.close()
+		l.srv.Pause()
+		lists = append(lists, l)
 	}
-	if len(sizes) == 2 {
-		// The 1,000,000 rate beside the 1,000 rate: as measured, and with each rate taken as a
-		// share of its own ceiling, measured in the same minute. The machine's speed drifts
-		// between the two (a shared 2-core VM: the bare Echo rate moved by 22 % between the two
-		// sizes in one run), and the second figure takes that drift out.
-		name := fmt.Sprintf("list, %d deliveries: req/s as a share of the %d rate", sizes[1], sizes[0])
-		benchkit.Report(f.DB, name, 100*rates[1]/rates[0], "%", 0)
-		benchkit.Report(f.DB, name+", each beside its ceiling", 100*shares[1]/shares[0], "%", 0)
+	// each runs fn on every size in turn, its server resumed and warmed up (its timers fired
+	// while it was paused), then paused again.
+	each := func(fn func(l *list)) {
+		for _, l := range lists {
+			l.srv.Resume()
+			benchkit.ClosedLoop(16, round/4, l.get(l.listURL))
+			fn(l)
+			l.srv.Pause()
+		}
+	}
+	// Warm up: webhookd with more clients than its pool has connections (25 on PostgreSQL), so
+	// that every connection is open and has run the list before the measurements: a connection
+	// the pool opens during one (the fixed rate's, when a hiccup raises the concurrency past the
+	// 16 of the warm-up) runs its first list on a cold PostgreSQL backend, tens of milliseconds
+	// more (15 new backends, p99 909 ms, then 0 and 101 ms in a second run on the same server).
+	each(func(l *list) {
+		benchkit.ClosedLoop(warmClients, 2*round, l.get(l.listURL))
+		benchkit.ClosedLoop(16, 2*round, l.get(l.echoURL))
+	})
+
+	// The closed-loop rates, in rounds.
+	shares := []float64{}
+	for range rounds {
+		each(func(l *list) {
+			wait := l.srv.Profile(fmt.Sprintf("%s-list-%d", f.DB, l.deliveries), round)
+			l.load = merge(l.load, benchkit.ClosedLoop(16, round, l.get(l.listURL)))
+			wait()
+			l.ceiling = merge(l.ceiling, benchkit.ClosedLoop(16, round, l.get(l.echoURL)))
+		})
+		if len(lists) == 2 {
+			shares = append(shares, 100*lists[1].load.lastRate/lists[0].load.lastRate)
+		}
+	}
+	for _, l := range lists {
+		if l.load.Errors > 0 {
+			benchkit.Fatalf("%d list errors", l.load.Errors)
+		}
+		name := fmt.Sprintf("list, page of 100, %d deliveries: req/s at 16 clients (%d KB)", l.deliveries, l.size/1000)
+		benchkit.Report(f.DB, name, l.load.Rate(), "/s", l.ceiling.Rate())
+	}
+	if len(lists) == 2 {
+		benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries: req/s as a share of the %d rate", lists[1].deliveries, lists[0].deliveries),
+			100*lists[1].load.Rate()/lists[0].load.Rate(), "%", 0)
+		benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries: the same, lowest of %d rounds", lists[1].deliveries, rounds), slices.Min(shares), "%", 0)
+		benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries: the same, highest of %d rounds", lists[1].deliveries, rounds), slices.Max(shares), "%", 0)
+	}
+
+	// The fixed rate, in rounds too; the bare Echo program at the same rate gives the tail this
+	// machine gives a server that does nothing (a stall of the machine, of the benchmark's own
+	// client, shows in both).
+	for range rounds {
+		each(func(l *list) {
+			l.fixed = merge(l.fixed, benchkit.OpenLoop(500, round, func(c *http.Client, _ int) bool { return l.get(l.listURL)(c) }))
+			l.echoFixed = merge(l.echoFixed, benchkit.OpenLoop(500, round, func(c *http.Client, _ int) bool { return l.get(l.echoURL)(c) }))
+		})
+	}
+	for _, l := range lists {
+		if l.fixed.Errors > 0 {
+			// More than the server can serve: requests queue up until the client's 30 s timeout.
+			benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: requests failed or timed out", l.deliveries), float64(l.fixed.Errors), "", 0)
+		}
+		benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: p50", l.deliveries), ms(benchkit.Percentile(l.fixed.Latencies, 50)), "ms", 0)
+		benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: p99 (ceiling: bare Echo's p99)", l.deliveries),
+			ms(benchkit.Percentile(l.fixed.Latencies, 99)), "ms", ms(benchkit.Percentile(l.echoFixed.Latencies, 99)))
 	}
 }
 
-// measure seeds a database with deliveries deliveries and measures the list on it. It returns
-// the closed-loop rate and its ceiling's.
-func measure(f benchkit.Flags, echoBin string, deliveries int, seconds time.Duration) (rate, ceiling float64) {
-	db := benchkit.NewDatabase(f)
-	defer db.Close()
-	env := benchkit.Env(db, benchkit.FreeAddr(), "")
-	benchkit.Run(f.Bin, env, "migrate")
-	srv := benchkit.Start(f.Bin, env)
-	defer srv.Stop()
+// list is one size under measurement: its database, its webhookd serving the list, and the
+// bare Echo program serving the same page.
+type list struct {
+	deliveries int
+	// size is the page's length in bytes.
+	size             int
+	db               *benchkit.Database
+	srv              *benchkit.Server
+	echo             *exec.Cmd
+	token            string
+	listURL, echoURL string
+	// The loads, summed over the rounds.
+	load, ceiling, fixed, echoFixed rounded
+}
 
-	token := benchkit.Run(f.Bin, env, "token", "--sub", "alice", "--email", "alice@example.org", "--name", "Alice", "--ttl", "2h")
+// rounded is a load summed over rounds, with the rate of the latest round.
+type rounded struct {
+	benchkit.Load
+	lastRate float64
+}
+
+func merge(r rounded, l benchkit.Load) rounded {
+	r.Requests += l.Requests
+	r.Errors += l.Errors
+	r.Elapsed += l.Elapsed
+	r.Latencies = append(r.Latencies, l.Latencies...)
+	r.lastRate = l.Rate()
+	return r
+}
+
+// newList seeds a database with an album of 100 webhooks and deliveries deliveries, and starts
+// webhookd on it and the bare Echo program serving the same page.
+func newList(f benchkit.Flags, echoBin string, deliveries int) *list {
+	l := &list{deliveries: deliveries, db: benchkit.NewDatabase(f)}
+	env := benchkit.Env(l.db, benchkit.FreeAddr(), "")
+	benchkit.Run(f.Bin, env, "migrate")
+	l.srv = benchkit.Start(f.Bin, env)
+
+	l.token = benchkit.Run(f.Bin, env, "token", "--sub", "alice", "--email", "alice@example.org", "--name", "Alice", "--ttl", "2h")
 	c := benchkit.Client(4)
 	form := func(path string, v url.Values) []byte {
-		st, b := benchkit.Do(c, "POST", srv.URL+path, token, "application/x-www-form-urlencoded", []byte(v.Encode()))
+		st, b := benchkit.Do(c, "POST", l.srv.URL+path, l.token, "application/x-www-form-urlencoded", []byte(v.Encode()))
 		if st != 201 {
 			benchkit.Fatalf("POST %s: %d %s", path, st, b)
 		}
@@ -75,64 +174,43 @@ func measure(f benchkit.Flags, echoBin string, deliveries int, seconds time.Dura
 			"name": {fmt.Sprint(i)}, "event": {"new_series", "new_user"}})
 	}
 	t0 := time.Now()
-	seed(db, album, deliveries/webhooks)
+	seed(l.db, album, deliveries/webhooks)
 	fmt.Fprintf(os.Stderr, "seeded %d deliveries in %s\n", deliveries, time.Since(t0).Round(time.Second))
 
-	listURL := srv.URL + "/albums/" + album + "/webhooks?limit=100"
-	st, body := benchkit.Do(c, "GET", listURL, token, "", nil)
+	l.listURL = l.srv.URL + "/albums/" + album + "/webhooks?limit=100"
+	st, body := benchkit.Do(c, "GET", l.listURL, l.token, "", nil)
 	if st != 200 || !strings.Contains(string(body), "last_triggers") {
 		benchkit.Fatalf("list: %d %.200s", st, body)
 	}
-	get := func(u string) func(c *http.Client) bool {
-		return func(c *http.Client) bool { st, _, _ := benchkit.TryDo(c, "GET", u, token, "", nil); return st == 200 }
-	}
-	// Warm both up, then measure webhookd and the ceiling one after the other. webhookd is warmed
-	// with more clients than its pool has connections (25 on PostgreSQL), so that every
-	// connection is open and has run the list before the measurements: a connection the pool
-	// opens during one (the fixed rate's, when a hiccup raises the concurrency past the 16 of the
-	// warm-up) runs its first list on a cold PostgreSQL backend, tens of milliseconds more (15 new
-	// backends, p99 909 ms, then 0 and 101 ms in a second run on the same server, load 10).
-	benchkit.ClosedLoop(warmClients, seconds/5, get(listURL))
-	wait := srv.Profile(fmt.Sprintf("%s-list-%d", f.DB, deliveries), seconds)
-	load := benchkit.ClosedLoop(16, seconds, get(listURL))
-	wait()
-
-	bodyFile := filepath.Join(db.Dir, "page.json")
+	l.size = len(body)
+	bodyFile := filepath.Join(l.db.Dir, "page.json")
 	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
 		benchkit.Fatalf("write page: %v", err)
 	}
 	echoAddr := benchkit.FreeAddr()
-	echo := exec.Command(echoBin, "-addr", echoAddr, "-file", bodyFile)
-	echo.Stderr = os.Stderr
-	echo.SysProcAttr = benchkit.DieWithParent()
-	if err := echo.Start(); err != nil {
+	l.echo = exec.Command(echoBin, "-addr", echoAddr, "-file", bodyFile)
+	l.echo.Stderr = os.Stderr
+	l.echo.SysProcAttr = benchkit.DieWithParent()
+	if err := l.echo.Start(); err != nil {
 		benchkit.Fatalf("start %s: %v", echoBin, err)
 	}
-	defer func() { _ = echo.Process.Kill(); _ = echo.Wait() }()
-	echoURL := "http://" + echoAddr + "/albums/" + album + "/webhooks?limit=100"
-	if !benchkit.Wait(context.Background(), 10*time.Second, func() bool { st, _ := tryGet(echoURL); return st == 200 }) {
+	l.echoURL = "http://" + echoAddr + "/albums/" + album + "/webhooks?limit=100"
+	if !benchkit.Wait(context.Background(), 10*time.Second, func() bool { st, _ := tryGet(l.echoURL); return st == 200 }) {
 		benchkit.Fatalf("echo ceiling does not answer")
 	}
-	benchkit.ClosedLoop(16, seconds/5, get(echoURL))
-	echoLoad := benchkit.ClosedLoop(16, seconds, get(echoURL))
+	return l
+}
 
-	name := fmt.Sprintf("list, page of 100, %d deliveries: req/s at 16 clients (%d KB)", deliveries, len(body)/1000)
-	if load.Errors > 0 {
-		benchkit.Fatalf("%d list errors", load.Errors)
-	}
-	benchkit.Report(f.DB, name, load.Rate(), "/s", echoLoad.Rate())
-	fixed := benchkit.OpenLoop(500, seconds, func(c *http.Client, _ int) bool { return get(listURL)(c) })
-	if fixed.Errors > 0 {
-		// More than the server can serve: requests queue up until the client's 30 s timeout.
-		benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: requests failed or timed out", deliveries), float64(fixed.Errors), "", 0)
-	}
-	// The bare Echo program at the same fixed rate: the tail this machine gives a server that does
-	// nothing (a stall of the machine, of the benchmark's own client, shows in both).
-	echoFixed := benchkit.OpenLoop(500, seconds, func(c *http.Client, _ int) bool { return get(echoURL)(c) })
-	benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: p50", deliveries), ms(benchkit.Percentile(fixed.Latencies, 50)), "ms", 0)
-	benchkit.Report(f.DB, fmt.Sprintf("list, %d deliveries, at 500 req/s: p99 (ceiling: bare Echo's p99)", deliveries),
-		ms(benchkit.Percentile(fixed.Latencies, 99)), "ms", ms(benchkit.Percentile(echoFixed.Latencies, 99)))
-	return load.Rate(), echoLoad.Rate()
+// get is a request of the list at u (webhookd's or the ceiling's): true when it answered 200.
+func (l *list) get(u string) func(c *http.Client) bool {
+	return func(c *http.Client) bool { st, _, _ := benchkit.TryDo(c, "GET", u, l.token, "", nil); return st == 200 }
+}
+
+func (l *list) close() {
+	_ = l.echo.Process.Kill()
+	_ = l.echo.Wait()
+	l.srv.Stop()
+	l.db.Close()
 }
 
 // warmClients is the concurrency of webhookd's warm-up: more than its pool's connections.

@@ -251,7 +251,7 @@ func (s *Server) Profile(name string, d time.Duration) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(max(d, time.Second).Seconds())))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "profile %s: %v\n", name, err)
 			return
@@ -271,6 +271,7 @@ func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
 // Stop stops the server (SIGINT, then SIGKILL after 10 s).
 func (s *Server) Stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server would not handle the interrupt
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-s.done:
@@ -279,6 +280,12 @@ func (s *Server) Stop() {
 		<-s.done
 	}
 }
+
+// Pause freezes the server (SIGSTOP): it uses no CPU until Resume, while another is measured.
+func (s *Server) Pause() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume thaws a paused server (SIGCONT).
+func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
 // FreeAddr returns a free loopback address.
 func FreeAddr() string {
