@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -141,18 +140,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// sqliteDSN opens path in WAL mode, waiting up to 10 s for the write lock, with foreign keys on
-// and every transaction IMMEDIATE (see transaction). Each connection caches up to 8 MB of pages
-// (SQLite's default is 2 MB): the album webhook list reads some 500 pages of a large history's
-// index and table, which did not fit, and with 1,000,000 deliveries stored it served 78 % of its
-// rate with 1,000 (87 % with 8 MB; see README, "Performance"). The pool's 4 connections hold at
-// most 32 MB.
 func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(" + strconv.Itoa(-sqliteCacheKiB) + ")&_txlock=immediate"
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 }
-
-// sqliteCacheKiB is the page cache of each SQLite connection, in KiB.
-const sqliteCacheKiB = 8000
 
 // Dialect tells which database the store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
