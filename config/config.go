@@ -93,7 +93,8 @@ type Config struct {
 	// 100000; 0 turns this direct dispatch off). See the README's "How delivery works".
 	DirectQueue int
 	// DBMaxConns bounds the database connection pool (WEBHOOKD_DB_MAX_CONNS, default 25 on
-	// PostgreSQL, 4 on SQLite); idle connections are kept, up to the same number.
+	// PostgreSQL, 4 on SQLite); idle connections are kept, up to the same number (on
+	// PostgreSQL for 5 minutes of idleness).
 	DBMaxConns int
 }
 
