@@ -14,10 +14,11 @@ import (
 	"time"
 )
 
-// Config is the whole configuration of the service.
-// maxDirectQueue bounds WEBHOOKD_DIRECT_QUEUE (delivery.MaxDirectQueue).
+// maxDirectQueue bounds WEBHOOKD_DIRECT_QUEUE (delivery.MaxDirectQueue; config does not import
+// the engine).
 const maxDirectQueue = 100000
 
+// Config is the whole configuration of the service.
 type Config struct {
 	// Addr is the listen address (WEBHOOKD_ADDR, default ":8080").
 	Addr string

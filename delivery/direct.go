@@ -87,14 +87,18 @@ func (d *direct) release(n int) {
 	d.mu.Unlock()
 }
 
-// push queues jobs whose slots were reserved. It returns those it could not queue because the
-// engine is stopping (their slots released): the caller hands them back.
-func (d *direct) push(jobs []directJob) []directJob {
+// push queues jobs whose slots were reserved. It returns the ids of those it could not queue
+// because the engine is stopping (their slots released): the caller hands them back.
+func (d *direct) push(jobs []directJob) []int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		d.reserved -= len(jobs)
-		return jobs
+		left := make([]int64, len(jobs))
+		for i, j := range jobs {
+			left[i] = j.job
+		}
+		return left
 	}
 	now := time.Now()
 	for _, j := range jobs {
@@ -151,11 +155,7 @@ func (e *Engine) enqueueDirect(ctx context.Context, tx *sql.Tx, refs []store.Del
 		left := e.direct.push(jobs)
 		e.cfg.Observer.DirectDispatch(DirectQueued, len(jobs)-len(left))
 		if len(left) > 0 {
-			ids := make([]int64, len(left))
-			for i, j := range left {
-				ids[i] = j.job
-			}
-			e.handBack(ids, 0)
+			e.handBack(left, 0)
 		}
 	}) {
 		e.direct.release(n)

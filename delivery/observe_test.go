@@ -44,9 +44,10 @@ func TestOutcomeClass(t *testing.T) {
 
 // observed records what an Observer is told.
 type observed struct {
-	mu      sync.Mutex
-	got     []string
-	directs []directCount
+	mu  sync.Mutex
+	got []string
+	// directs counts first attempts by what direct dispatch did with them.
+	directs map[string]int
 }
 
 func (o *observed) AttemptDone(family, class string, took time.Duration) {
@@ -58,25 +59,17 @@ func (o *observed) AttemptDone(family, class string, took time.Duration) {
 func (o *observed) DirectDispatch(result string, n int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.directs = append(o.directs, directCount{result, n})
+	if o.directs == nil {
+		o.directs = map[string]int{}
+	}
+	o.directs[result] += n
 }
 
-// direct sums the first attempts direct dispatch reported with result.
+// direct is how many first attempts direct dispatch reported with result.
 func (o *observed) direct(result string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	sum := 0
-	for _, d := range o.directs {
-		if d.result == result {
-			sum += d.n
-		}
-	}
-	return sum
-}
-
-type directCount struct {
-	result string
-	n      int
+	return o.directs[result]
 }
 
 // TestAttemptsAreLoggedAndObserved: a failed attempt is a WARN line with the webhook, the

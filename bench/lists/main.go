@@ -73,17 +73,22 @@ func main() {
 		benchkit.ClosedLoop(16, 2*round, l.get(l.echoURL))
 	})
 
-	// The closed-loop rates, in rounds.
+	// The closed-loop rates, in rounds; a CPU profile of each server over the last.
 	shares := []float64{}
-	for range rounds {
+	for r := range rounds {
+		var rates []float64
 		each(func(l *list) {
-			wait := l.srv.Profile(fmt.Sprintf("%s-list-%d", f.DB, l.deliveries), round)
-			l.load = merge(l.load, benchkit.ClosedLoop(16, round, l.get(l.listURL)))
+			wait := func() {}
+			if r == rounds-1 {
+				wait = l.srv.Profile(fmt.Sprintf("%s-list-%d", f.DB, l.deliveries), round)
+			}
+			load := benchkit.ClosedLoop(16, round, l.get(l.listURL))
 			wait()
+			l.load, rates = merge(l.load, load), append(rates, load.Rate())
 			l.ceiling = merge(l.ceiling, benchkit.ClosedLoop(16, round, l.get(l.echoURL)))
 		})
-		if len(lists) == 2 {
-			shares = append(shares, 100*lists[1].load.lastRate/lists[0].load.lastRate)
+		if len(rates) == 2 {
+			shares = append(shares, 100*rates[1]/rates[0])
 		}
 	}
 	for _, l := range lists {
@@ -132,22 +137,16 @@ type list struct {
 	token            string
 	listURL, echoURL string
 	// The loads, summed over the rounds.
-	load, ceiling, fixed, echoFixed rounded
+	load, ceiling, fixed, echoFixed benchkit.Load
 }
 
-// rounded is a load summed over rounds, with the rate of the latest round.
-type rounded struct {
-	benchkit.Load
-	lastRate float64
-}
-
-func merge(r rounded, l benchkit.Load) rounded {
-	r.Requests += l.Requests
-	r.Errors += l.Errors
-	r.Elapsed += l.Elapsed
-	r.Latencies = append(r.Latencies, l.Latencies...)
-	r.lastRate = l.Rate()
-	return r
+// merge adds a round's load to the sum of the rounds before it.
+func merge(sum, l benchkit.Load) benchkit.Load {
+	sum.Requests += l.Requests
+	sum.Errors += l.Errors
+	sum.Elapsed += l.Elapsed
+	sum.Latencies = append(sum.Latencies, l.Latencies...)
+	return sum
 }
 
 // newList seeds a database with an album of 100 webhooks and deliveries deliveries, and starts
