@@ -61,6 +61,9 @@ type Config struct {
 	// WebhookConcurrency bounds the attempts in flight per webhook and process
 	// (WEBHOOKD_WEBHOOK_CONCURRENCY, default 10).
 	WebhookConcurrency int
+	// FastWebhookConcurrency bounds them while the webhook's attempts take under 100 ms on
+	// average (WEBHOOKD_FAST_WEBHOOK_CONCURRENCY, default 40; never below WebhookConcurrency).
+	FastWebhookConcurrency int
 
 	// LogFormat is "text" or "json" (WEBHOOKD_LOG_FORMAT, default "text").
 	LogFormat string
@@ -161,26 +164,27 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 	positive := func(key, def string) int { return atLeast(key, def, 1) }
 	c := Config{
-		Addr:                get("WEBHOOKD_ADDR", ":8080"),
-		DataDir:             get("WEBHOOKD_DATA_DIR", "./data"),
-		DatabaseURL:         get("DATABASE_URL", ""),
-		JWKSURL:             get("WEBHOOKD_JWKS_URL", ""),
-		JWTIssuer:           get("WEBHOOKD_JWT_ISSUER", ""),
-		JWTAudience:         get("WEBHOOKD_JWT_AUDIENCE", ""),
-		PublicURL:           strings.TrimRight(get("WEBHOOKD_PUBLIC_URL", "http://localhost:8080"), "/"),
-		DeliveryTimeout:     duration("WEBHOOKD_DELIVERY_TIMEOUT", "15s"),
-		KheopsRetryDelays:   durations("WEBHOOKD_KHEOPS_RETRY_DELAYS", "5s,30s,2m,10m"),
-		FacilityRetryDelays: durations("WEBHOOKD_FACILITY_RETRY_DELAYS", "5m,30m,60m"),
-		NewSeriesDelay:      duration("WEBHOOKD_NEW_SERIES_DELAY", "30s"),
-		DisableAfter:        days("WEBHOOKD_DISABLE_AFTER", "5d"),
-		WebhookConcurrency:  positive("WEBHOOKD_WEBHOOK_CONCURRENCY", "10"),
-		LogFormat:           strings.ToLower(get("WEBHOOKD_LOG_FORMAT", "text")),
-		MetricsAddr:         get("WEBHOOKD_METRICS_ADDR", ""),
-		AdminPassword:       getenv("WEBHOOKD_ADMIN_PASSWORD"),
-		Workers:             count("WEBHOOKD_WORKERS", "400"),
-		PollInterval:        duration("WEBHOOKD_POLL_INTERVAL", "500ms"),
-		FetchCooldown:       duration("WEBHOOKD_FETCH_COOLDOWN", "10ms"),
-		DirectQueue:         atLeast("WEBHOOKD_DIRECT_QUEUE", "10000", 0),
+		Addr:                   get("WEBHOOKD_ADDR", ":8080"),
+		DataDir:                get("WEBHOOKD_DATA_DIR", "./data"),
+		DatabaseURL:            get("DATABASE_URL", ""),
+		JWKSURL:                get("WEBHOOKD_JWKS_URL", ""),
+		JWTIssuer:              get("WEBHOOKD_JWT_ISSUER", ""),
+		JWTAudience:            get("WEBHOOKD_JWT_AUDIENCE", ""),
+		PublicURL:              strings.TrimRight(get("WEBHOOKD_PUBLIC_URL", "http://localhost:8080"), "/"),
+		DeliveryTimeout:        duration("WEBHOOKD_DELIVERY_TIMEOUT", "15s"),
+		KheopsRetryDelays:      durations("WEBHOOKD_KHEOPS_RETRY_DELAYS", "5s,30s,2m,10m"),
+		FacilityRetryDelays:    durations("WEBHOOKD_FACILITY_RETRY_DELAYS", "5m,30m,60m"),
+		NewSeriesDelay:         duration("WEBHOOKD_NEW_SERIES_DELAY", "30s"),
+		DisableAfter:           days("WEBHOOKD_DISABLE_AFTER", "5d"),
+		WebhookConcurrency:     positive("WEBHOOKD_WEBHOOK_CONCURRENCY", "10"),
+		FastWebhookConcurrency: positive("WEBHOOKD_FAST_WEBHOOK_CONCURRENCY", "40"),
+		LogFormat:              strings.ToLower(get("WEBHOOKD_LOG_FORMAT", "text")),
+		MetricsAddr:            get("WEBHOOKD_METRICS_ADDR", ""),
+		AdminPassword:          getenv("WEBHOOKD_ADMIN_PASSWORD"),
+		Workers:                count("WEBHOOKD_WORKERS", "400"),
+		PollInterval:           duration("WEBHOOKD_POLL_INTERVAL", "500ms"),
+		FetchCooldown:          duration("WEBHOOKD_FETCH_COOLDOWN", "10ms"),
+		DirectQueue:            atLeast("WEBHOOKD_DIRECT_QUEUE", "10000", 0),
 	}
 	if get("WEBHOOKD_DB_MAX_CONNS", "") != "" {
 		c.DBMaxConns = count("WEBHOOKD_DB_MAX_CONNS", "")

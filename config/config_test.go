@@ -127,10 +127,10 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name: "endpoint health",
-			env:  map[string]string{"WEBHOOKD_DISABLE_AFTER": "2d", "WEBHOOKD_WEBHOOK_CONCURRENCY": "3"},
+			env:  map[string]string{"WEBHOOKD_DISABLE_AFTER": "2d", "WEBHOOKD_WEBHOOK_CONCURRENCY": "3", "WEBHOOKD_FAST_WEBHOOK_CONCURRENCY": "12"},
 			check: func(t *testing.T, c Config) {
-				if c.DisableAfter != 48*time.Hour || c.WebhookConcurrency != 3 {
-					t.Errorf("got %v %d", c.DisableAfter, c.WebhookConcurrency)
+				if c.DisableAfter != 48*time.Hour || c.WebhookConcurrency != 3 || c.FastWebhookConcurrency != 12 {
+					t.Errorf("got %v %d %d", c.DisableAfter, c.WebhookConcurrency, c.FastWebhookConcurrency)
 				}
 			},
 		},
@@ -157,16 +157,16 @@ func TestParse(t *testing.T) {
 			name: "endpoint health defaults and a Go duration",
 			env:  map[string]string{"WEBHOOKD_DISABLE_AFTER": "36h"},
 			check: func(t *testing.T, c Config) {
-				if c.DisableAfter != 36*time.Hour || c.WebhookConcurrency != 10 {
-					t.Errorf("got %v %d", c.DisableAfter, c.WebhookConcurrency)
+				if c.DisableAfter != 36*time.Hour || c.WebhookConcurrency != 10 || c.FastWebhookConcurrency != 40 {
+					t.Errorf("got %v %d %d", c.DisableAfter, c.WebhookConcurrency, c.FastWebhookConcurrency)
 				}
 				if d, _ := Parse(func(string) string { return "" }); d.DisableAfter != 5*24*time.Hour {
 					t.Errorf("default disable after %v", d.DisableAfter)
 				}
 			},
 		},
-		{name: "bad endpoint health", env: map[string]string{"WEBHOOKD_DISABLE_AFTER": "0d", "WEBHOOKD_WEBHOOK_CONCURRENCY": "0"},
-			wantErr: []string{"WEBHOOKD_DISABLE_AFTER", "WEBHOOKD_WEBHOOK_CONCURRENCY"}},
+		{name: "bad endpoint health", env: map[string]string{"WEBHOOKD_DISABLE_AFTER": "0d", "WEBHOOKD_WEBHOOK_CONCURRENCY": "0", "WEBHOOKD_FAST_WEBHOOK_CONCURRENCY": "-1"},
+			wantErr: []string{"WEBHOOKD_DISABLE_AFTER", "WEBHOOKD_WEBHOOK_CONCURRENCY", "WEBHOOKD_FAST_WEBHOOK_CONCURRENCY"}},
 		{name: "bad log format", env: map[string]string{"WEBHOOKD_LOG_FORMAT": "xml"}, wantErr: []string{"WEBHOOKD_LOG_FORMAT"}},
 		{name: "bad log level", env: map[string]string{"WEBHOOKD_LOG_LEVEL": "loud"}, wantErr: []string{"WEBHOOKD_LOG_LEVEL"}},
 		{name: "public url not a url", env: map[string]string{"WEBHOOKD_PUBLIC_URL": "not a url"}, wantErr: []string{"WEBHOOKD_PUBLIC_URL", "absolute http"}},

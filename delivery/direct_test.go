@@ -144,7 +144,8 @@ func TestDirectDispatchKeepsTheWebhookBound(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, kind testdb.Kind) {
 		t.Parallel()
 		st := testdb.Open(t, kind, store.Config{})
-		deliverytest.Start(t, st, delivery.EngineConfig{Policy: delivery.TargetPolicy{Allow: loopback}, WebhookConcurrency: 1})
+		deliverytest.Start(t, st, delivery.EngineConfig{Policy: delivery.TargetPolicy{Allow: loopback},
+			WebhookConcurrency: 1, FastWebhookConcurrency: 1})
 		var inFlight, most atomic.Int32
 		rcv := newReceiver(t, false, func(int, http.ResponseWriter) {
 			n := inFlight.Add(1)

@@ -55,6 +55,10 @@ type EngineConfig struct {
 	// WebhookConcurrency bounds the attempts in flight per webhook in this process (default
 	// DefaultWebhookConcurrency; negative for no bound).
 	WebhookConcurrency int
+	// FastWebhookConcurrency bounds them instead while the webhook's attempts take under
+	// 100 ms on average (default DefaultFastWebhookConcurrency; never below
+	// WebhookConcurrency).
+	FastWebhookConcurrency int
 	// DirectQueue bounds the first attempts made by direct dispatch (see direct.go) waiting or
 	// in flight at once, on PostgreSQL (default DefaultDirectQueue, at most MaxDirectQueue;
 	// negative turns direct dispatch off: every attempt goes through River).
@@ -129,6 +133,10 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	if cfg.WebhookConcurrency == 0 {
 		cfg.WebhookConcurrency = DefaultWebhookConcurrency
 	}
+	if cfg.FastWebhookConcurrency == 0 {
+		cfg.FastWebhookConcurrency = DefaultFastWebhookConcurrency
+	}
+	cfg.FastWebhookConcurrency = max(cfg.FastWebhookConcurrency, cfg.WebhookConcurrency)
 	if cfg.DirectQueue == 0 {
 		cfg.DirectQueue = DefaultDirectQueue
 	}
@@ -145,7 +153,7 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, store: st, queue: queue, log: cfg.Logger, limit: newLimiter(cfg.WebhookConcurrency)}
+	e := &Engine{cfg: cfg, store: st, queue: queue, log: cfg.Logger, limit: newLimiter(cfg.WebhookConcurrency, cfg.FastWebhookConcurrency)}
 	if st.Dialect() == store.Postgres && cfg.DirectQueue > 0 {
 		e.direct = newDirect(cfg.DirectQueue)
 	}

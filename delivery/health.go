@@ -20,6 +20,9 @@ const (
 	DisableMinDeliveries = 10
 	// DefaultWebhookConcurrency bounds the attempts in flight per webhook and process.
 	DefaultWebhookConcurrency = 10
+	// DefaultFastWebhookConcurrency bounds them while the webhook's attempts take under 100 ms
+	// on average (limiter.go).
+	DefaultFastWebhookConcurrency = 40
 	// MaxPostpone bounds how far a Retry-After postpones a webhook.
 	MaxPostpone = time.Hour
 	// MinPace and MaxPace bound the pace of a webhook answering 429 or 503 without

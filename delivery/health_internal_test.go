@@ -93,7 +93,7 @@ func deref[T any](p *T) any {
 }
 
 func TestLimiter(t *testing.T) {
-	l := newLimiter(2)
+	l := newLimiter(2, 2)
 	now := time.Now()
 	r1, _ := l.acquire("a", now)
 	r2, _ := l.acquire("a", now)
@@ -131,7 +131,7 @@ func TestLimiter(t *testing.T) {
 	if _, wait := l.acquire("a", now); wait < limiterMaxWait || wait >= limiterMaxWait*3/2 {
 		t.Errorf("far back in line: wait %v, want between %v and 1.5 times it", wait, limiterMaxWait)
 	}
-	if r, _ := newLimiter(-1).acquire("a", now); r == nil {
+	if r, _ := newLimiter(-1, -1).acquire("a", now); r == nil {
 		t.Error("no bound: an attempt waits")
 	}
 }
@@ -141,7 +141,7 @@ func TestLimiterQueuesAttemptsOfAFastEndpoint(t *testing.T) {
 	now := time.Now()
 	// Two slots; one attempt ended in 2 ms (a webhook's mean is kept while it has attempts in
 	// flight): a slot frees every millisecond.
-	fast := newLimiter(2)
+	fast := newLimiter(2, 2)
 	r, _ := fast.acquire("a", now)
 	other, _ := fast.acquire("a", now)
 	r(2 * time.Millisecond)
@@ -174,7 +174,7 @@ func TestLimiterQueuesAttemptsOfAFastEndpoint(t *testing.T) {
 	}
 
 	// A slow endpoint's attempts are snoozed, not queued: they hold no worker.
-	slow := newLimiter(2)
+	slow := newLimiter(2, 2)
 	r, _ = slow.acquire("b", now)
 	slowOther, _ := slow.acquire("b", now)
 	r(4 * time.Second)
@@ -204,7 +204,7 @@ func TestLimiterQueuesAttemptsOfAFastEndpoint(t *testing.T) {
 
 func TestLimiterRemembersAnIdleWebhook(t *testing.T) {
 	ctx := context.Background()
-	l := newLimiter(1)
+	l := newLimiter(1, 1)
 	now := time.Now()
 	r, _ := l.acquire("a", now)
 	r(2 * time.Millisecond) // a is idle; its mean is 2 ms
@@ -241,4 +241,74 @@ func TestLimiterRemembersAnIdleWebhook(t *testing.T) {
 	if _, ok := l.hooks["b"]; !ok {
 		t.Error("the webhook just used is forgotten")
 	}
+}
+
+func TestLimiterBoundFollowsSpeed(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		name      string
+		max, fast int
+		took      time.Duration // the webhook's one attempt ended so far (0: none)
+		want      int
+	}{
+		{name: "unknown speed", max: 2, fast: 4, want: 2},
+		{name: "fast", max: 2, fast: 4, took: 5 * time.Millisecond, want: 4},
+		{name: "slow", max: 2, fast: 4, took: limiterFastMean, want: 2},
+		{name: "fast bound below the bound", max: 3, fast: 1, took: 5 * time.Millisecond, want: 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLimiter(c.max, c.fast)
+			if c.took > 0 {
+				r, _ := l.acquire("a", now)
+				r(c.took)
+			}
+			n := 0
+			for ; n < 100; n++ {
+				if r, _ := l.acquire("a", now); r == nil {
+					break
+				}
+			}
+			if n != c.want || !l.saturated("a") {
+				t.Errorf("%d attempts in flight (saturated %v), want %d", n, l.saturated("a"), c.want)
+			}
+		})
+	}
+}
+
+func TestLimiterFastEndpointTurningSlow(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	l := newLimiter(2, 4)
+	r, _ := l.acquire("a", now)
+	r(5 * time.Millisecond)
+	var held []func(time.Duration)
+	for range 4 {
+		r, _ := l.acquire("a", now)
+		held = append(held, r)
+	}
+	got := make(chan func(time.Duration), 1)
+	go func() {
+		r, wait := l.take(ctx, "a", now)
+		if r == nil {
+			t.Errorf("an attempt of a fast endpoint is snoozed %v instead of queued", wait)
+		}
+		got <- r
+	}()
+	time.Sleep(10 * time.Millisecond)
+	// Two slow attempts end: the mean is over limiterFastMean, the bound back to 2 with 2 still
+	// in flight; the freed slots are not handed to the queued attempt.
+	held[0](time.Second)
+	held[1](time.Second)
+	time.Sleep(10 * time.Millisecond)
+	if len(got) != 0 {
+		t.Fatal("a slot over the bound of an endpoint turned slow was handed on")
+	}
+	if r, _ := l.acquire("a", now); r != nil {
+		t.Fatal("a third attempt in flight to an endpoint turned slow")
+	}
+	held[2](time.Second) // under the bound again: the slot goes to the queued attempt
+	if r := <-got; r != nil {
+		r(time.Second)
+	}
+	held[3](time.Second)
 }

@@ -9,7 +9,17 @@ import (
 
 // limiter bounds the attempts in flight per webhook in this process, so that a slow endpoint
 // holds at most that many of the engine's workers and the others keep serving the other
-// webhooks. An attempt over the bound does not wait in its worker: it is handed a later slot
+// webhooks.
+//
+// The bound follows the endpoint's speed. A webhook whose attempts take limiterFastMean or more
+// on average, or none of whose attempts ended yet, gets max attempts in flight; a faster one
+// gets fast. One webhook can only take max/mean attempts a second: at 10 attempts in flight,
+// 1,000 events a second need attempts under 10 ms, which a busy machine does not keep, and the
+// attempts over the bound would go to River, late. A fast endpoint holds each worker briefly,
+// so it may hold more of them; one that turns slow raises its mean as its attempts end, and is
+// back to max (its attempts over the new bound finish, none is stopped).
+//
+// An attempt over the bound does not wait in its worker: it is handed a later slot
 // and snoozed until then. Slots are spaced by the webhook's mean attempt duration divided by
 // the bound (its observed throughput), so a backlog is spread over the time the endpoint needs
 // to take it and each waiting attempt is snoozed about once, rather than polled.
@@ -27,8 +37,10 @@ import (
 // The bound is per process: N processes sharing a database allow up to N × max attempts in
 // flight to one webhook (see README, "Endpoint health").
 type limiter struct {
-	max int
-	mu  sync.Mutex
+	// max bounds a webhook's attempts in flight; fast (at least max) bounds them while its
+	// mean attempt duration is under limiterFastMean.
+	max, fast int
+	mu        sync.Mutex
 	// hooks holds the webhooks with attempts in flight, slots handed out, or an attempt ended
 	// within limiterForget.
 	hooks map[string]*hookSlots
@@ -65,9 +77,23 @@ const (
 	limiterQueueWait = 100 * time.Millisecond
 	// limiterForget is how long an idle webhook's mean duration is kept.
 	limiterForget = time.Minute
+	// limiterFastMean is the mean attempt duration under which a webhook gets the fast bound.
+	limiterFastMean = 100 * time.Millisecond
 )
 
-func newLimiter(max int) *limiter { return &limiter{max: max, hooks: map[string]*hookSlots{}} }
+// newLimiter bounds each webhook's attempts in flight at max, or at fast while they are fast
+// (fast below max is max); max ≤ 0 is no bound.
+func newLimiter(max, fast int) *limiter {
+	return &limiter{max: max, fast: fast, hooks: map[string]*hookSlots{}}
+}
+
+// bound is how many attempts in flight the webhook s may have.
+func (l *limiter) bound(s *hookSlots) int {
+	if s.mean > 0 && s.mean < limiterFastMean {
+		return max(l.fast, l.max)
+	}
+	return l.max
+}
 
 // acquire takes a slot of the webhook at now. It returns the function that gives the slot back
 // (with the request's duration, 0 when none was made), or nil and how long to wait before
@@ -84,7 +110,8 @@ func (l *limiter) acquire(webhookID string, now time.Time) (func(took time.Durat
 		s = &hookSlots{}
 		l.hooks[webhookID] = s
 	}
-	if s.inFlight < l.max {
+	bound := l.bound(s)
+	if s.inFlight < bound {
 		s.inFlight++
 		return func(took time.Duration) { l.release(webhookID, took) }, 0
 	}
@@ -96,7 +123,7 @@ func (l *limiter) acquire(webhookID string, now time.Time) (func(took time.Durat
 	if slot.Before(now) {
 		slot = now
 	}
-	slot = slot.Add(max(mean/time.Duration(l.max), time.Millisecond))
+	slot = slot.Add(max(mean/time.Duration(bound), time.Millisecond))
 	wait := slot.Sub(now)
 	if wait > limiterMaxWait {
 		// Far back in line: the slots after now+limiterMaxWait are not handed out.
@@ -116,8 +143,8 @@ func (l *limiter) take(ctx context.Context, webhookID string, now time.Time) (fu
 	}
 	l.mu.Lock()
 	s := l.hooks[webhookID]
-	if s == nil || s.inFlight < l.max || s.mean <= 0 ||
-		time.Duration(len(s.waiters)+1)*s.mean/time.Duration(l.max) > limiterQueueWait {
+	if s == nil || s.inFlight < l.bound(s) || s.mean <= 0 ||
+		time.Duration(len(s.waiters)+1)*s.mean/time.Duration(l.bound(s)) > limiterQueueWait {
 		l.mu.Unlock()
 		return l.acquire(webhookID, now)
 	}
@@ -158,7 +185,7 @@ func (l *limiter) saturated(webhookID string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.hooks[webhookID]
-	return s != nil && s.inFlight >= l.max
+	return s != nil && s.inFlight >= l.bound(s)
 }
 
 func (l *limiter) release(webhookID string, took time.Duration) {
@@ -175,8 +202,9 @@ func (l *limiter) release(webhookID string, took time.Duration) {
 	default:
 		s.mean = (4*s.mean + took) / 5
 	}
-	if len(s.waiters) > 0 {
-		// The slot goes to the first attempt queued for it: still in flight.
+	if len(s.waiters) > 0 && s.inFlight <= l.bound(s) {
+		// The slot goes to the first attempt queued for it: still in flight. (Over a bound
+		// that fell, the slot is not handed on; the waiters get one once under it again.)
 		close(s.waiters[0])
 		s.waiters = s.waiters[1:]
 		return

@@ -50,7 +50,7 @@ func TestFirstAttemptCarriesItsRefTrace(t *testing.T) {
 		return trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
 			TraceID: trace.TraceID{b}, SpanID: trace.SpanID{b}, TraceFlags: trace.FlagsSampled}))
 	}
-	e := &Engine{tracer: sdktrace.NewTracerProvider().Tracer("t"), limit: newLimiter(0)}
+	e := &Engine{tracer: sdktrace.NewTracerProvider().Tracer("t"), limit: newLimiter(0, 0)}
 	batchCtx := span(9)
 	for _, tc := range []struct {
 		name string

@@ -8,7 +8,7 @@
 //   - how late retries come: deliveries whose first attempt fails, retried after 2 s.
 //
 // Usage: go run ./bench/deliveries -db sqlite|postgres [-bin ./webhookd] [-quick]
-// [-phases latency,burst,ingest,backlog,retries]
+// [-phases latency,burst,ingest,backlog,retries] [-rates 100,1000] [-busy cores]
 package main
 
 import (
@@ -31,6 +31,8 @@ func main() {
 	deliveries := flag.Int("deliveries", 20000, "deliveries of the throughput burst (100 per event)")
 	backlog := flag.Int("backlog", 100000, "deliveries of the memory phase's backlog (100 per event)")
 	phaseList := flag.String("phases", "latency,burst,ingest,backlog,retries", "the phases to run, comma-separated")
+	rateList := flag.String("rates", "", "the latency phase's event rates, comma-separated (default 100, and 1000 on PostgreSQL)")
+	busy := flag.Int("busy", 0, "cores this program keeps busy through the latency phase, as another tenant of the machine would")
 	f := benchkit.ParseFlags()
 	if f.Quick {
 		*deliveries, *backlog = 1000, 2000
@@ -67,16 +69,27 @@ func main() {
 	if db.Kind == "postgres" {
 		rates = append(rates, 1000)
 	}
+	if *rateList != "" {
+		rates = nil
+		for _, r := range strings.Split(*rateList, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+			if err != nil || v <= 0 {
+				benchkit.Fatalf("-rates: %q is not a rate", r)
+			}
+			rates = append(rates, v)
+		}
+	}
 	if !phases["latency"] {
 		rates = nil
 	}
+	stopSpin := spin(*busy)
 	for _, rate := range rates {
 		// A warm-up at the same rate (connections, caches), not measured.
 		warmed := rcv.Count.Load()
 		warm := benchkit.OpenLoop(rate, seconds/5, func(c *http.Client, i int) bool { return publish(c, "F-L", i) })
 		waitFor(warmed+int64(warm.Requests-warm.Errors), 5*time.Minute)
 		lat.reset()
-		before := rcv.Count.Load()
+		before, handedBack := rcv.Count.Load(), srv.Metric(handedBackMetric)
 		defer srv.Profile(fmt.Sprintf("%s-latency-%.0f", db.Kind, rate), seconds)()
 		load := benchkit.OpenLoop(rate, seconds, func(c *http.Client, i int) bool { return publish(c, "F-L", i) })
 		if load.Errors > 0 {
@@ -91,7 +104,13 @@ func main() {
 		tenth := len(ls) / 10
 		benchkit.Report(db.Kind, name+", p50 of the last 10 % of events", ms(benchkit.Percentile(lat.last(tenth), 50)), "ms", 0)
 		benchkit.Report(db.Kind, fmt.Sprintf("POST /internal/events/facility at %.0f events/s, p50", rate), ms(benchkit.Percentile(load.Latencies, 50)), "ms", 0)
+		if db.Kind == "postgres" {
+			// First attempts direct dispatch gave back to River (the webhook's bound of attempts in
+			// flight was taken for too long): each waits for River's fetch, seconds later.
+			benchkit.Report(db.Kind, fmt.Sprintf("first attempts handed back to River at %.0f events/s", rate), srv.Metric(handedBackMetric)-handedBack, "", 0)
+		}
 	}
+	stopSpin()
 
 	// burst publishes events fanning out to 100 webhooks each, as fast as 4 clients can, and
 	// waits until every delivery has reached the receiver.
@@ -328,6 +347,21 @@ func ceiling(kind string) float64 {
 	v, _ := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
 	return v
 }
+
+// spin keeps n cores busy until the returned function is called.
+func spin(n int) (stop func()) {
+	var done atomic.Bool
+	for range n {
+		go func() {
+			for !done.Load() {
+			}
+		}()
+	}
+	return func() { done.Store(true) }
+}
+
+// handedBackMetric counts the first attempts direct dispatch gave back to River.
+const handedBackMetric = `webhookd_direct_dispatch_total{result="handed_back"}`
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

@@ -52,20 +52,21 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metr
 		return nil, nil, explainOpenError(cfg, err)
 	}
 	engine, err := delivery.NewEngine(st, delivery.EngineConfig{
-		UserAgent:          buildinfo.Get().UserAgent(),
-		Timeout:            cfg.DeliveryTimeout,
-		Policy:             delivery.TargetPolicy{Allow: cfg.AllowTargetCIDRs},
-		Kheops:             delivery.RetryPolicy{Delays: cfg.KheopsRetryDelays, Jitter: 0.1},
-		Facility:           delivery.RetryPolicy{Delays: cfg.FacilityRetryDelays, Jitter: 0.1},
-		Workers:            cfg.Workers,
-		PollInterval:       cfg.PollInterval,
-		FetchCooldown:      cfg.FetchCooldown,
-		DirectQueue:        directQueue(cfg.DirectQueue),
-		WebhookConcurrency: cfg.WebhookConcurrency,
-		DisableAfter:       cfg.DisableAfter,
-		Logger:             log,
-		Observer:           observer,
-		Tracer:             tp,
+		UserAgent:              buildinfo.Get().UserAgent(),
+		Timeout:                cfg.DeliveryTimeout,
+		Policy:                 delivery.TargetPolicy{Allow: cfg.AllowTargetCIDRs},
+		Kheops:                 delivery.RetryPolicy{Delays: cfg.KheopsRetryDelays, Jitter: 0.1},
+		Facility:               delivery.RetryPolicy{Delays: cfg.FacilityRetryDelays, Jitter: 0.1},
+		Workers:                cfg.Workers,
+		PollInterval:           cfg.PollInterval,
+		FetchCooldown:          cfg.FetchCooldown,
+		DirectQueue:            directQueue(cfg.DirectQueue),
+		WebhookConcurrency:     cfg.WebhookConcurrency,
+		FastWebhookConcurrency: cfg.FastWebhookConcurrency,
+		DisableAfter:           cfg.DisableAfter,
+		Logger:                 log,
+		Observer:               observer,
+		Tracer:                 tp,
 	})
 	if err == nil {
 		err = st.Migrate(ctx)

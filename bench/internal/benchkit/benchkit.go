@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -237,6 +238,33 @@ func Start(bin string, env []string) *Server {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Metric sums the samples of the server's /metrics whose line starts with prefix (a metric's
+// name, with some of its labels: `webhookd_direct_dispatch_total{result="handed_back"}`).
+func (s *Server) Metric(prefix string) float64 {
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		Fatalf("metrics: %v", err)
+	}
+	sum := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			Fatalf("metrics: %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
 
 // Profile records a CPU profile of the server for d, into $BENCH_PROFILE/<name>.prof, when the
