@@ -35,7 +35,7 @@ import (
 // endpoint of unknown speed.
 //
 // The bound is per process: N processes sharing a database allow up to N × max attempts in
-// flight to one webhook (see README, "Endpoint health").
+// flight to one webhook, N × fast while it is fast (see README, "Endpoint health").
 type limiter struct {
 	// max bounds a webhook's attempts in flight; fast (at least max) bounds them while its
 	// mean attempt duration is under limiterFastMean.
