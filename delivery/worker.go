@@ -159,6 +159,9 @@ func (e *Engine) sendAndRecord(ctx context.Context, in store.AttemptInput, n int
 		return err
 	}
 	o := store.AttemptOutcome{Attempt: res.attempt, Status: status, Resend: resend, Job: job}
+	if in.Family == store.FamilyKheops {
+		o.AlbumWebhookID = in.WebhookID
+	}
 	if status == store.DeliveryPending || v.writes(in) {
 		// Without a Next (a success of a healthy webhook), outcomes are recorded without a
 		// transaction of their own on PostgreSQL (see store.RecordAttempt).

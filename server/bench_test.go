@@ -56,7 +56,7 @@ func benchmarkListWebhooks(b *testing.B, kind testdb.Kind, history int) {
 			if err := env.Store.DB().CreateInBatches(&rows, 100).Error; err != nil {
 				b.Fatal(err)
 			}
-			if err := env.Store.DB().Exec("UPDATE album_webhooks SET number_of_triggers = ? WHERE id = ?", len(rows), v.ID).Error; err != nil {
+			if err := env.Store.RecountTriggers(ctx, v.ID); err != nil {
 				b.Fatal(err)
 			}
 		}

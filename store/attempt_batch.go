@@ -142,7 +142,7 @@ func (s *Store) recordAttempts(ctx context.Context, outcomes []AttemptOutcome) (
 			return nil, fmt.Errorf("record attempts: delivery %q twice in a batch", o.Attempt.DeliveryID)
 		}
 		seen[o.Attempt.DeliveryID] = true
-		next = next || o.Next != nil
+		next = next || o.Next != nil || o.endsAlbumDelivery()
 	}
 	var recorded []bool
 	run := func(tx *gorm.DB) error {
@@ -151,6 +151,7 @@ func (s *Store) recordAttempts(ctx context.Context, outcomes []AttemptOutcome) (
 			return err
 		}
 		recorded = make([]bool, len(outcomes))
+		var ended []string // album webhooks whose last triggers changed
 		for i, o := range outcomes {
 			recorded[i] = inserted[attemptKey{o.Attempt.DeliveryID, o.Attempt.Attempt}]
 			if recorded[i] && o.Next != nil {
@@ -158,8 +159,11 @@ func (s *Store) recordAttempts(ctx context.Context, outcomes []AttemptOutcome) (
 					return err
 				}
 			}
+			if recorded[i] && o.endsAlbumDelivery() {
+				ended = append(ended, o.AlbumWebhookID)
+			}
 		}
-		return nil
+		return refreshLastTriggers(tx, ended, false)
 	}
 	var err error
 	if s.dialect == Postgres && !next {
@@ -171,6 +175,11 @@ func (s *Store) recordAttempts(ctx context.Context, outcomes []AttemptOutcome) (
 		return nil, err
 	}
 	return recorded, nil
+}
+
+// endsAlbumDelivery tells whether o ends a Kheops delivery (changing its webhook's last triggers).
+func (o AttemptOutcome) endsAlbumDelivery() bool {
+	return o.AlbumWebhookID != "" && o.Status != DeliveryPending
 }
 
 type attemptKey struct {

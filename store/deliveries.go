@@ -67,11 +67,7 @@ func (s *Store) createKheopsDeliveries(ctx context.Context, tx *gorm.DB, hooks [
 	for i, h := range hooks {
 		ids[i] = h.ID
 	}
-	if err := tx.Model(&AlbumWebhook{}).Where("id IN ?", ids).
-		UpdateColumn("number_of_triggers", gorm.Expr("number_of_triggers + 1")).Error; err != nil {
-		return fmt.Errorf("count triggers: %w", err)
-	}
-	return nil
+	return refreshLastTriggers(tx, ids, true)
 }
 
 // insertDeliveries writes deliveries and hands them to the engine in the same transaction: refs,
@@ -181,6 +177,10 @@ type AttemptOutcome struct {
 	// made by itself (direct dispatch, see the delivery package; PostgreSQL only): it is deleted
 	// with the recording, in the same statement, whether or not the attempt was recorded before.
 	Job int64
+	// AlbumWebhookID is the webhook of a Kheops delivery: when the attempt ends it (a Status
+	// other than pending), the webhook's last triggers are refreshed in the same transaction
+	// (last_triggers.go). Empty for the other families.
+	AlbumWebhookID string
 }
 
 // RecordAttempt stores an attempt and the delivery's resulting status, then runs o.Next in the

@@ -86,7 +86,9 @@ func TestLastTriggersWithSimultaneousDeliveries(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		st.DB().Exec("UPDATE album_webhooks SET number_of_triggers = 8 WHERE id = ?", w.ID)
+		if err := st.RecountTriggers(ctx, w.ID); err != nil {
+			t.Fatal(err)
+		}
 		list, err := st.ListWebhooks(ctx, a.ID, "alice", nil, store.Page{Limit: -1})
 		if err != nil {
 			t.Fatal(err)

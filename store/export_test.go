@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+
+	"gorm.io/gorm"
 )
 
 // MigrateTo applies the migrations up to version, for tests that upgrade an older schema.
@@ -24,3 +26,8 @@ func PublishBatches(s *Store) int { return publishBatches(s.dialect) }
 
 // PublishPending is how many PublishEvent calls wait for a batch.
 func PublishPending(s *Store) int { return s.publisher.Pending() }
+
+// RefreshLastTriggers recomputes the last triggers of the album webhooks ids, in tx.
+func RefreshLastTriggers(tx *gorm.DB, ids ...string) error {
+	return refreshLastTriggers(tx, ids, false)
+}

@@ -60,12 +60,18 @@ func (s *Store) LoadAttempt(ctx context.Context, id string) (AttemptInput, error
 // AbandonDelivery ends a pending delivery as failed without an attempt (its webhook was
 // disabled while it waited).
 func (s *Store) AbandonDelivery(ctx context.Context, id string) error {
-	err := s.db.WithContext(ctx).Model(&Delivery{}).Where("id = ? AND status = ?", id, DeliveryPending).
-		Updates(map[string]any{"status": DeliveryFailure, "resend": false}).Error
-	if err != nil {
-		return fmt.Errorf("abandon delivery: %w", err)
-	}
-	return nil
+	return s.transaction(ctx, func(tx *gorm.DB) error {
+		var ended []Delivery
+		err := tx.Raw(`UPDATE deliveries SET status = ?, resend = FALSE WHERE id = ? AND status = ? RETURNING family, webhook_id`,
+			DeliveryFailure, id, DeliveryPending).Scan(&ended).Error
+		if err != nil {
+			return fmt.Errorf("abandon delivery: %w", err)
+		}
+		if len(ended) == 1 && ended[0].Family == FamilyKheops {
+			return refreshLastTriggers(tx, []string{ended[0].WebhookID}, false)
+		}
+		return nil
+	})
 }
 
 // ReservePace takes the webhook's next paced slot: when nothing bounds it (not_before is past
@@ -165,6 +171,11 @@ func DisableWebhook(tx *gorm.DB, family, webhookID, reason string) (bool, error)
 	if err := tx.Model(&Delivery{}).Where("webhook_id = ? AND status = ?", webhookID, DeliveryPending).
 		Updates(map[string]any{"status": DeliveryFailure, "resend": false}).Error; err != nil {
 		return false, fmt.Errorf("fail pending deliveries: %w", err)
+	}
+	if family == FamilyKheops {
+		if err := refreshLastTriggers(tx, []string{webhookID}, false); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
 }

@@ -39,7 +39,10 @@ func (s *Store) ResendKheopsDelivery(ctx context.Context, albumID, webhookID, de
 		if len(ids) == 0 {
 			return s.deliveryExists(tx, "family = ? AND webhook_id = ? AND id = ?", FamilyKheops, webhookID, deliveryID)
 		}
-		return s.enqueueResends(ctx, tx, ids)
+		if err := s.enqueueResends(ctx, tx, ids); err != nil {
+			return err
+		}
+		return refreshLastTriggers(tx, []string{webhookID}, false)
 	})
 	if err != nil {
 		return fmt.Errorf("resend delivery: %w", err)
@@ -123,7 +126,15 @@ func (s *Store) resendFailed(ctx context.Context, tx *gorm.DB, table, family, we
 	if err != nil {
 		return 0, err
 	}
-	return len(ids), s.enqueueResends(ctx, tx, ids)
+	if err := s.enqueueResends(ctx, tx, ids); err != nil {
+		return 0, err
+	}
+	if table == FamilyKheops && len(ids) > 0 {
+		if err := refreshLastTriggers(tx, []string{webhookID}, false); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // markResend marks the deliveries selected by where (on deliveries, with args) whose resend is

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -93,8 +91,8 @@ type WebhookList struct {
 // ListWebhooks returns a page of the album's webhooks, most recent first, with their total, as
 // the member sub reads them; an error wrapping ErrNotFound when sub is not a member. It runs one
 // statement whatever the page size: the membership, the total (a count through the album's
-// index), the page and each webhook's last 5 triggers (an aggregate read through the
-// (webhook_id, created_at, id) index, however long its history), scanned by hand.
+// index), the page and each webhook's last 5 triggers (kept on its row: last_triggers.go),
+// scanned by hand.
 func (s *Store) ListWebhooks(ctx context.Context, albumID, sub string, url *string, page Page) (WebhookList, error) {
 	// byURL narrows the count and the page to the url asked for; args follow the statement's order.
 	byURL, count, pageArgs := "", []any{}, []any{albumID}
@@ -106,7 +104,7 @@ func (s *Store) ListWebhooks(ctx context.Context, albumID, sub string, url *stri
 	// so that the count runs once, not once per webhook of the page.
 	q := `SELECT m.is_admin, m.total,
 			p.id, p.url, p.name, p.secret, p.events, p.enabled, p.disabled_reason, p.created_at,
-			p.number_of_triggers, ` + s.lastTriggersExpr("p") + `
+			p.number_of_triggers, p.last_triggers
 		FROM (SELECT m.is_admin, CASE WHEN m.is_admin THEN (SELECT COUNT(*) FROM album_webhooks w
 				WHERE w.album_id = m.album_id` + byURL + `) ELSE 0 END AS total
 			FROM album_members m WHERE m.album_id = ? AND m.user_sub = ? LIMIT 1) m
@@ -158,52 +156,10 @@ func (s *Store) ListWebhooks(ctx context.Context, albumID, sub string, url *stri
 	return list, nil
 }
 
-// lastTriggersExpr is an expression of a row of album_webhooks named alias: its 5 newest
-// deliveries, newest first, in one string that parseLastTriggers reads (NULL when the webhook
-// never fired). Each delivery is its status, the length of its id in bytes, ':' and its id, so
-// that no id can be misread whatever its characters.
-//
-// The aggregate takes the deliveries in the order of the subquery that selects them: the rows of
-// a LIMIT over an ORDER BY, which neither database can merge into the aggregate nor reorder. An
-// ORDER BY inside the aggregate would sort each webhook's 5 rows again, a third of the
-// statement's time on PostgreSQL 15; TestListWebhooksPages and
-// TestLastTriggersWithSimultaneousDeliveries check the order on both databases.
-func (s *Store) lastTriggersExpr(alias string) string {
-	agg := `string_agg(d.status || octet_length(d.id) || ':' || d.id, '')`
-	if s.dialect == SQLite {
-		agg = `group_concat(d.status || length(CAST(d.id AS BLOB)) || ':' || d.id, '')`
-	}
-	return `CASE WHEN ` + alias + `.number_of_triggers > 0 THEN (SELECT ` + agg + ` FROM (SELECT id, status
-			FROM deliveries WHERE webhook_id = ` + alias + `.id ORDER BY created_at DESC, id DESC LIMIT 5) d) END`
-}
-
-// parseLastTriggers reads what lastTriggersExpr made.
-func parseLastTriggers(s string) ([]TriggerSummary, error) {
-	if s == "" {
-		return nil, nil
-	}
-	out := make([]TriggerSummary, 0, 5)
-	for s != "" {
-		digits := strings.IndexAny(s, "0123456789")
-		colon := strings.IndexByte(s, ':')
-		if digits < 1 || colon < digits {
-			return nil, fmt.Errorf("malformed last triggers %q", s)
-		}
-		size, err := strconv.Atoi(s[digits:colon])
-		if err != nil || size > len(s)-colon-1 {
-			return nil, fmt.Errorf("malformed last triggers %q", s)
-		}
-		id := s[colon+1 : colon+1+size]
-		out = append(out, TriggerSummary{ID: id, Success: s[:digits] == DeliverySuccess})
-		s = s[colon+1+size:]
-	}
-	return out, nil
-}
-
 // lastTriggers reads the 5 newest deliveries of the webhook w, newest first.
 func (s *Store) lastTriggers(db *gorm.DB, w AlbumWebhook) ([]TriggerSummary, error) {
 	var triggers sql.NullString
-	err := db.Raw("SELECT "+s.lastTriggersExpr("w")+" FROM album_webhooks w WHERE w.id = ?", w.ID).Row().Scan(&triggers)
+	err := db.Raw("SELECT last_triggers FROM album_webhooks WHERE id = ?", w.ID).Row().Scan(&triggers)
 	if err != nil {
 		return nil, fmt.Errorf("read last triggers: %w", err)
 	}

@@ -59,7 +59,7 @@ func TestListWebhooksPages(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := st.DB().Exec("UPDATE album_webhooks SET number_of_triggers = ? WHERE id = ?", len(fired), hooks[1].ID).Error; err != nil {
+		if err := st.RecountTriggers(ctx, hooks[1].ID); err != nil {
 			t.Fatal(err)
 		}
 		want := func(i int) store.WebhookView {

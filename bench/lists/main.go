@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/bench/internal/benchkit"
+	"github.com/webhookd/webhookd/store"
 )
 
 // rounds is how many times each size and its ceiling are loaded, in turn.
@@ -281,7 +282,8 @@ func seed(d *benchkit.Database, album string, perWebhook int) {
 					strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || n || ' seconds')
 				FROM g`, perWebhook, id, id)
 		}
-		exec(`UPDATE album_webhooks SET number_of_triggers = $1 WHERE id = $2`, perWebhook, id)
+		exec(`UPDATE album_webhooks SET number_of_triggers = $1, last_triggers = `+store.LastTriggersSQL("album_webhooks")+`
+			WHERE id = $2`, perWebhook, id)
 	}
 	if d.Kind == "postgres" {
 		exec("VACUUM (ANALYZE) deliveries, album_webhooks")
