@@ -136,7 +136,6 @@ func NewEngine(st *store.Store, cfg EngineConfig) (*Engine, error) {
 	if cfg.FastWebhookConcurrency == 0 {
 		cfg.FastWebhookConcurrency = DefaultFastWebhookConcurrency
 	}
-	cfg.FastWebhookConcurrency = max(cfg.FastWebhookConcurrency, cfg.WebhookConcurrency)
 	if cfg.DirectQueue == 0 {
 		cfg.DirectQueue = DefaultDirectQueue
 	}

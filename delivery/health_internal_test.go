@@ -214,15 +214,7 @@ func TestLimiterRemembersAnIdleWebhook(t *testing.T) {
 	if held == nil {
 		t.Fatal("an idle webhook's slot is not free")
 	}
-	got := make(chan func(time.Duration), 1)
-	go func() {
-		r, wait := l.take(ctx, "a", now)
-		if r == nil {
-			t.Errorf("an attempt over the bound of a webhook idle a moment is snoozed %v instead of queued", wait)
-		}
-		got <- r
-	}()
-	time.Sleep(10 * time.Millisecond)
+	got := queued(ctx, t, l, "a", now, "an attempt over the bound of a webhook idle a moment")
 	held(2 * time.Millisecond)
 	if r := <-got; r != nil {
 		r(2 * time.Millisecond)
@@ -286,15 +278,7 @@ func TestLimiterFastEndpointTurningSlow(t *testing.T) {
 		r, _ := l.acquire("a", now)
 		held = append(held, r)
 	}
-	got := make(chan func(time.Duration), 1)
-	go func() {
-		r, wait := l.take(ctx, "a", now)
-		if r == nil {
-			t.Errorf("an attempt of a fast endpoint is snoozed %v instead of queued", wait)
-		}
-		got <- r
-	}()
-	time.Sleep(10 * time.Millisecond)
+	got := queued(ctx, t, l, "a", now, "an attempt of a fast endpoint")
 	// Two slow attempts end: the mean is over limiterFastMean, the bound back to 2 with 2 still
 	// in flight; the freed slots are not handed to the queued attempt.
 	held[0](time.Second)
@@ -311,4 +295,19 @@ func TestLimiterFastEndpointTurningSlow(t *testing.T) {
 		r(time.Second)
 	}
 	held[3](time.Second)
+}
+
+// queued starts an attempt of webhook id that must queue for a slot rather than be snoozed (what
+// names it in the error), and returns where its release comes once it gets one.
+func queued(ctx context.Context, t *testing.T, l *limiter, id string, now time.Time, what string) <-chan func(time.Duration) {
+	got := make(chan func(time.Duration), 1)
+	go func() {
+		r, wait := l.take(ctx, id, now)
+		if r == nil {
+			t.Errorf("%s is snoozed %v instead of queued", what, wait)
+		}
+		got <- r
+	}()
+	time.Sleep(10 * time.Millisecond) // in the queue
+	return got
 }

@@ -83,14 +83,14 @@ const (
 
 // newLimiter bounds each webhook's attempts in flight at max, or at fast while they are fast
 // (fast below max is max); max ≤ 0 is no bound.
-func newLimiter(max, fast int) *limiter {
-	return &limiter{max: max, fast: fast, hooks: map[string]*hookSlots{}}
+func newLimiter(bound, fast int) *limiter {
+	return &limiter{max: bound, fast: max(fast, bound), hooks: map[string]*hookSlots{}}
 }
 
 // bound is how many attempts in flight the webhook s may have.
 func (l *limiter) bound(s *hookSlots) int {
 	if s.mean > 0 && s.mean < limiterFastMean {
-		return max(l.fast, l.max)
+		return l.fast
 	}
 	return l.max
 }

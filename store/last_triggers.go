@@ -43,8 +43,8 @@ func LastTriggersSQL(alias string) string {
 }
 
 // refreshLastTriggers recomputes the last triggers of the album webhooks ids (any order,
-// repeats allowed; ids of other webhooks are ignored), adding one to their trigger count when
-// counted (their new delivery). It must be the last statement of tx that writes deliveries or
+// repeats allowed; ids of other webhooks are ignored), adding one to each one's trigger count
+// when counted (its new delivery; once, however often it is repeated). It must be the last statement of tx that writes deliveries or
 // album webhooks. Two statements on PostgreSQL, one on SQLite.
 func refreshLastTriggers(tx *gorm.DB, ids []string, counted bool) error {
 	if len(ids) == 0 {
